@@ -1,0 +1,42 @@
+# coderig: the two commands are `make run MODEL=...` and `make test`; both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.coderig-setup
+PKGS   := schemas/pyproject.toml $(wildcard stages/*/pyproject.toml)
+export CODERIG_RUNS ?= $(CURDIR)/runs
+export CODERIG_CACHE ?= $(CURDIR)/.cache
+export CODERIG_SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
+
+.PHONY: help setup test lint typecheck schemas schemas-check pytest clean-venv
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv and install every package (idempotent)
+
+$(STAMP): $(PKGS) requirements-dev.txt scripts/setup.sh
+	@scripts/setup.sh
+	@touch $@
+
+schemas: $(STAMP) ## regenerate the JSON Schema files from the pydantic models
+	$(PY) -m coderig_schemas.jsonschema_gen schemas/json
+
+schemas-check: $(STAMP) ## fail if a JSON Schema file drifted from its model
+	$(PY) -m coderig_schemas.jsonschema_gen schemas/json --check
+
+lint: $(STAMP) ## ruff
+	$(VENV)/bin/ruff check schemas stages tests bench scripts
+
+typecheck: $(STAMP) ## mypy (strict on the contract package)
+	$(VENV)/bin/mypy schemas/src/coderig_schemas
+
+pytest: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: setup lint schemas-check typecheck pytest ## setup, ruff, schemas-check, mypy, pytest
+
+clean-venv: ## remove .venv (the next target re-creates it)
+	rm -rf $(VENV)

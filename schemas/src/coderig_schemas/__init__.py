@@ -1,0 +1,24 @@
+"""coderig's contract: the records every stage reads and writes, and the run store.
+
+Stages import this package and never each other. A stage rewritten in another language only
+needs the JSON Schema files generated from these models (``schemas/json``).
+"""
+
+from .analysis import AnalysisSummary, BucketStats, DifficultyBreakdown, Interval
+from .errors import CoderigError, ConflictError, ExitCode, InvalidInputError, UsageError
+from .finetune import ChatExample, FineTuneExample
+from .manifest import Environment, FileEntry, InputRef, Manifest
+from .problem import Difficulty, DifficultySource, Problem, TestCase, Visibility
+from .sample import ChatMessage, ExtractionMethod, FinishReason, Sample, SamplingParams
+from .score import ReferenceTiming, ScoreResult, TestOutcome, TestStatus, Verdict
+from .store import Builder, PublishedOutput, RunStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnalysisSummary", "BucketStats", "Builder", "ChatExample", "ChatMessage", "CoderigError", "ConflictError",
+    "Difficulty", "DifficultyBreakdown", "DifficultySource", "Environment", "ExitCode", "ExtractionMethod",
+    "FileEntry", "FineTuneExample", "FinishReason", "InputRef", "Interval", "InvalidInputError", "Manifest",
+    "Problem", "PublishedOutput", "ReferenceTiming", "RunStore", "Sample", "SamplingParams", "ScoreResult",
+    "TestCase", "TestOutcome", "TestStatus", "UsageError", "Verdict", "Visibility",
+]

@@ -1,0 +1,138 @@
+"""What every stage's thin cli.py shares: the store option, error mapping, progress and logs."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from .errors import CoderigError, ExitCode
+
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=BaseModel)
+
+log = logging.getLogger("coderig")
+
+#: stderr console used for progress and logs (stdout carries machine-readable results only).
+console = Console(stderr=True)
+
+
+def runs_option(f: F) -> F:
+    """The --runs option (env CODERIG_RUNS, default ./runs) shared by every command."""
+    return click.option(
+        "--runs", "runs", type=click.Path(file_okay=False, path_type=Path), envvar="CODERIG_RUNS",
+        default=Path("runs"), show_default=True, show_envvar=True,
+        help="Root of the run store (any mounted path; several machines may share it).",
+    )(f)
+
+
+def quiet_option(f: F) -> F:
+    """The --quiet flag: no progress or info logs on stderr."""
+    return click.option("--quiet", "-q", is_flag=True, help="Silence progress and logs on stderr.")(f)
+
+
+def build_config(model: type[C], **values: Any) -> C:
+    """Parse options into a frozen config model; a bad combination is a usage error."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise click.UsageError(f"--{loc.replace('_', '-')}: {first['msg']}") from None
+
+
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def setup_logging(quiet: bool) -> None:
+    """Log to stderr through rich (warnings only when quiet)."""
+    root = logging.getLogger("coderig")
+    root.setLevel(logging.INFO)
+    root.handlers = [h for h in root.handlers if not isinstance(h, RichHandler)]
+    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.addHandler(handler)
+    root.propagate = False
+
+
+def attach_log_file(path: Path) -> logging.Handler:
+    """Also write the log to a run's logs/ file; returns the handler to remove later."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logging.getLogger("coderig").addHandler(handler)
+    return handler
+
+
+def run_main(fn: Callable[[], Any]) -> None:
+    """Run a command body and exit with the code of the shared table.
+
+    CoderigError: its one-line message on stderr and its code. KeyboardInterrupt and SIGTERM:
+    code 130 (partial work stays in the staging area for resume). Anything else: code 1.
+    """
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        fn()
+    except CoderigError as e:
+        console.print(f"[bold red]error:[/] {e.one_line()}", highlight=False, soft_wrap=True)
+        sys.exit(int(e.exit_code))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted:[/] partial work is kept; run the same command again to resume")
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except (click.ClickException, click.exceptions.Exit, SystemExit):
+        raise
+    except Exception as e:
+        log.exception("unexpected error")
+        console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e}", highlight=False, soft_wrap=True)
+        sys.exit(int(ExitCode.FAILURE))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def emit(value: str) -> None:
+    """Write one machine-readable result line to stdout."""
+    click.echo(value)
+
+
+@contextmanager
+def progress(description: str, total: int | None, quiet: bool) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr with counts, rate and ETA; yields advance(n=1, **fields).
+
+    Extra fields (e.g. pass_rate) are shown in the description.
+    """
+    if quiet or total == 0:
+        yield lambda n=1, **kw: None
+        return
+    columns = (
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+        TextColumn("{task.fields[extra]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=total, extra="")
+
+        def advance(n: int = 1, **fields: Any) -> None:
+            extra = " ".join(f"{k}={v}" for k, v in fields.items())
+            bar.update(task, advance=n, extra=extra)
+
+        yield advance

@@ -1,0 +1,152 @@
+"""Atomic writes, hashing and validated JSONL I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import InvalidInputError
+
+M = TypeVar("M", bound=BaseModel)
+
+_CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    """sha256 hex digest of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 hex digest of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: the form that is hashed."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def hash_json(obj: Any) -> str:
+    """sha256 of the canonical JSON of obj."""
+    return sha256_bytes(canonical_json(obj).encode())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write data to path atomically: temp file in the same directory, fsync, rename.
+
+    The target is either the old content or the new one, never a torn mix; the temp file is
+    removed if anything fails.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Atomic write of UTF-8 text."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Atomic write of pretty JSON (a model is dumped in JSON mode)."""
+    if isinstance(obj, BaseModel):
+        text = obj.model_dump_json(indent=2)
+    else:
+        text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    atomic_write_text(path, text + "\n")
+
+
+def dump_jsonl(records: Iterable[BaseModel]) -> bytes:
+    """Serialize models as JSONL bytes (one compact JSON document per line)."""
+    return b"".join(r.model_dump_json().encode() + b"\n" for r in records)
+
+
+def write_jsonl(path: Path, records: Iterable[BaseModel]) -> int:
+    """Atomically write models as JSONL; return the number of records."""
+    items = list(records)
+    atomic_write_bytes(path, dump_jsonl(items))
+    return len(items)
+
+
+def format_validation_error(path: Path | str, line: int, err: ValidationError) -> str:
+    """'file:line: field: problem' for the first error of a ValidationError."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "<record>"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{path}:{line}: {loc}: {first['msg']}{more}"
+
+
+def iter_jsonl(path: Path, model: type[M]) -> Iterator[M]:
+    """Yield each line of a JSONL file validated as model.
+
+    Raises InvalidInputError naming 'file:line: field: problem' on the first bad line.
+    Blank lines are skipped.
+    """
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: file not found", hint="check the path or run the upstream stage")
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield model.model_validate_json(raw)
+            except ValidationError as e:
+                raise InvalidInputError(
+                    format_validation_error(path, lineno, e),
+                    hint=f"fix or regenerate the file; each line must be a {model.__name__} record",
+                ) from None
+
+
+def read_jsonl(path: Path, model: type[M]) -> list[M]:
+    """Read and validate a whole JSONL file."""
+    return list(iter_jsonl(path, model))
+
+
+def read_json(path: Path, model: type[M]) -> M:
+    """Read and validate one JSON document."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"{path}: file not found", hint="check the path") from None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as e:
+        raise InvalidInputError(format_validation_error(path, 1, e), hint=f"the file must be a {model.__name__}") from None
+
+
+def count_lines(path: Path) -> int:
+    """Number of non-blank lines of a text file."""
+    with open(path, "rb") as f:
+        return sum(1 for raw in f if raw.strip())

