@@ -1,0 +1,1 @@
+"""Inference engines behind one small protocol; each heavy backend is imported only when chosen."""

@@ -1,0 +1,60 @@
+"""The protocol every engine implements (vllm, openai, replay).
+
+The run orchestration builds one :class:`GenRequest` per problem, calls :meth:`Engine.generate`
+once per seed with every request of the run (one batched call: engines batch internally), and turns
+each :class:`GenOutput` into a contract ``Sample``. Engines never touch the run store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from coderig_schemas import ChatMessage, FinishReason, SamplingParams
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    """One prompt to answer ``sampling.n`` times."""
+
+    request_id: str  # the problem id
+    messages: list[ChatMessage]  # system (optional) + user; engines without a chat template join them
+    use_chat_template: bool = True  # False: send the plain prompt (the user message) as a completion
+
+
+@dataclass(frozen=True)
+class GenOutput:
+    """One answer, with what the engine knows about it."""
+
+    text: str
+    finish_reason: FinishReason
+    prompt_text: str | None  # the exact string sent, when the engine renders one (vLLM with a chat template)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: progress callback: (requests finished in this call, completion tokens generated so far)
+ProgressFn = Callable[[int, int], None]
+
+
+class Engine(Protocol):
+    """A loaded model that answers batches of requests."""
+
+    name: str  # 'vllm', 'openai', 'replay'
+
+    def generate(
+        self, requests: list[GenRequest], sampling: SamplingParams, seed: int | None, progress: ProgressFn | None = None
+    ) -> list[list[GenOutput]]:
+        """Answer every request ``sampling.n`` times; result[i] holds the n outputs of requests[i], in order."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for the manifest: model id, revision, weights hash, engine args, versions, hardware."""
+        ...
+
+    def close(self) -> None:
+        """Free the model (GPU memory, server connections)."""
+        ...
