@@ -1,0 +1,102 @@
+"""Build small published generate and score outputs from plain dicts, for tests of downstream stages.
+
+These go through the real RunStore (publish, manifest, hashes), so readers see exactly what the
+real stages write. Fields not given get plausible defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from coderig_schemas import Problem, PublishedOutput, RunStore, Sample, ScoreResult, Verdict
+from coderig_schemas.layout import PROBLEMS, RESULTS, SAMPLES, default_name
+
+
+def make_problem(problem_id: str, **over: Any) -> Problem:
+    """A Problem with one visible and one hidden test unless given."""
+    base: dict[str, Any] = {
+        "dataset": "toy", "split": "test", "problem_id": problem_id,
+        "prompt": f"Write f for {problem_id}.", "entry_point": "f",
+        "reference_solution": "def f(x):\n    return x\n",
+        "tests": [
+            {"test_id": "t0", "code": "assert f(1) == 1", "visibility": "visible"},
+            {"test_id": "t1", "code": "assert f(2) == 2", "visibility": "hidden"},
+        ],
+    }
+    base.update(over)
+    return Problem.model_validate(base)
+
+
+def make_sample(problem: Problem, index: int = 0, seed: int | None = 0, **over: Any) -> Sample:
+    """A Sample answering problem with its reference solution unless given."""
+    code = over.pop("extracted_code", problem.reference_solution or "")
+    base: dict[str, Any] = {
+        "sample_id": f"{problem.problem_id}#s{seed}#{index}", "problem_id": problem.problem_id,
+        "dataset": problem.dataset, "split": problem.split, "sample_index": index, "seed": seed,
+        "model_name": "toy-model", "template_id": "default", "template_sha256": "0" * 64, "prompt_sha256": "1" * 64,
+        "prompt_text": problem.prompt, "raw_response": f"```python\n{code}```", "extracted_code": code,
+        "extraction_method": "fenced", "finish_reason": "stop", "prompt_tokens": 10, "completion_tokens": 20,
+        "latency_s": 0.5, "engine": "replay",
+        "sampling": {"temperature": 0.0, "max_tokens": 256, "n": 1, "seed": seed},
+    }
+    base.update(over)
+    return Sample.model_validate(base)
+
+
+def make_result(sample: Sample, verdict: str = "passed", difficulty: str | None = None, **over: Any) -> ScoreResult:
+    """A ScoreResult for sample with the given verdict."""
+    passed = verdict == Verdict.PASSED
+    base: dict[str, Any] = {
+        "sample_id": sample.sample_id, "problem_id": sample.problem_id, "dataset": sample.dataset, "split": sample.split,
+        "sample_index": sample.sample_index, "seed": sample.seed, "model_name": sample.model_name,
+        "verdict": verdict, "passed": passed, "tests_passed": 2 if passed else 0, "tests_total": 2,
+        "visible_passed": 1 if passed else 0, "visible_total": 1, "hidden_passed": 1 if passed else 0, "hidden_total": 1,
+        "difficulty": difficulty, "duration_s": 0.01,
+        "exception_type": None if passed else "AssertionError", "error_message": None if passed else "assert f(1) == 1",
+    }
+    base.update(over)
+    return ScoreResult.model_validate(base)
+
+
+def publish_generate(
+    store_root: Path, problems: list[Problem], samples: list[Sample], *, model: str = "toy-model",
+    dataset: str = "toy", seed: int | None = 0, config: dict[str, Any] | None = None,
+) -> PublishedOutput:
+    """Publish a generate output holding problems and samples."""
+    store = RunStore(store_root)
+    cfg = config or {"model": model, "dataset": dataset, "seed": seed, "temperature": 0.0, "max_tokens": 256}
+    with store.begin(stage="generate", name=default_name(model, dataset, seed), config=cfg, inputs=[],
+                     tool="test-factory", tool_version="0") as b:
+        b.write_records(PROBLEMS, problems)
+        b.write_records(SAMPLES, samples)
+        return b.publish(stats={"samples": len(samples)})
+
+
+def publish_score(store_root: Path, generate: PublishedOutput, results: list[ScoreResult]) -> PublishedOutput:
+    """Publish a score output of results computed from a generate output."""
+    store = RunStore(store_root)
+    generate.path_of(PROBLEMS)
+    generate.path_of(SAMPLES)
+    with store.begin(stage="score", name=generate.manifest.name, config={"scorer": "test-factory"}, inputs=[generate],
+                     tool="test-factory", tool_version="0") as b:
+        b.write_records(RESULTS, results)
+        return b.publish(stats={"results": len(results)})
+
+
+def scored_run(
+    store_root: Path, verdicts: dict[str, list[str]], *, difficulties: dict[str, str] | None = None,
+    model: str = "toy-model", dataset: str = "toy", seed: int | None = 0, config: dict[str, Any] | None = None,
+) -> PublishedOutput:
+    """Publish generate + score for {problem_id: [verdict of sample 0, sample 1, ...]}; return the score output."""
+    difficulties = difficulties or {}
+    problems = [make_problem(pid, dataset=dataset, difficulty=difficulties.get(pid),
+                             difficulty_source="dataset" if pid in difficulties else "none") for pid in verdicts]
+    samples, results = [], []
+    for p in problems:
+        for i, v in enumerate(verdicts[p.problem_id]):
+            s = make_sample(p, i, seed, model_name=model)
+            samples.append(s)
+            results.append(make_result(s, v, difficulties.get(p.problem_id)))
+    gen = publish_generate(store_root, problems, samples, model=model, dataset=dataset, seed=seed, config=config)
+    return publish_score(store_root, gen, results)
