@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from ._base import Record
 
 MANIFEST_SCHEMA_VERSION = 1
 
 Stage = Literal["generate", "score", "analyze", "export"]
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: Any) -> Any:
+    # Accept what JSON Schema's "date-time" accepts (RFC 3339 with an offset), nothing laxer.
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("datetime must be timezone-aware")
+        return value
+    if isinstance(value, str) and _RFC3339.match(value):
+        return datetime.fromisoformat(value.replace("z", "Z"))
+    raise ValueError("must be an RFC 3339 date-time string with a UTC offset, e.g. 2026-01-02T03:04:05Z")
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339), Field(strict=False)]
 
 
 class FileEntry(Record):
@@ -53,8 +70,8 @@ class Manifest(Record):
     tool: str = Field(description="Tool name, e.g. 'coderig-score'.")
     tool_version: str = Field(description="Tool version.")
     git_sha: str | None = Field(default=None, description="Git commit of the tool's source tree, if known.")
-    created_at: datetime = Field(description="When the output was published (UTC).")
-    started_at: datetime = Field(description="When the work began (UTC).")
+    created_at: Timestamp = Field(description="When the output was published (UTC).")
+    started_at: Timestamp = Field(description="When the work began (UTC).")
     config: dict[str, Any] = Field(description="The stage's full configuration, as JSON.")
     config_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the canonical JSON of config.")
     inputs: list[InputRef] = Field(default_factory=list, description="Upstream outputs read, by reference and hash.")

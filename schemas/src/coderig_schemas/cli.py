@@ -1,0 +1,77 @@
+"""coderig-schemas: inspect and verify the run store and validate files against the contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .cli_support import emit, quiet_option, run_main, runs_option, setup_logging
+from .errors import InvalidInputError
+from .io import iter_jsonl, read_json
+from .registry import SCHEMAS
+from .store import STAGES, RunStore, verify_chain
+
+
+@click.group()
+def main() -> None:
+    """Inspect coderig's run store and validate files against the contract."""
+
+
+@main.command("ls")
+@runs_option
+@click.option("--stage", type=click.Choice(STAGES), default=None, help="Only this stage's outputs.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per output on stdout.")
+def ls_cmd(runs: Path, stage: str | None, as_json: bool) -> None:
+    """List published outputs (ref and creation time), oldest first."""
+
+    def body() -> None:
+        store = RunStore(runs)
+        for st in [stage] if stage else list(STAGES):
+            for out in store.list_outputs(st):  # type: ignore[arg-type]
+                m = out.manifest
+                if as_json:
+                    emit(json.dumps({"ref": out.ref, "path": str(out.path), "created_at": m.created_at.isoformat()}))
+                else:
+                    emit(f"{out.ref}\t{m.created_at.isoformat()}")
+
+    run_main(body)
+
+
+@main.command()
+@runs_option
+@quiet_option
+@click.argument("ref")
+def verify(runs: Path, quiet: bool, ref: str) -> None:
+    """Check an output's files and its inputs' hashes (exit 3 on any mismatch); print its path."""
+    setup_logging(quiet)
+
+    def body() -> None:
+        store = RunStore(runs)
+        out = store.resolve(ref)
+        out.verify()
+        verify_chain(out, store)
+        emit(str(out.path))
+
+    run_main(body)
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--schema", "schema_name", type=click.Choice(sorted(SCHEMAS)), required=True, help="Schema every record follows.")
+def validate(path: Path, schema_name: str) -> None:
+    """Validate a JSONL (or .json) file against a contract schema; print the record count."""
+
+    def body() -> None:
+        model = SCHEMAS[schema_name]
+        if path.suffix == ".json":
+            read_json(path, model)
+            emit("1")
+            return
+        n = sum(1 for _ in iter_jsonl(path, model))
+        if n == 0:
+            raise InvalidInputError(f"{path}: no records", hint="the file is empty")
+        emit(str(n))
+
+    run_main(body)

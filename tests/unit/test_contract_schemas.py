@@ -1,0 +1,199 @@
+"""Every contract model round-trips through JSON, and its JSON Schema agrees with pydantic."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from coderig_schemas import (
+    AnalysisSummary,
+    ChatExample,
+    Environment,
+    FineTuneExample,
+    Manifest,
+    ReferenceTiming,
+)
+from coderig_schemas.jsonschema_gen import DRAFT, build_schema, check
+from coderig_schemas.registry import SCHEMAS, schema_filename
+from tests.factories import make_problem, make_result, make_sample
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = ROOT / "schemas" / "json"
+
+
+def _examples() -> dict[str, BaseModel]:
+    problem = make_problem(
+        "HumanEval/0", difficulty="easy", difficulty_source="derived", difficulty_rule="ast-terciles",
+        tags=["math"], date="2021-07-07", source={"task_id": "HumanEval/0", "n": 3, "ok": True, "none": None},
+    )
+    sample = make_sample(problem, 1, 7, prompt_messages=[{"role": "user", "content": "hi"}])
+    result = make_result(sample, "wrong_answer", "easy", tests=[
+        {"test_id": "t0", "visibility": "visible", "status": "failed", "duration_s": 0.01,
+         "exception_type": "AssertionError", "expected": "1", "actual": "2"},
+    ])
+    env = Environment(python="3.11", platform="linux", hostname="h", cpu="x", accelerator="cpu", packages={"a": "1"})
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    manifest = Manifest(
+        stage="score", name="m__d__s0", key="0123456789abcdef", tool="coderig-score", tool_version="0.1.0",
+        created_at=now, started_at=now, config={"a": [1, 2]}, config_hash="a" * 64,
+        inputs=[{"ref": "generate/m__d__s0/0123456789abcdef", "manifest_sha256": "b" * 64,
+                 "files": [{"path": "samples.jsonl", "sha256": "c" * 64, "size": 10, "records": 1}]}],
+        outputs=[{"path": "results.jsonl", "sha256": "d" * 64, "size": 5, "records": 1, "schema_name": "score_result"}],
+        environment=env, timings={"score": 1.5}, stats={"passed": 1},
+    )
+    bucket = {"total": 2, "passed": 1, "pass_rate": 0.5}
+    summary = AnalysisSummary(
+        run_ref="score/m__d__s0/0123456789abcdef", model_name="m", dataset="d", seed=0, total_problems=2,
+        passed_problems=1, pass_rate=0.5, pass_at_k={"1": 0.5},
+        pass_rate_ci={"estimate": 0.5, "low": 0.1, "high": 0.9, "method": "wilson"},
+        difficulty_breakdown={"easy": bucket, "medium": bucket, "hard": {"total": 0, "passed": 0, "pass_rate": 0.0}},
+        verdict_counts={"passed": 1}, total_samples=2,
+    )
+    ft = FineTuneExample(instruction="do", output="code", difficulty="hard", id="x", run_id="score/a/0123456789abcdef")
+    chat = ChatExample(messages=[{"role": "user", "content": "do"}, {"role": "assistant", "content": "code"}],
+                       difficulty=None, id="x", run_id="r")
+    timing = ReferenceTiming(problem_id="p", dataset="d", verdict="passed", test_durations_s={"t0": 0.1}, machine="cpu x2")
+    found = {"problem": problem, "sample": sample, "score_result": result, "reference_timing": timing,
+             "analysis_summary": summary, "finetune_example": ft, "chat_example": chat, "manifest": manifest}
+    return found
+
+
+def _full_examples() -> dict[str, BaseModel]:
+    """One valid example per registered schema (stages may register more models than the core ones)."""
+    examples = _examples()
+    missing = sorted(set(SCHEMAS) - set(examples))
+    for name in missing:
+        model = SCHEMAS[name]
+        example = getattr(model, "example", None)
+        if callable(example):
+            examples[name] = example()
+    return examples
+
+
+def _mutations(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[str, Any]]:
+    """Documents derived from doc by one change each: a field dropped, an extra field, a wrong type."""
+    out: list[tuple[str, Any]] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            dropped = {k: v for k, v in doc.items() if k != key}
+            out.append((f"{path}: drop {key}", ("replace", path, dropped)))
+            for label, bad in _wrong_types(value):
+                out.append((f"{path}.{key}: {label}", ("replace", (*path, key), bad)))
+            out.extend(_mutations(value, (*path, key)))
+        out.append((f"{path}: extra field", ("replace", path, {**doc, "zz_unknown": 1})))
+    elif isinstance(doc, list) and doc:
+        out.extend(_mutations(doc[0], (*path, 0)))
+    return out
+
+
+def _wrong_types(value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, bool):
+        return [("bool->str", "yes"), ("bool->int", 1)]
+    if isinstance(value, int):
+        return [("int->str", "1"), ("int->bool", True), ("int->list", [1])]
+    if isinstance(value, float):
+        return [("float->str", "0.5"), ("float->bool", False)]
+    if isinstance(value, str):
+        return [("str->int", 5), ("str->list", ["x"]), ("str->enum-ish", "zz_not_a_value")]
+    if isinstance(value, list):
+        return [("list->dict", {}), ("list->str", "x")]
+    if isinstance(value, dict):
+        return [("dict->list", []), ("dict->str", "x")]
+    return [("null->str", "x"), ("null->int", 3)]
+
+
+def _apply(doc: Any, op: tuple[str, tuple[Any, ...], Any]) -> Any:
+    _, path, new = op
+    if not path:
+        return copy.deepcopy(new)
+    doc = copy.deepcopy(doc)
+    cur = doc
+    for p in path[:-1]:
+        cur = cur[p]
+    cur[path[-1]] = copy.deepcopy(new)
+    return doc
+
+
+def test_every_registered_schema_has_an_example() -> None:
+    assert set(_full_examples()) == set(SCHEMAS), "give new contract models a classmethod example() or add one here"
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_roundtrip_through_json(name: str) -> None:
+    example = _full_examples()[name]
+    model = type(example)
+    again = model.model_validate_json(example.model_dump_json())
+    assert again == example
+    assert json.loads(again.model_dump_json()) == json.loads(example.model_dump_json())
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_schema_file_is_valid_draft_2020_12(name: str) -> None:
+    schema = json.loads((SCHEMA_DIR / schema_filename(name)).read_text())
+    assert schema["$schema"] == DRAFT
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema == build_schema(name)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_jsonschema_and_pydantic_agree(name: str) -> None:
+    example = _full_examples()[name]
+    model = type(example)
+    schema = json.loads((SCHEMA_DIR / schema_filename(name)).read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    good = json.loads(example.model_dump_json())
+    assert validator.is_valid(good)
+    model.model_validate_json(json.dumps(good))
+    disagreements = []
+    mutations = _mutations(good)
+    assert len(mutations) > 10
+    for label, op in mutations:
+        doc = _apply(good, op)
+        by_schema = validator.is_valid(doc)
+        try:
+            model.model_validate_json(json.dumps(doc))
+            by_model = True
+        except ValidationError:
+            by_model = False
+        if by_schema != by_model:
+            disagreements.append(f"{label}: jsonschema={by_schema} pydantic={by_model}")
+    assert not disagreements, "\n".join(disagreements[:20])
+
+
+def test_schema_files_have_no_drift() -> None:
+    assert check(SCHEMA_DIR) == []
+
+
+def test_drift_is_detected(tmp_path: Path) -> None:
+    for f in SCHEMA_DIR.glob("*.json"):
+        (tmp_path / f.name).write_text(f.read_text())
+    victim = tmp_path / schema_filename("problem")
+    victim.write_text(victim.read_text().replace('"dataset"', '"dataset_renamed"', 1))
+    problems = check(tmp_path)
+    assert len(problems) == 1 and "problem.v1.schema.json" in problems[0]
+
+
+def test_published_schema_cannot_be_edited(tmp_path: Path) -> None:
+    from coderig_schemas.jsonschema_gen import LOCK, generate
+
+    generate(tmp_path)
+    name = schema_filename("sample")
+    (tmp_path / LOCK).write_text(json.dumps({name: "0" * 64}))
+    assert any("published schema was edited" in p for p in check(tmp_path))
+    with pytest.raises(Exception, match="bump"):
+        generate(tmp_path)
+
+
+def test_legacy_record_is_derivable() -> None:
+    problem = make_problem("mbpp/11", dataset="mbpp", source={"task_id": 11})
+    sample = make_sample(problem, 0, 0, raw_response="resp")
+    legacy = sample.to_legacy_record(problem.source["task_id"])
+    assert legacy == {"mbpp_id": 11, "prompt": problem.prompt, "response": "resp", "model_name": "toy-model",
+                      "temperature": 0.0, "max_tokens": 256, "split": "test"}
