@@ -1,4 +1,4 @@
-"""Fine-tuning examples exported from passing samples."""
+"""Fine-tuning examples exported from passing samples, and the per-dataset summary of an export."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ class FineTuneExample(Record):
     """One instruction-tuning example (Alpaca-style fields), taken from a passing sample."""
 
     schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
-    instruction: str = Field(description="The task given to the model.")
-    input: str = Field(default="", description="Extra input for the task (often empty).")
-    output: str = Field(description="The passing solution.")
-    difficulty: Difficulty | None = Field(strict=False, description="Difficulty of the problem.")
-    id: str = Field(description="Source id: '<dataset>/<problem_id>#<sample_id>'.")
-    run_id: str = Field(description="Reference of the score output the example came from.")
+    instruction: str = Field(description="The task given to the model: the problem statement as the dataset gives it.")
+    input: str = Field(default="", description="Extra input for the task (empty for coderig's exports).")
+    output: str = Field(description="The passing solution (the sample's extracted code).")
+    difficulty: Difficulty | None = Field(strict=False, description="Difficulty of the problem; null when unknown.")
+    id: str = Field(description="Unique source id: '<sample_id>@<key of the score output>'.")
+    run_id: str = Field(description="Reference of the score output the example came from ('score/<name>/<key>').")
 
 
 class ChatExample(Record):
@@ -30,6 +30,33 @@ class ChatExample(Record):
 
     schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
     messages: list[ChatMessage] = Field(min_length=2, description="system?/user/assistant turns.")
-    difficulty: Difficulty | None = Field(strict=False, description="Difficulty of the problem.")
+    difficulty: Difficulty | None = Field(strict=False, description="Difficulty of the problem; null when unknown.")
     id: str = Field(description="Source id, as in FineTuneExample.id.")
     run_id: str = Field(description="Reference of the score output the example came from.")
+
+
+class DatasetSummaryRow(Record):
+    """One row of an export's ``datasets_summary.csv``: what one source dataset contributed, and why not more.
+
+    The row with ``dataset == "ALL"`` sums every dataset.
+    """
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    dataset: str = Field(description="Source dataset name, or 'ALL' for the total row.")
+    examples: int = Field(ge=0, description="Examples exported from this dataset.")
+    easy: int = Field(ge=0, description="Exported examples of easy problems.")
+    medium: int = Field(ge=0, description="Exported examples of medium problems.")
+    hard: int = Field(ge=0, description="Exported examples of hard problems.")
+    unknown_difficulty: int = Field(ge=0, description="Exported examples whose problem has no difficulty.")
+    problems: int = Field(ge=0, description="Distinct problems among the exported examples.")
+    avg_problem_chars: float | None = Field(description="Mean length of the exported instructions, in characters.")
+    avg_solution_chars: float | None = Field(description="Mean length of the exported solutions, in characters.")
+    scored_samples: int = Field(ge=0, description="Scored samples read from the inputs for this dataset.")
+    passing_samples: int = Field(ge=0, description="Samples that met the pass criterion (before dedup and decontamination).")
+    success_rate: float | None = Field(description="passing_samples / scored_samples; null when nothing was scored.")
+    success_rate_easy: float | None = Field(description="Pass-criterion rate on easy problems; null when none was scored.")
+    success_rate_medium: float | None = Field(description="Pass-criterion rate on medium problems; null when none was scored.")
+    success_rate_hard: float | None = Field(description="Pass-criterion rate on hard problems; null when none was scored.")
+    contaminated_removed: int = Field(ge=0, description="Passing samples left out because their problem is in an evaluation split.")
+    duplicates_removed: int = Field(ge=0, description="Passing samples left out as duplicates (same problem, same normalized code).")
+    not_selected: int = Field(ge=0, description="Clean, unique samples the mix did not take (ratio, size or unknown difficulty).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from .analysis import AnalysisSummary
-from .finetune import ChatExample, FineTuneExample
+from .finetune import ChatExample, DatasetSummaryRow, FineTuneExample
 from .manifest import Manifest
 from .problem import Problem
 from .sample import Sample
@@ -20,6 +20,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "analysis_summary": AnalysisSummary,
     "finetune_example": FineTuneExample,
     "chat_example": ChatExample,
+    "dataset_summary_row": DatasetSummaryRow,
     "manifest": Manifest,
 }
 
