@@ -183,7 +183,7 @@ class RunStore:
             self._check_stage(out, stage, ref)
             return out
         parts = [p for p in ref.strip("/").split("/") if p]
-        if stage is not None and parts and parts[0] != stage:
+        if stage is not None and parts and parts[0] not in STAGES:
             parts = [stage, *parts]
         if len(parts) == 2:
             parts.append("latest")
@@ -197,6 +197,7 @@ class RunStore:
             versions = [o for o in self.list_outputs(st, name) if o.manifest.name == name]  # type: ignore[arg-type]
             if not versions:
                 raise InvalidInputError(f"no published output {st}/{name} in {self.root}", hint=f"run the {st} stage first or check --runs")
+            self._check_stage(versions[-1], stage, ref)
             return versions[-1]
         path = self.root / st / name / key
         if not (path / MANIFEST).is_file():
@@ -285,6 +286,8 @@ class Builder:
             self._rename_into_place()
         if (self.final / MANIFEST).is_file():
             self.existing = open_output(self.final)
+            # A leftover staging copy of a published output is redundant (we hold the lock): drop it.
+            shutil.rmtree(self.path, ignore_errors=True)
             return self
         self.path.mkdir(parents=True, exist_ok=True)
         marker = self.path / ".config.json"
