@@ -28,7 +28,7 @@ schemas-check: $(STAMP) ## fail if a JSON Schema file drifted from its model
 	$(PY) -m coderig_schemas.jsonschema_gen schemas/json --check
 
 lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check schemas stages tests bench scripts
+	$(VENV)/bin/ruff check schemas stages tests bench scripts examples
 
 typecheck: $(STAMP) ## mypy (strict on the contract package)
 	$(VENV)/bin/mypy schemas/src/coderig_schemas
