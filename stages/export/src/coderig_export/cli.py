@@ -1,20 +1,158 @@
-"""Command line of coderig-export (thin: options -> frozen config -> one function)."""
+"""Command line of coderig-export (thin: options -> frozen config -> one function -> the output path on stdout)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
 import click
 
-from coderig_schemas.cli_support import quiet_option, runs_option
+from coderig_schemas import ConflictError, PublishedOutput, RunStore
+from coderig_schemas.cli_support import build_config, emit, quiet_option, run_main, runs_option, setup_logging
+
+from .decontam import DEFAULT_EVAL_SPLITS
+from .formats import DEFAULT_FORMATS, FORMATS
+from .mix import MIXES, parse_ratios
+
+log = logging.getLogger("coderig.export")
+
+
+def _ratios(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        return parse_ratios(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(f.strip() for f in value.split(",") if f.strip()))
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad or not chosen:
+        raise click.BadParameter(f"{', '.join(bad) or 'nothing'}: choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+def _report(out: PublishedOutput, existing: bool, as_json: bool) -> None:
+    if existing:
+        log.info("already published with the same inputs and options: %s", out.path)
+    if as_json:
+        emit(json.dumps({"path": str(out.path), "ref": out.ref, "existing": existing, "stats": out.manifest.stats}, sort_keys=True))
+    else:
+        emit(str(out.path))
 
 
 @click.group()
 def main() -> None:
-    """coderig export: fine-tuning datasets and XLSX workbooks from scored runs."""
+    """coderig export: fine-tuning datasets and XLSX workbooks from scored runs.
+
+    Every command reads published score outputs (and the generate outputs behind them) and
+    publishes an export output; stdout carries only its path (or JSON with --json).
+    """
 
 
 @main.command()
+@click.argument("refs", nargs=-1)
+@click.option("--mix", type=click.Choice(list(MIXES)), default="balanced", show_default=True,
+              help="Difficulty mix: balanced 1/3 each; easy_heavy .6/.25/.15; medium_heavy .2/.6/.2; hard_heavy .15/.25/.6; "
+                   "all keeps everything (unknown difficulty included).")
+@click.option("--ratios", callback=_ratios, metavar="E,M,H", help="Easy,medium,hard weights replacing the mix's defaults (normalized).")
+@click.option("--size", type=click.IntRange(min=1), help="Target number of examples (default: the largest set the ratios allow).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the selection and output order.")
+@click.option("--require-hidden/--visible-only", default=True, show_default=True,
+              help="Keep samples that passed every test, hidden ones included (default), or only their visible tests.")
+@click.option("--include-eval-splits", is_flag=True, help="Do not decontaminate: keep problems of evaluation splits.")
+@click.option("--eval-split", "eval_splits", multiple=True, metavar="DATASET[:SPLIT]",
+              help=f"Evaluation split to leave out (globs; repeatable). Default: {', '.join(DEFAULT_EVAL_SPLITS)}.")
+@click.option("--against", multiple=True, metavar="REF",
+              help="A generate or score output whose problems are all evaluation problems (left out with their copies; repeatable).")
+@click.option("--formats", callback=_formats, default=",".join(DEFAULT_FORMATS), show_default=True,
+              help=f"Comma-separated files to write: {', '.join(FORMATS)}. README.md and datasets_summary.csv are always written.")
+@click.option("--system-prompt", help="System turn added to every chat example.")
+@click.option("--name", help="Output name (default 'finetune-<mix>').")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object (path, ref, stats) instead of the path.")
 @runs_option
 @quiet_option
-def run(runs: str, quiet: bool) -> None:
-    """Not implemented yet."""
-    raise click.ClickException("not implemented yet")
+def finetune(refs: tuple[str, ...], mix: str, ratios: tuple[float, float, float] | None, size: int | None, seed: int,
+             require_hidden: bool, include_eval_splits: bool, eval_splits: tuple[str, ...], against: tuple[str, ...],
+             formats: tuple[str, ...], system_prompt: str | None, name: str | None, as_json: bool, runs: Path, quiet: bool) -> None:
+    """Fine-tuning dataset from the passing samples of score outputs REFS (references or name globs; default: all).
+
+    Passing samples are deduplicated (same problem, same normalized code), decontaminated and
+    mixed by difficulty; a short bucket is reported on stderr and in the dataset card.
+    """
+    from .config import FinetuneConfig, finetune_config
+    from .finetune import export_finetune
+
+    setup_logging(quiet)
+    if ratios is not None and mix == "all":
+        raise click.UsageError("--ratios needs a ratio mix (balanced, easy_heavy, medium_heavy, hard_heavy), not 'all'")
+    if include_eval_splits and eval_splits:
+        raise click.UsageError("--include-eval-splits and --eval-split contradict each other; give one")
+    config = build_config(FinetuneConfig, **finetune_config(
+        mix=mix, ratios=ratios, size=size, seed=seed, require_hidden=require_hidden, include_eval_splits=include_eval_splits,
+        eval_splits=eval_splits, against=against, formats=formats, system_prompt=system_prompt))
+    run_main(lambda: _report(*export_finetune(RunStore(runs), refs, config, name or f"finetune-{mix}", quiet), as_json))
+
+
+@main.command()
+@click.argument("refs", nargs=-1)
+@click.option("--no-code", is_flag=True, help="Leave out the code column (smaller workbook).")
+@click.option("--max-cell-chars", type=click.IntRange(100, 32767), default=32767, show_default=True,
+              help="Cut longer texts with a marker (Excel's own limit is 32,767).")
+@click.option("--name", default="workbook", show_default=True, help="Output name.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object (path, ref, stats) instead of the path.")
+@runs_option
+@quiet_option
+def xlsx(refs: tuple[str, ...], no_code: bool, max_cell_chars: int, name: str, as_json: bool, runs: Path, quiet: bool) -> None:
+    """Excel workbook of score outputs REFS (references or name globs; default: all), runs side by side.
+
+    Sheets: Summary (pass rates by run, model, dataset and difficulty), Compare (per-problem pass
+    rate, one column per run) and Results (one row per sample). Written in streaming mode.
+    """
+    from .config import XlsxConfig
+    from .workbook import export_xlsx
+
+    setup_logging(quiet)
+    config = build_config(XlsxConfig, code_column=not no_code, max_cell_chars=max_cell_chars)
+    run_main(lambda: _report(*export_xlsx(RunStore(runs), refs, config, name, quiet), as_json))
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "to", type=click.Choice(["csv"]), default="csv", show_default=True, help="Target format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write (default: FILE's name with the new suffix, in the current directory).")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@quiet_option
+def convert(file: Path, to: str, output: Path | None, force: bool, quiet: bool) -> None:
+    """Convert a run's JSONL or parquet record file (results, samples, finetune...) to CSV.
+
+    A file inside a published output is checked against its manifest's sha256 and validated
+    against its contract model. Nested fields become JSON text. Prints the path written.
+    """
+    from .convert import to_csv
+
+    setup_logging(quiet)
+    dest = output or Path.cwd() / (file.stem + "." + to)
+
+    def body() -> None:
+        if dest.exists() and not force:
+            raise ConflictError(f"{dest} exists", hint="use --force to replace it or --output to write elsewhere")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            n = to_csv(file.absolute(), Path(tmp))
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        log.info("%d rows written to %s", n, dest)
+        emit(str(dest))
+
+    run_main(body)

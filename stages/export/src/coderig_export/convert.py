@@ -1,0 +1,119 @@
+"""Convert a run's JSONL or parquet record file to CSV (nested fields become JSON text)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from coderig_schemas import InvalidInputError
+from coderig_schemas.io import format_validation_error
+from coderig_schemas.registry import SCHEMAS
+from coderig_schemas.store import MANIFEST, open_output
+
+_BATCH = 4096
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: nested lists and dicts as compact JSON, None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return value
+
+
+def schema_of(path: Path) -> type[BaseModel] | None:
+    """The contract model of a file inside a published output, from its manifest entry (and check its sha256)."""
+    parent = path.parent
+    while parent != parent.parent and not (parent / MANIFEST).is_file():
+        parent = parent.parent
+    if not (parent / MANIFEST).is_file():
+        return None
+    out = open_output(parent)
+    rel = path.relative_to(parent).as_posix()
+    if not out.has(rel):
+        return None
+    out.path_of(rel)  # verifies the sha256: a converted file is the one the manifest vouches for
+    name = out.entry(rel).schema_name or _schema_by_filename(rel)
+    return SCHEMAS.get(name) if name else None
+
+
+def _schema_by_filename(rel: str) -> str | None:
+    from coderig_schemas import layout
+
+    names = {layout.PROBLEMS: "problem", layout.SAMPLES: "sample", layout.RESULTS: "score_result",
+             layout.REFERENCE_TIMINGS: "reference_timing", layout.SUMMARIES: "analysis_summary",
+             layout.FINETUNE_JSONL: "finetune_example", layout.CHAT_JSONL: "chat_example"}
+    return names.get(Path(rel).name)
+
+
+def iter_jsonl_dicts(path: Path, model: type[BaseModel] | None) -> Iterator[dict[str, Any]]:
+    """Each line of a JSONL file as a dict, validated against model when one is known; errors say file:line."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                if model is not None:
+                    yield model.model_validate_json(raw).model_dump(mode="json")
+                    continue
+                obj = json.loads(raw)
+            except ValidationError as e:
+                hint = f"each line must be a {model.__name__} record" if model else "fix the line"
+                raise InvalidInputError(format_validation_error(path, lineno, e), hint=hint) from None
+            except ValueError as e:
+                raise InvalidInputError(f"{path}:{lineno}: not JSON: {e}", hint="each line must be one JSON object") from None
+            if not isinstance(obj, dict):
+                raise InvalidInputError(f"{path}:{lineno}: a JSON {type(obj).__name__}, not an object",
+                                        hint="each line must be one JSON object")
+            yield obj
+
+
+def iter_parquet_dicts(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a parquet file as dicts, read in batches."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises several types for a file that is not parquet
+        raise InvalidInputError(f"{path}: not a readable parquet file ({e})", hint="convert a .parquet or .jsonl file") from None
+    for batch in pf.iter_batches(batch_size=_BATCH):
+        yield from batch.to_pylist()
+
+
+def rows_of(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a .jsonl or .parquet file."""
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: file not found", hint="give the path of a .jsonl or .parquet file")
+    if path.suffix == ".parquet":
+        return iter_parquet_dicts(path)
+    if path.suffix in (".jsonl", ".json"):
+        return iter_jsonl_dicts(path, schema_of(path))
+    raise InvalidInputError(f"{path}: unknown file type {path.suffix!r}", hint="convert a .jsonl or .parquet file")
+
+
+def to_csv(src: Path, dest: Path) -> int:
+    """Write src's records to dest as CSV; return the number of rows.
+
+    Columns are every key met, in order of first appearance (a first pass collects them, so
+    records with optional keys line up). The caller writes ``dest`` in a temporary place.
+    """
+    columns: dict[str, None] = {}
+    for row in rows_of(src):
+        columns.update(dict.fromkeys(row))
+    n = 0
+    with open(dest, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), restval="")
+        writer.writeheader()
+        for row in rows_of(src):
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+            n += 1
+        f.flush()
+        os.fsync(f.fileno())
+    return n

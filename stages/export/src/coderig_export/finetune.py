@@ -1,0 +1,164 @@
+"""The finetune export: passing samples -> clean, unique, mixed examples -> dataset files, published as one output."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from coderig_schemas import Builder, Problem, PublishedOutput, RunStore
+from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.layout import CHAT_JSONL, FINETUNE_JSONL, PROBLEMS, RESULTS
+
+from . import __version__
+from .config import FinetuneConfig
+from .decontam import Decontaminator
+from .dedup import Deduplicator
+from .formats import (
+    CARD,
+    CHAT_PARQUET,
+    FINETUNE_CSV,
+    FINETUNE_PARQUET,
+    LLAMA_FACTORY_INFO,
+    SUMMARY_CSV,
+    CardFacts,
+    DatasetTally,
+    chat_example,
+    dataset_card,
+    finetune_csv,
+    finetune_example,
+    llama_factory_info,
+    parquet_bytes,
+    pretty_json,
+    summary_csv,
+    summary_rows,
+)
+from .load import ScoredRun, open_runs
+from .mix import MixReport, select_mix
+from .selection import Candidate, candidate, meets
+
+log = logging.getLogger("coderig.export")
+
+TOOL = "coderig-export"
+
+
+@dataclass
+class Gathered:
+    """Clean, unique passing candidates and the tallies explaining what was left out."""
+
+    candidates: list[Candidate]
+    tallies: dict[str, DatasetTally]
+    contamination: Counter[str]  # reason -> samples removed
+
+
+def gather(runs: list[ScoredRun], config: FinetuneConfig, decontaminator: Decontaminator, quiet: bool = True) -> Gathered:
+    """Stream every scored sample of the runs and keep the passing, clean, first-of-their-kind ones."""
+    tallies: dict[str, DatasetTally] = defaultdict(DatasetTally)
+    reasons: Counter[str] = Counter()
+    dedup = Deduplicator()
+    kept: list[Candidate] = []
+    total = sum(r.score.entry(RESULTS).records or 0 for r in runs)
+    with progress("reading scored samples", total, quiet) as advance:
+        for run in runs:
+            for row in run.rows():
+                advance(1)
+                c = candidate(row)
+                tally = tallies[c.dataset]
+                label = str(c.difficulty) if c.difficulty is not None else "unknown"
+                tally.scored[label] += 1
+                if not meets(row.result, config.criterion):
+                    continue
+                tally.passing[label] += 1
+                reason = decontaminator.reason(row.problem) if config.eval_splits or config.against else None
+                if reason is not None:
+                    tally.contaminated += 1
+                    reasons[reason] += 1
+                elif dedup.is_duplicate(c.dataset, c.problem_id, c.code):
+                    tally.duplicates += 1
+                else:
+                    tally.clean += 1
+                    kept.append(c)
+    return Gathered(candidates=kept, tallies=dict(tallies), contamination=reasons)
+
+
+def _warn_shortfall(report: MixReport) -> None:
+    for b in report.shortfalls:
+        log.warning("bucket %s is short: %d of %d wanted (%d available)", b.difficulty, b.taken, b.target, b.available)
+    if report.total_short and not report.shortfalls:
+        log.warning("only %d examples of the %d asked", report.taken, report.size)
+    if report.unknown_dropped:
+        log.warning("%d examples without a difficulty left out of the %s mix (use --mix all to keep them)",
+                    report.unknown_dropped, report.mix)
+    achieved = ", ".join(f"{k} {v:.1%}" for k, v in report.achieved().items())
+    log.info("mix %s achieved: %d examples (%s)", report.mix, report.taken, achieved)
+
+
+def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConfig, name: str, quiet: bool) -> tuple[PublishedOutput, bool]:
+    """Build and publish the fine-tuning dataset; return the output and whether it already existed."""
+    runs = open_runs(store, refs)
+    decontaminator = Decontaminator(config.rules())
+    extra_inputs: list[PublishedOutput] = []
+    for ref in config.against:
+        out = store.resolve(ref)
+        source = store.resolve(out.manifest.inputs[0].ref, stage="generate") if out.stage == "score" and out.manifest.inputs else out
+        for p in source.records(PROBLEMS, Problem):
+            decontaminator.add_eval_problem(p)
+        extra_inputs.append(source)
+    for run in runs:
+        decontaminator.learn(run.problems.values())
+    inputs = [o for r in runs for o in r.inputs()] + extra_inputs
+    with store.begin(stage="export", name=name, config=config, inputs=inputs, tool=TOOL, tool_version=__version__,
+                     packages=["pyarrow", "pandas"]) as builder:
+        if builder.existing is not None:
+            return builder.existing, True
+        handler = attach_log_file(builder.log_path)
+        try:
+            log.info("finetune export of %d run(s) into %s", len(runs), builder.ref)
+            got = gather(runs, config, decontaminator, quiet)
+            builder.mark("gather")
+            for reason, n in got.contamination.most_common():
+                log.info("decontamination: %d samples removed (%s)", n, reason)
+            chosen, report = select_mix(
+                got.candidates, lambda c: c.difficulty, lambda c: f"{c.dataset}\x00{c.problem_id}",
+                mix=config.mix, ratios=config.ratios, size=config.size, seed=config.seed,
+            )
+            _warn_shortfall(report)
+            builder.mark("mix")
+            files = _write_files(builder, chosen, config)
+            rows = summary_rows(got.tallies, chosen)
+            builder.write_bytes(SUMMARY_CSV, summary_csv(rows))
+            sources = [{"run_id": r.ref, "model": r.model, "dataset": r.datasets, "seed": r.seed} for r in runs]
+            facts = CardFacts(name=name, sources=sources, criterion=str(config.criterion), eval_splits=config.eval_splits,
+                              against=config.against, seed=config.seed, report=report, rows=rows, files=[*files, SUMMARY_CSV])
+            builder.write_bytes(CARD, dataset_card(facts).encode())
+            builder.mark("write")
+            stats = {"examples": len(chosen), "mix": report.as_dict(), "summary": [r.model_dump(mode="json") for r in rows],
+                     "contamination": dict(got.contamination)}
+            return builder.publish(stats=stats, schema_names={FINETUNE_JSONL: "finetune_example", CHAT_JSONL: "chat_example"}), False
+        finally:
+            logging.getLogger("coderig").removeHandler(handler)
+            handler.close()
+
+
+def _write_files(builder: Builder, chosen: list[Candidate], config: FinetuneConfig) -> list[str]:
+    files: list[str] = []
+    examples = [finetune_example(c) for c in chosen]
+    chats = [chat_example(c, config.system_prompt) for c in chosen]
+    if "jsonl" in config.formats:
+        builder.write_records(FINETUNE_JSONL, examples)
+        files.append(FINETUNE_JSONL)
+    if "chat" in config.formats:
+        builder.write_records(CHAT_JSONL, chats)
+        files.append(CHAT_JSONL)
+    if "csv" in config.formats:
+        builder.write_bytes(FINETUNE_CSV, finetune_csv(chosen))
+        files.append(FINETUNE_CSV)
+    if "parquet" in config.formats:
+        builder.write_bytes(FINETUNE_PARQUET, parquet_bytes(examples))
+        builder.write_bytes(CHAT_PARQUET, parquet_bytes(chats))
+        files += [FINETUNE_PARQUET, CHAT_PARQUET]
+    info = llama_factory_info(builder.name, files)
+    if info:
+        builder.write_bytes(LLAMA_FACTORY_INFO, pretty_json(info))
+        files.append(LLAMA_FACTORY_INFO)
+    return files

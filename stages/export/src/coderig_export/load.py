@@ -1,0 +1,141 @@
+"""Reading scored runs: score outputs, the generate outputs behind them, and each sample joined with its verdict.
+
+This is the only module of the stage that opens the run store for reading. Every file goes through
+``PublishedOutput`` so its sha256 is checked and it is listed as an input of what the stage publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from glob import has_magic
+
+from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult
+from coderig_schemas.layout import PROBLEMS, RESULTS, SAMPLES
+
+
+@dataclass(frozen=True)
+class ScoredRow:
+    """One scored sample with its problem and the run it belongs to."""
+
+    run: ScoredRun
+    problem: Problem
+    sample: Sample
+    result: ScoreResult
+
+
+@dataclass
+class ScoredRun:
+    """A score output opened together with the generate output it scored."""
+
+    score: PublishedOutput
+    generate: PublishedOutput
+    problems: dict[str, Problem]
+
+    @property
+    def ref(self) -> str:
+        """'score/<name>/<key>' of the score output."""
+        return self.score.ref
+
+    @property
+    def name(self) -> str:
+        """Name of the score output (e.g. 'tiny-random__humaneval__s0')."""
+        return self.score.manifest.name
+
+    @property
+    def key(self) -> str:
+        """Key of the score output."""
+        return self.score.manifest.key
+
+    @property
+    def model(self) -> str:
+        """Model name: the generate config's 'model', else the samples' model as the output name states it."""
+        model = self.generate.manifest.config.get("model")
+        if isinstance(model, dict):
+            model = model.get("name") or model.get("model")
+        return str(model) if model else self.name.split("__")[0]
+
+    @property
+    def seed(self) -> str:
+        """Seed of the generate config as text ('-' when none)."""
+        seed = self.generate.manifest.config.get("seed")
+        return "-" if seed is None else str(seed)
+
+    @property
+    def datasets(self) -> str:
+        """Datasets of the run's problems, comma-separated."""
+        return ",".join(sorted({p.dataset for p in self.problems.values()}))
+
+    def rows(self) -> Iterator[ScoredRow]:
+        """Each result joined with its sample and problem, in results order.
+
+        Results are written in samples order, so both files are streamed side by side; samples that
+        are out of step are kept in a small lookaside dict, so any order still joins correctly.
+        """
+        samples = self.generate.records(SAMPLES, Sample)
+        pending: dict[str, Sample] = {}
+        results_path = self.score.path / RESULTS
+        for line, result in enumerate(self.score.records(RESULTS, ScoreResult), start=1):
+            sample = pending.pop(result.sample_id, None)
+            while sample is None:
+                nxt = next(samples, None)
+                if nxt is None:
+                    raise InvalidInputError(
+                        f"{results_path}:{line}: sample_id: {result.sample_id!r} is not in {self.generate.ref}/{SAMPLES}",
+                        hint="the score output does not belong to its generate input; re-run score",
+                    )
+                if nxt.sample_id == result.sample_id:
+                    sample = nxt
+                else:
+                    pending[nxt.sample_id] = nxt
+            problem = self.problems.get(result.problem_id)
+            if problem is None:
+                raise InvalidInputError(
+                    f"{results_path}:{line}: problem_id: {result.problem_id!r} is not in {self.generate.ref}/{PROBLEMS}",
+                    hint="the score output does not belong to its generate input; re-run score",
+                )
+            yield ScoredRow(run=self, problem=problem, sample=sample, result=result)
+
+    def inputs(self) -> list[PublishedOutput]:
+        """The outputs this run was read from, for the manifest of what is built from it."""
+        return [self.score, self.generate]
+
+
+def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[PublishedOutput]:
+    """Score outputs named by references or name globs, deduplicated and sorted by reference.
+
+    A glob ('*humaneval*', 'score/qwen*') picks the newest version of each matching name; a plain
+    reference resolves as ``RunStore.resolve`` does. No argument means every score output.
+    """
+    found: dict[str, PublishedOutput] = {}
+    for ref in refs or ("*",):
+        if has_magic(ref):
+            glob = ref.removeprefix("score/")
+            newest: dict[str, PublishedOutput] = {}
+            for out in store.list_outputs("score", glob):
+                newest[out.manifest.name] = out  # list_outputs is oldest first
+            if not newest:
+                raise InvalidInputError(f"no score output matches {ref!r} in {store.root}",
+                                        hint="run the score stage first or check --runs")
+            for out in newest.values():
+                found.setdefault(out.ref, out)
+        else:
+            out = store.resolve(ref, stage="score")
+            found.setdefault(out.ref, out)
+    return [found[r] for r in sorted(found)]
+
+
+def open_run(store: RunStore, score: PublishedOutput) -> ScoredRun:
+    """Open a score output's generate input and read its problems."""
+    if not score.manifest.inputs:
+        raise InvalidInputError(
+            f"{score.path / 'manifest.json'}: inputs: {score.ref} names no generate output", hint="re-run score on a generate output"
+        )
+    generate = store.resolve(score.manifest.inputs[0].ref, stage="generate")
+    problems = {p.problem_id: p for p in generate.records(PROBLEMS, Problem)}
+    return ScoredRun(score=score, generate=generate, problems=problems)
+
+
+def open_runs(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[ScoredRun]:
+    """Resolve references or globs and open each run (sorted by reference, so the order never depends on the command line)."""
+    return [open_run(store, s) for s in resolve_scores(store, refs)]

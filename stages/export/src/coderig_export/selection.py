@@ -1,0 +1,55 @@
+"""Which scored samples count as passing, and the candidate example taken from each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from coderig_schemas import Difficulty, ScoreResult, Verdict
+
+from .load import ScoredRow
+
+
+class PassCriterion(StrEnum):
+    """What a sample must pass to become a fine-tuning example."""
+
+    ALL_TESTS = "all_tests"  # verdict 'passed' with every test passed, hidden tests included (the default)
+    VISIBLE_ONLY = "visible_only"  # every visible test passed; hidden tests may fail
+
+
+def meets(result: ScoreResult, criterion: PassCriterion) -> bool:
+    """Whether a scored sample meets the pass criterion.
+
+    ``all_tests`` needs the verdict 'passed' and every test (visible and hidden) passed.
+    ``visible_only`` needs at least one visible test and all of them passed; a sample that did not
+    compile, timed out on a visible test or had no code never qualifies.
+    """
+    if criterion is PassCriterion.ALL_TESTS:
+        every_test = result.tests_passed == result.tests_total and result.hidden_passed == result.hidden_total
+        return result.verdict is Verdict.PASSED and every_test
+    return result.visible_total > 0 and result.visible_passed == result.visible_total
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A passing sample about to become a fine-tuning example."""
+
+    dataset: str
+    split: str
+    problem_id: str
+    difficulty: Difficulty | None
+    instruction: str
+    code: str
+    passed: bool  # the scorer's overall verdict (may be False under visible_only)
+    example_id: str
+    run_id: str
+
+
+def candidate(row: ScoredRow) -> Candidate:
+    """The candidate example of a scored row: the problem statement as instruction, the extracted code as output."""
+    difficulty = row.problem.difficulty if row.problem.difficulty is not None else row.result.difficulty
+    return Candidate(
+        dataset=row.problem.dataset, split=row.problem.split, problem_id=row.problem.problem_id, difficulty=difficulty,
+        instruction=row.problem.prompt, code=row.sample.extracted_code, passed=row.result.passed,
+        example_id=f"{row.sample.sample_id}@{row.run.key}", run_id=row.run.ref,
+    )

@@ -1,0 +1,60 @@
+"""The xlsx export: one workbook over one or many scored runs, published as an export output."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from coderig_schemas import PublishedOutput, RunStore
+from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.layout import RESULTS
+
+from . import __version__
+from .config import XlsxConfig
+from .load import ScoredRun, open_runs
+from .xlsx import RunLabel, WorkbookWriter
+
+log = logging.getLogger("coderig.export")
+
+TOOL = "coderig-export"
+WORKBOOK = "results.xlsx"
+
+
+def run_label(run: ScoredRun) -> RunLabel:
+    """How a run is named in the workbook."""
+    return RunLabel(ref=run.ref, name=run.name, model=run.model, dataset=run.datasets, seed=run.seed)
+
+
+def write_workbook(runs: list[ScoredRun], config: XlsxConfig, path: Path, quiet: bool = True) -> WorkbookWriter:
+    """Stream every scored sample of the runs into a workbook at path; return the writer (row and truncation counts)."""
+    writer = WorkbookWriter(max_cell_chars=config.max_cell_chars, code_column=config.code_column)
+    total = sum(r.score.entry(RESULTS).records or 0 for r in runs)
+    with progress("writing workbook rows", total, quiet) as advance:
+        for run in runs:
+            label = run_label(run)
+            for row in run.rows():
+                writer.add(row, label)
+                advance(1)
+    writer.save(path)
+    return writer
+
+
+def export_xlsx(store: RunStore, refs: tuple[str, ...], config: XlsxConfig, name: str, quiet: bool) -> tuple[PublishedOutput, bool]:
+    """Build and publish the workbook; return the output and whether it already existed."""
+    runs = open_runs(store, refs)
+    inputs = [o for r in runs for o in r.inputs()]
+    with store.begin(stage="export", name=name, config=config, inputs=inputs, tool=TOOL, tool_version=__version__,
+                     packages=["openpyxl"]) as builder:
+        if builder.existing is not None:
+            return builder.existing, True
+        handler = attach_log_file(builder.log_path)
+        try:
+            log.info("workbook of %d run(s) into %s", len(runs), builder.ref)
+            writer = write_workbook(runs, config, builder.file(WORKBOOK), quiet)
+            if writer.truncated:
+                log.warning("%d cells longer than %d characters were truncated with a marker", writer.truncated, config.max_cell_chars)
+            builder.mark("write")
+            return builder.publish(stats={"rows": writer.rows, "runs": len(runs), "truncated_cells": writer.truncated}), False
+        finally:
+            logging.getLogger("coderig").removeHandler(handler)
+            handler.close()

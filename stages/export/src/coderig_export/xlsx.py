@@ -1,0 +1,207 @@
+"""The evaluation workbook: Summary, Compare (runs side by side) and Results sheets, streamed with openpyxl's write-only mode.
+
+Write-only mode keeps memory flat whatever the number of rows (each sheet streams to its own
+temporary file until save), so the same code path serves 100 rows and 100k rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from coderig_schemas import Verdict
+
+from .load import ScoredRow
+
+#: Excel refuses cells longer than this many characters.
+EXCEL_CELL_LIMIT = 32767
+TRUNCATION_MARKER = "\n…[truncated by coderig: {dropped} of {total} characters cut; the full text is in the run's JSONL]"
+
+#: Fill colour (RGB hex) of the verdict cell.
+VERDICT_FILLS: dict[str, str] = {
+    Verdict.PASSED: "C6EFCE",  # green
+    Verdict.WRONG_ANSWER: "FFC7CE",  # red
+    Verdict.RUNTIME_ERROR: "F8CBAD",  # orange
+    Verdict.SYNTAX_ERROR: "FFE699",  # yellow
+    Verdict.TIMEOUT: "BDD7EE",  # blue
+    Verdict.MEMORY_EXCEEDED: "D9D2E9",  # purple
+    Verdict.NO_CODE: "D9D9D9",  # grey
+    Verdict.TRUNCATED_GENERATION: "EDEDED",  # light grey
+    Verdict.SANDBOX_ERROR: "000000",  # black: the harness failed, not the model
+}
+
+RESULT_HEADERS: tuple[tuple[str, float], ...] = (
+    ("run", 36), ("model", 22), ("dataset", 14), ("split", 10), ("problem_id", 22), ("sample_id", 26), ("sample_index", 8),
+    ("seed", 8), ("difficulty", 10), ("verdict", 20), ("passed", 8), ("tests_passed", 8), ("tests_total", 8),
+    ("visible_passed", 8), ("visible_total", 8), ("hidden_passed", 8), ("hidden_total", 8), ("exception_type", 20),
+    ("error_message", 50), ("failing_test_id", 12), ("duration_s", 10), ("code", 90),
+)
+SUMMARY_HEADERS: tuple[tuple[str, float], ...] = (
+    ("run", 36), ("model", 22), ("dataset", 14), ("seed", 8), ("difficulty", 10), ("samples", 10), ("passed", 10),
+    ("pass_rate", 10), ("problems", 10), ("problems_solved", 14), ("problem_solve_rate", 16),
+)
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_TOP = Alignment(vertical="top")
+_PERCENT = "0.0%"
+_FILLS = {v: PatternFill("solid", fgColor=c) for v, c in VERDICT_FILLS.items()}
+_WHITE = Font(color="FFFFFF")
+
+
+def excel_text(text: str | None, limit: int = EXCEL_CELL_LIMIT) -> str | None:
+    """Text an Excel cell accepts: control characters removed, and cut with a marker past ``limit`` characters."""
+    if text is None:
+        return None
+    clean: str = ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", text)
+    if len(clean) <= limit:
+        return clean
+    marker = TRUNCATION_MARKER.format(dropped="{dropped}", total=len(clean))
+    # The marker's own length depends on the number it states; reserve room for the widest number.
+    keep = limit - len(marker.format(dropped=len(clean)))
+    return clean[:keep] + marker.format(dropped=len(clean) - keep)
+
+
+@dataclass
+class _Tally:
+    samples: int = 0
+    passed: int = 0
+    problems: dict[str, bool] = field(default_factory=dict)  # problem_id -> any sample passed
+
+    def add(self, problem_id: str, passed: bool) -> None:
+        self.samples += 1
+        self.passed += passed
+        self.problems[problem_id] = self.problems.get(problem_id, False) or passed
+
+
+@dataclass(frozen=True)
+class RunLabel:
+    """How one run is named in the workbook."""
+
+    ref: str
+    name: str
+    model: str
+    dataset: str
+    seed: str
+
+
+class WorkbookWriter:
+    """Streams result rows into a workbook and adds the summary sheets at the end.
+
+    Use :meth:`add` for every scored row, then :meth:`save`.
+    """
+
+    def __init__(self, *, max_cell_chars: int = EXCEL_CELL_LIMIT, code_column: bool = True) -> None:
+        self.max_cell_chars = max_cell_chars
+        self.code_column = code_column
+        self.wb = Workbook(write_only=True)
+        # Sheets are saved in creation order, and a write-only sheet may be appended to in any order.
+        self.summary = self._sheet("Summary", SUMMARY_HEADERS)
+        self.compare: WriteOnlyWorksheet | None = None  # created once the runs are known (its columns are the runs)
+        self._compare_index = len(self.wb.worksheets)
+        headers = RESULT_HEADERS if code_column else RESULT_HEADERS[:-1]
+        self.results = self._sheet("Results", headers)
+        self._result_cols = len(headers)
+        self.rows = 0
+        self.truncated = 0
+        self._labels: dict[str, RunLabel] = {}
+        self._tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)  # (run ref, difficulty or 'all')
+        self._per_problem: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)  # (dataset, problem) -> run -> [passed, n]
+        self._difficulty: dict[tuple[str, str], str] = {}
+
+    def _sheet(self, title: str, headers: tuple[tuple[str, float], ...]) -> WriteOnlyWorksheet:
+        ws = self.wb.create_sheet(title)
+        self._frame(ws, [h for h, _ in headers], [w for _, w in headers])
+        return ws
+
+    def _frame(self, ws: WriteOnlyWorksheet, headers: list[str], widths: list[float]) -> None:
+        # Frozen header, column widths and the header row must be set before the first data row is streamed.
+        ws.freeze_panes = "A2"
+        for i, w in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = w
+        ws.append([self._styled(ws, h, font=_HEADER_FONT, fill=_HEADER_FILL) for h in headers])
+
+    @staticmethod
+    def _styled(ws: WriteOnlyWorksheet, value: object, *, font: Font | None = None, fill: PatternFill | None = None,
+                alignment: Alignment | None = None, number_format: str | None = None) -> WriteOnlyCell:
+        cell = WriteOnlyCell(ws, value=value)
+        if font is not None:
+            cell.font = font
+        if fill is not None:
+            cell.fill = fill
+        if alignment is not None:
+            cell.alignment = alignment
+        if number_format is not None:
+            cell.number_format = number_format
+        return cell
+
+    def _text(self, text: str | None) -> str | None:
+        if text is not None and len(text) > self.max_cell_chars:
+            self.truncated += 1
+        return excel_text(text, self.max_cell_chars)
+
+    def add(self, row: ScoredRow, label: RunLabel) -> None:
+        """Append one scored sample to the Results sheet and count it for the summaries."""
+        r = row.result
+        self._labels.setdefault(label.ref, label)
+        difficulty = str(r.difficulty or row.problem.difficulty or "") or None
+        verdict = self._styled(self.results, str(r.verdict), fill=_FILLS[r.verdict],
+                               font=_WHITE if r.verdict is Verdict.SANDBOX_ERROR else None)
+        values: list[object] = [
+            label.name, r.model_name, r.dataset, r.split, r.problem_id, r.sample_id, r.sample_index, r.seed, difficulty, verdict,
+            r.passed, r.tests_passed, r.tests_total, r.visible_passed, r.visible_total, r.hidden_passed, r.hidden_total,
+            r.exception_type, self._text(r.error_message), r.failing_test_id, r.duration_s,
+        ]
+        if self.code_column:
+            values.append(self._styled(self.results, self._text(row.sample.extracted_code), alignment=_WRAP))
+        self.results.append(values)
+        self.rows += 1
+        for bucket in ("all", difficulty or "unknown"):
+            self._tallies[(label.ref, bucket)].add(r.problem_id, r.passed)
+        counts = self._per_problem[(r.dataset, r.problem_id)].setdefault(label.ref, [0, 0])
+        counts[0] += r.passed
+        counts[1] += 1
+        self._difficulty.setdefault((r.dataset, r.problem_id), difficulty or "")
+
+    def _write_summary(self) -> None:
+        order = {"all": 0, "easy": 1, "medium": 2, "hard": 3, "unknown": 4}
+        for (ref, bucket), t in sorted(self._tallies.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
+            lab = self._labels[ref]
+            solved = sum(t.problems.values())
+            self.summary.append([
+                lab.name, lab.model, lab.dataset, lab.seed, bucket, t.samples, t.passed,
+                self._styled(self.summary, t.passed / t.samples if t.samples else 0.0, number_format=_PERCENT),
+                len(t.problems), solved,
+                self._styled(self.summary, solved / len(t.problems) if t.problems else 0.0, number_format=_PERCENT),
+            ])
+        self.summary.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_HEADERS))}{len(self._tallies) + 1}"
+
+    def _write_compare(self) -> None:
+        refs = sorted(self._labels)
+        ws = self.wb.create_sheet("Compare", self._compare_index)
+        headers = ["dataset", "problem_id", "difficulty", *(self._labels[r].name for r in refs)]
+        self._frame(ws, headers, [14, 22, 10, *(max(12.0, min(36.0, len(self._labels[r].name) + 2.0)) for r in refs)])
+        for (dataset, problem), per_run in sorted(self._per_problem.items()):
+            rates: list[object] = []
+            for ref in refs:
+                c = per_run.get(ref)
+                rates.append(None if c is None else self._styled(ws, c[0] / c[1], number_format=_PERCENT))
+            ws.append([dataset, problem, self._difficulty[(dataset, problem)] or None, *rates])
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(self._per_problem) + 1}"
+        self.compare = ws
+
+    def save(self, path: Path) -> None:
+        """Write the summary sheets and save the workbook to path (the caller makes it atomic)."""
+        self.results.auto_filter.ref = f"A1:{get_column_letter(self._result_cols)}{self.rows + 1}"
+        self._write_summary()
+        self._write_compare()
+        self.wb.save(path)
