@@ -53,3 +53,165 @@ class AnalysisSummary(Record):
     difficulty_breakdown: DifficultyBreakdown = Field(description="Counts and rates per difficulty.")
     verdict_counts: dict[str, int] = Field(default_factory=dict, description="Verdict -> number of samples.")
     total_samples: int = Field(default=0, ge=0, description="Samples scored.")
+
+
+# -- the analysis.json document and its parts ------------------------------------------------------
+
+
+class Distribution(Record):
+    """Summary of a numeric quantity over samples (tokens, latency)."""
+
+    count: int = Field(ge=0, description="Samples with a value.")
+    total: float = Field(description="Sum of the values.")
+    mean: float = Field(description="Arithmetic mean.")
+    median: float = Field(description="50th percentile.")
+    p95: float = Field(description="95th percentile.")
+    max: float = Field(description="Largest value.")
+
+
+class RunConfig(Record):
+    """What distinguishes one scored run from another: the generate config, as far as it is known."""
+
+    model_name: str = Field(description="Model name.")
+    dataset: str = Field(description="Dataset name.")
+    seed: int | None = Field(default=None, description="Seed of the run.")
+    temperature: float | None = Field(default=None, description="Sampling temperature.")
+    top_p: float | None = Field(default=None, description="Nucleus sampling mass.")
+    max_tokens: int | None = Field(default=None, description="Maximum generated tokens.")
+    template: str | None = Field(default=None, description="Prompt template name.")
+    preset: str | None = Field(default=None, description="Generation preset name, if one was used.")
+    config_id: str = Field(description="Short hash of every field above except seed: runs sharing it differ only by seed.")
+
+
+class RunAnalysis(Record):
+    """Everything measured on one scored run (one model x dataset x config x seed)."""
+
+    summary: AnalysisSummary = Field(description="The summary users already keep.")
+    generate_ref: str | None = Field(description="Generate output the samples came from; null when it is missing.")
+    config: RunConfig = Field(description="Model, dataset and sampling configuration of the run.")
+    samples_expected: int | None = Field(description="Samples the generate output holds; null when unknown.")
+    complete: bool = Field(description="False when fewer results than samples were scored.")
+    samples_per_problem: int = Field(ge=0, description="Smallest number of scored samples of any problem (the largest k).")
+    pass_at_k_ci: dict[str, Interval] = Field(description="k -> pass@k with a bootstrap CI over problems.")
+    split_breakdown: dict[str, BucketStats] = Field(description="Split -> counts and rate (first sample).")
+    tag_breakdown: dict[str, BucketStats] = Field(description="Problem tag -> counts and rate (first sample).")
+    verdict_shares: dict[str, float] = Field(description="Verdict -> share of samples.")
+    exception_types: dict[str, int] = Field(description="Exception class -> samples with a runtime_error verdict.")
+    extraction_methods: dict[str, int] = Field(description="Extraction method -> samples; empty without the generate output.")
+    finish_reasons: dict[str, int] = Field(description="Finish reason -> samples; empty without the generate output.")
+    prompt_tokens: Distribution | None = Field(description="Prompt tokens per sample.")
+    completion_tokens: Distribution | None = Field(description="Generated tokens per sample.")
+    latency_s: Distribution | None = Field(description="Seconds per sample, as the engine reported them.")
+    tokens_per_s: float | None = Field(description="Generated tokens / summed latency.")
+    samples_per_s: float | None = Field(description="Samples / summed latency.")
+
+
+class SeedGroup(Record):
+    """Spread of the pass rate across the seeds of one configuration."""
+
+    config: RunConfig = Field(description="The configuration (seed null).")
+    seeds: list[int | None] = Field(description="Seeds of the runs.")
+    runs: int = Field(ge=1, description="Number of runs.")
+    mean: float = Field(description="Mean pass rate across seeds.")
+    std: float | None = Field(description="Sample standard deviation (ddof=1); null for one run.")
+    min: float = Field(description="Lowest pass rate.")
+    max: float = Field(description="Highest pass rate.")
+    ci: Interval | None = Field(description="Student's t interval of the mean; null for one run.")
+
+
+class ConfigEffect(Record):
+    """Pass rate of the runs sharing one value of one configuration factor."""
+
+    factor: str = Field(description="temperature, top_p, max_tokens, template, preset or model.")
+    value: str = Field(description="The factor's value, as text.")
+    model_name: str = Field(description="Model of the runs.")
+    dataset: str = Field(description="Dataset of the runs.")
+    runs: int = Field(ge=1, description="Number of runs.")
+    mean: float = Field(description="Mean pass rate.")
+    std: float | None = Field(description="Sample standard deviation; null for one run.")
+    min: float = Field(description="Lowest pass rate.")
+    max: float = Field(description="Highest pass rate.")
+
+
+class MatrixCell(Record):
+    """One model on one dataset, at its best configuration."""
+
+    model_name: str = Field(description="Model.")
+    dataset: str = Field(description="Dataset.")
+    config_id: str = Field(description="Best configuration (highest mean pass rate across its seeds).")
+    runs: int = Field(ge=1, description="Runs (seeds) of that configuration.")
+    pass_rate: Interval = Field(description="Mean pass rate over those runs, with a CI (Wilson for one run, t across seeds).")
+    rank: int = Field(ge=1, description="Rank among the models on this dataset (1 = best; ties share the best rank).")
+
+
+class ComparisonMatrix(Record):
+    """Model x dataset comparison, e.g. of a category such as 'coding_specialists'."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    category: str | None = Field(description="Category the models and datasets came from, if any.")
+    models: list[str] = Field(description="Models, best mean rank first.")
+    datasets: list[str] = Field(description="Datasets, sorted.")
+    cells: list[MatrixCell] = Field(description="One cell per model and dataset that has runs.")
+    mean_rank: dict[str, float] = Field(description="Model -> mean rank over the datasets it was run on.")
+    missing: list[str] = Field(description="'model on dataset' pairs the category expects but no score output covers.")
+
+
+class PairedComparison(Record):
+    """Two runs on the same problems: does A beat B? (Also what 'coderig-analyze compare --json' prints.)"""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    dataset: str = Field(description="Dataset of both runs.")
+    a_ref: str = Field(description="Score output A.")
+    b_ref: str = Field(description="Score output B.")
+    a_model: str = Field(description="Model of A.")
+    b_model: str = Field(description="Model of B.")
+    problems: int = Field(ge=1, description="Problems both runs scored (the pairs).")
+    a_rate: float = Field(description="A's pass rate (first sample) on those problems.")
+    b_rate: float = Field(description="B's pass rate (first sample) on those problems.")
+    difference: Interval = Field(description="a_rate - b_rate with a paired bootstrap CI over problems.")
+    both_passed: int = Field(ge=0, description="Problems both passed.")
+    a_only: int = Field(ge=0, description="Problems only A passed (discordant).")
+    b_only: int = Field(ge=0, description="Problems only B passed (discordant).")
+    both_failed: int = Field(ge=0, description="Problems both failed.")
+    mcnemar_p: float = Field(ge=0, le=1, description="Two-sided exact McNemar p-value (binomial test on the discordant pairs).")
+
+
+class ProblemSummary(Record):
+    """Empirical difficulty of a dataset's problems across every analyzed run."""
+
+    dataset: str = Field(description="Dataset.")
+    problems: int = Field(ge=0, description="Problems seen in any run.")
+    models: int = Field(ge=0, description="Models that ran on the dataset.")
+    empirical: dict[str, int] = Field(description="easy/medium/hard -> problems, by pass fraction (>= 2/3, >= 1/3, below).")
+    never_solved: list[str] = Field(description="Problems no sample of any run passed.")
+    always_solved: list[str] = Field(description="Problems every sample of every run passed.")
+
+
+class InputIssue(Record):
+    """Something missing or incomplete among the inputs; reported, never fatal."""
+
+    kind: Literal["partial", "unscored", "no_generate", "missing", "empty"] = Field(
+        description="partial: fewer results than samples; unscored: a generate output with no score output; "
+        "no_generate: a score output whose generate input is gone; missing: a category pair with no run; "
+        "empty: a score output without results."
+    )
+    ref: str | None = Field(description="Output concerned, if any.")
+    message: str = Field(description="What is wrong, in a sentence.")
+
+
+class Analysis(Record):
+    """The analysis.json document of a published analysis."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    name: str = Field(description="Name of the analysis output.")
+    category: str | None = Field(description="Category analyzed, if one was named.")
+    level: float = Field(gt=0, lt=1, description="Confidence level of every interval.")
+    bootstrap: int = Field(ge=1, description="Bootstrap replicates.")
+    seed: int = Field(description="Seed of the bootstrap generator.")
+    runs: list[RunAnalysis] = Field(description="One entry per score output analyzed.")
+    seed_analysis: list[SeedGroup] = Field(description="Spread across seeds, per configuration.")
+    config_analysis: list[ConfigEffect] = Field(description="Pass rate by configuration factor.")
+    matrix: ComparisonMatrix = Field(description="Model x dataset comparison with ranks.")
+    paired: list[PairedComparison] = Field(description="Paired comparisons of runs of different models on one dataset and seed.")
+    problems: list[ProblemSummary] = Field(description="Empirical difficulty per dataset.")
+    issues: list[InputIssue] = Field(description="Missing or partial inputs found.")

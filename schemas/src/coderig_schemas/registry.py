@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from .analysis import AnalysisSummary
+from .analysis import Analysis, AnalysisSummary, ComparisonMatrix, PairedComparison
 from .finetune import ChatExample, DatasetSummaryRow, FineTuneExample
 from .manifest import Manifest
 from .problem import Problem
@@ -18,6 +18,9 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "score_result": ScoreResult,
     "reference_timing": ReferenceTiming,
     "analysis_summary": AnalysisSummary,
+    "analysis": Analysis,
+    "comparison_matrix": ComparisonMatrix,
+    "paired_comparison": PairedComparison,
     "finetune_example": FineTuneExample,
     "chat_example": ChatExample,
     "dataset_summary_row": DatasetSummaryRow,
