@@ -9,8 +9,15 @@ PKGS   := schemas/pyproject.toml $(wildcard stages/*/pyproject.toml)
 export CODERIG_RUNS ?= $(CURDIR)/runs
 export CODERIG_CACHE ?= $(CURDIR)/.cache
 export CODERIG_SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
+# Local copies of the public benchmarks, when present (tests and offline demos); otherwise datasets load from the hub.
+ifneq ($(wildcard $(CODERIG_SHARED_DATA)/HumanEval.jsonl.gz),)
+export CODERIG_DATA_DIR ?= $(CODERIG_SHARED_DATA)
+endif
 
-.PHONY: help setup test lint typecheck schemas schemas-check pytest clean-venv
+# make run knobs (see README): MODEL is required.
+export MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE RUNNER CATEGORY DRY_RUN
+
+.PHONY: help setup test lint typecheck schemas schemas-check pytest clean-venv run category
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -37,6 +44,12 @@ pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: setup lint schemas-check typecheck pytest ## setup, ruff, schemas-check, mypy, pytest
+
+run: $(STAMP) ## the whole chain for one model: make run MODEL=tiny-random [DATASET= SEEDS= N= LIMIT= ...]
+	@scripts/run_chain.sh
+
+category: $(STAMP) ## every model of a category: make category CATEGORY=coding_specialists [DRY_RUN=1]
+	@scripts/run_category.sh
 
 clean-venv: ## remove .venv (the next target re-creates it)
 	rm -rf $(VENV)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The chain behind `make run`: generate -> score -> analyze -> export for one model and dataset.
+# Every stage is a no-op when its output already exists, so a second identical call publishes nothing.
+# Inputs (environment): MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE RUNNER.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+: "${MODEL:?set MODEL, e.g. make run MODEL=tiny-random}"
+DATASET=${DATASET:-humaneval}
+SEEDS=${SEEDS:-0}
+N=${N:-1}
+PRESET=${PRESET:-balanced}
+RUNNER=${RUNNER:-native}
+
+if [ "$RUNNER" = compose ]; then
+  # Same chain through the containers (needs a Docker engine): one service per stage, ordered by depends_on.
+  export MODEL DATASET SEEDS N PRESET TEMPERATURE MAX_TOKENS LIMIT
+  exec docker compose -f compose.yaml up --build --abort-on-container-exit --exit-code-from export export
+fi
+
+gen_args=(run --model "$MODEL" --dataset "$DATASET" --seeds "$SEEDS" --n "$N")
+if [ "$MODEL" = reference ]; then
+  gen_args+=(--engine replay)
+else
+  gen_args+=(--engine "${ENGINE:-vllm}" --preset "$PRESET")
+fi
+[ -n "${SPLIT:-}" ] && gen_args+=(--split "$SPLIT")
+[ -n "${TEMPERATURE:-}" ] && gen_args+=(--temperature "$TEMPERATURE")
+[ -n "${MAX_TOKENS:-}" ] && gen_args+=(--max-tokens "$MAX_TOKENS")
+[ -n "${LIMIT:-}" ] && gen_args+=(--limit "$LIMIT")
+
+echo ">> generate: $MODEL on $DATASET (seeds $SEEDS)" >&2
+mapfile -t generated < <("$BIN/coderig-generate" "${gen_args[@]}")
+[ ${#generated[@]} -gt 0 ] || { echo "generate published nothing" >&2; exit 1; }
+
+scored=()
+for g in "${generated[@]}"; do
+  echo ">> score: $g" >&2
+  scored+=("$("$BIN/coderig-score" run --generate "$g")")
+done
+
+label="${MODEL//\//-}__${DATASET}"
+echo ">> analyze: ${#scored[@]} score output(s)" >&2
+analysis=$("$BIN/coderig-analyze" run "${scored[@]}" --name "$label")
+echo ">> export: fine-tuning data and workbook" >&2
+finetune=$("$BIN/coderig-export" finetune "${scored[@]}" --name "$label")
+workbook=$("$BIN/coderig-export" xlsx "${scored[@]}" --name "$label")
+
+{
+  echo
+  echo "coderig outputs (run store: ${CODERIG_RUNS:-runs})"
+  for g in "${generated[@]}"; do echo "  generate  $g"; done
+  for s in "${scored[@]}"; do echo "  score     $s"; done
+  echo "  analyze   $analysis"
+  echo "  export    $finetune"
+  echo "  export    $workbook"
+  echo "  report    $analysis/report.md"
+} >&2
+printf '%s\n' "${generated[@]}" "${scored[@]}" "$analysis" "$finetune" "$workbook"
