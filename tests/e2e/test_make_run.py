@@ -1,0 +1,108 @@
+"""End to end through the Makefile: the README's `make run` on real stages, the tiny model and reference replays."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coderig_schemas import RunStore
+from coderig_schemas.store import STAGES, verify_chain
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _make(target: str, runs: Path, timeout: int = 1800, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CODERIG_RUNS": str(runs)}
+    args = ["make", "--no-print-directory", target, *(f"{k}={v}" for k, v in variables.items())]
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _published(runs: Path) -> set[str]:
+    store = RunStore(runs)
+    return {o.ref for st in STAGES for o in store.list_outputs(st)}
+
+
+def _check_chain(runs: Path) -> None:
+    store = RunStore(runs)
+    for st in STAGES:
+        outs = store.list_outputs(st)
+        assert outs, f"no {st} output published"
+        for out in outs:
+            out.verify()
+            verify_chain(out, store)
+            if st != "generate":
+                assert out.manifest.inputs, f"{out.ref} lists no inputs"
+
+
+def test_make_run_reference_mbpp_chains_and_is_idempotent(run_store: Path) -> None:
+    first = _make("run", run_store, MODEL="reference", DATASET="mbpp")
+    assert first.returncode == 0, first.stderr[-3000:]
+    paths = first.stdout.split()
+    assert len(paths) == 5 and all(Path(p).is_dir() for p in paths), first.stdout
+    _check_chain(run_store)
+    summaries = [json.loads(line) for line in (Path(paths[2]) / "summaries.jsonl").read_text().splitlines()]
+    assert summaries[0]["total_problems"] == 500
+    assert summaries[0]["pass_rate"] >= 0.99, summaries[0]
+    before = _published(run_store)
+    second = _make("run", run_store, MODEL="reference", DATASET="mbpp")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.split() == paths
+    assert _published(run_store) == before
+
+
+@pytest.mark.vllm
+def test_make_run_tiny_random(run_store: Path) -> None:
+    r = _make("run", run_store, MODEL="tiny-random", LIMIT="5", MAX_TOKENS="64")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    store = RunStore(run_store)
+    gen = store.list_outputs("generate")[0]
+    assert gen.manifest.stats.get("samples", gen.entry("samples.jsonl").records) == 5
+    score = store.list_outputs("score")[0]
+    assert score.entry("results.jsonl").records == 5
+    before = _published(run_store)
+    again = _make("run", run_store, MODEL="tiny-random", LIMIT="5", MAX_TOKENS="64")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _published(run_store) == before
+
+
+def test_category_dry_run_prints_the_plan(run_store: Path) -> None:
+    r = _make("category", run_store, CATEGORY="coding_specialists", DRY_RUN="1", timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    plan = json.loads(r.stdout)
+    models = {row["model"] for row in plan["runs"]}
+    assert models == {"qwen3_8b", "qwen3_14b", "qwen3_32b", "qwen2_5_coder_7b", "qwen2_5_coder_14b"}
+    datasets = {row["dataset"] for row in plan["runs"]}
+    assert len(plan["runs"]) == 5 * len(datasets)
+    assert all(row["prompts"] > 0 and row["samples"] >= row["prompts"] for row in plan["runs"])
+    assert not (run_store / "generate").exists()
+
+
+def test_a_standalone_scorer_replaces_the_score_stage(run_store: Path) -> None:
+    env = {**os.environ, "CODERIG_RUNS": str(run_store)}
+    venv = ROOT / ".venv" / "bin"
+    gen = subprocess.run([venv / "coderig-generate", "run", "--model", "reference", "--engine", "replay",
+                          "--dataset", "mbpp", "--limit", "20"], env=env, capture_output=True, text=True, timeout=600)
+    assert gen.returncode == 0, gen.stderr
+    alt = subprocess.run([sys.executable, ROOT / "examples" / "standalone_scorer" / "standalone_score.py", "--runs", run_store,
+                          "--generate", gen.stdout.strip(), "--schemas", ROOT / "schemas" / "json"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert alt.returncode == 0, alt.stderr
+    score_path = alt.stdout.strip()
+    manifest = json.loads((Path(score_path) / "manifest.json").read_text())
+    assert manifest["tool"] == "standalone-score"
+    ana = subprocess.run([venv / "coderig-analyze", "run", score_path, "--name", "swap"], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert ana.returncode == 0, ana.stderr
+    summary = json.loads((Path(ana.stdout.strip()) / "summaries.jsonl").read_text().splitlines()[0])
+    assert summary["total_problems"] == 20 and summary["passed_problems"] == 20
+    exp = subprocess.run([venv / "coderig-export", "finetune", score_path, "--name", "swap", "--include-eval-splits"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert exp.returncode == 0, exp.stderr
+    assert (Path(exp.stdout.strip()) / "finetune.jsonl").read_text().count("\n") > 0
