@@ -39,9 +39,9 @@ class Visibility(StrEnum):
 class TestCase(Record):
     """One separately runnable check of a problem.
 
-    The scorer runs, in one fresh namespace: the candidate code, then ``Problem.setup_code``,
-    then ``Problem.test_preamble``, then ``code`` of one test case. The test passes when ``code``
-    finishes without raising.
+    The scorer runs, in one fresh namespace: each of ``Problem.test_imports``, then the candidate
+    code, then ``Problem.setup_code``, then ``Problem.test_preamble``, then ``code`` of one test
+    case. The test passes when ``code`` finishes without raising.
     """
 
     __test__ = False  # not a pytest test class
@@ -58,7 +58,12 @@ class TestCase(Record):
 
 
 class Problem(Record):
-    """A benchmark problem normalized from any dataset (HumanEval, MBPP, LeetCode, custom)."""
+    """A benchmark problem normalized from any dataset (HumanEval, MBPP, LeetCode, custom).
+
+    Execution order of one test case, in one fresh namespace: ``test_imports`` (each item), the
+    candidate code, ``setup_code``, ``test_preamble``, then the test case's ``code``.
+    ``reference_solution`` passes every test in that order (it is also complete on its own).
+    """
 
     schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
     dataset: str = Field(description="Dataset name in coderig's registry, e.g. 'humaneval', 'mbpp', 'leetcode'.")
@@ -70,7 +75,11 @@ class Problem(Record):
         default=None, description="A complete program that passes the tests (the dataset's canonical solution)."
     )
     setup_code: str = Field(default="", description="Code run after the candidate and before the test preamble.")
-    test_imports: list[str] = Field(default_factory=list, description="Import statements the tests need.")
+    test_imports: list[str] = Field(
+        default_factory=list,
+        description="Code run first, before the candidate: import statements (sanitized MBPP) or the dataset's "
+        "preamble of imports and helper classes that solutions may use (LeetCode's ListNode, TreeNode).",
+    )
     test_preamble: str = Field(
         default="", description="Code run once before each test case (helpers, 'candidate = entry_point')."
     )

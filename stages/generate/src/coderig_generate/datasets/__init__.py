@@ -1,0 +1,137 @@
+"""The datasets registry: load a public benchmark (or the user's own) as contract ``Problem`` records.
+
+``load_problems(name, source=..., split=..., difficulty_map=...)`` is the one entry point. Sources,
+in order: the ``source`` file, ``CODERIG_DATA_<NAME>``, ``<CODERIG_DATA_DIR>/<standard file name>``,
+then the public hub through ``datasets.load_dataset`` (see :data:`DATASETS`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from coderig_schemas import InvalidInputError, Problem, UsageError
+
+from . import loaders
+from .custom import custom
+from .difficulty import DERIVED_RULE, apply_mapping, derive_difficulty
+from .loaders import MBPP_SPLITS, Normalizer
+from .sources import DATA_DIR_ENV, HubSource, RawRecord, env_var, read_file, read_hub, resolve_local
+
+log = logging.getLogger("coderig.generate")
+
+__all__ = ["DATASETS", "DERIVED_RULE", "DatasetSpec", "dataset_names", "load_problems"]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One registered dataset."""
+
+    name: str
+    description: str
+    normalize: Normalizer
+    splits: tuple[str, ...]
+    default_split: str
+    standard_file: str | None  # file name in the public release (and in ../shared/data)
+    hub: HubSource | None
+    derive_difficulty: bool = True
+    split_by_task_id: bool = False  # MBPP: the split is a function of task_id
+
+
+_MBPP_SPLITS = tuple(s for s, _, _ in MBPP_SPLITS)
+
+DATASETS: dict[str, DatasetSpec] = {
+    s.name: s for s in (
+        DatasetSpec("humaneval", "OpenAI HumanEval, 164 function-completion problems", loaders.humaneval,
+                    ("test",), "test", "HumanEval.jsonl.gz", HubSource("openai/openai_humaneval", None, "test")),
+        DatasetSpec("humaneval_plus", "HumanEval+ (EvalPlus v0.1.10), HumanEval with ~80x more tests", loaders.humaneval_plus,
+                    ("test",), "test", "HumanEvalPlus-OriginFmt.jsonl.gz", HubSource("evalplus/humanevalplus", None, "test")),
+        DatasetSpec("mbpp", "MBPP full, 974 basic Python problems (prompt/test/validation/train)", loaders.mbpp,
+                    _MBPP_SPLITS, "test", "mbpp.jsonl", HubSource("google-research-datasets/mbpp", "full", None),
+                    split_by_task_id=True),
+        DatasetSpec("mbpp_sanitized", "MBPP sanitized, 427 hand-verified problems", loaders.mbpp_sanitized,
+                    _MBPP_SPLITS, "test", "sanitized-mbpp.json", HubSource("google-research-datasets/mbpp", "sanitized", None),
+                    split_by_task_id=True),
+        DatasetSpec("leetcode", "LeetCodeDataset v0.3.1, 228 dated problems with Easy/Medium/Hard", loaders.leetcode,
+                    ("test", "train"), "test", "LeetCodeDataset-v0.3.1-test.jsonl.gz", HubSource("newfacade/LeetCodeDataset", None, "test"),
+                    derive_difficulty=False),
+        DatasetSpec("custom", "your own problems: a JSONL file in the format of docs/generate.md", custom,
+                    (), "test", None, None),
+    )
+}
+
+
+def dataset_names() -> list[str]:
+    """Registered dataset names."""
+    return list(DATASETS)
+
+
+def _spec(name: str) -> DatasetSpec:
+    if name not in DATASETS:
+        raise UsageError(f"unknown dataset {name!r}", hint=f"choose one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def _raw(spec: DatasetSpec, source: Path | None, split: str, env: Mapping[str, str] | None) -> tuple[list[RawRecord], str]:
+    path = resolve_local(spec.name, source, spec.standard_file, env)
+    if path is not None:
+        return read_file(path), str(path)
+    if spec.hub is None:
+        raise UsageError(
+            f"dataset {spec.name!r} has no public hub copy",
+            hint=f"pass --data-file FILE or set {env_var(spec.name)}=FILE (format in docs/generate.md)",
+        )
+    hub = spec.hub
+    if not spec.split_by_task_id and split != hub.split:
+        hub = HubSource(hub.repo, hub.config, split)
+    return read_hub(spec.name, hub), f"hub:{hub.repo}"
+
+
+def load_problems(
+    name: str,
+    *,
+    source: Path | None = None,
+    split: str | None = None,
+    difficulty_map: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[Problem]:
+    """Load a registered dataset as ``Problem`` records in dataset order.
+
+    ``split``: the dataset's split (MBPP: prompt, test, validation, train, or ``all``); None: its
+    default. ``difficulty_map``: JSON or CSV problem_id -> easy/medium/hard overriding any other
+    difficulty. ``env``: the environment to read ``CODERIG_DATA_*`` from (default ``os.environ``).
+    Raises InvalidInputError (exit 3) for a bad file or an unreachable hub, UsageError for a bad name.
+    """
+    spec = _spec(name)
+    split = split or spec.default_split
+    if split != "all" and spec.splits and split not in spec.splits:
+        raise UsageError(f"dataset {name!r} has no split {split!r}", hint=f"choose one of {', '.join(spec.splits)} or all")
+    records, origin = _raw(spec, source, split, env)
+    if not records:
+        raise InvalidInputError(f"{origin}: no records", hint="check the file")
+    file_split = "test" if split == "all" else split
+    problems = [spec.normalize(r, file_split) for r in records]
+    seen: set[str] = set()
+    for r, p in zip(records, problems, strict=True):
+        if p.problem_id in seen:
+            raise InvalidInputError(f"{r.where}: problem_id: {p.problem_id!r} repeats", hint="problem ids must be unique")
+        seen.add(p.problem_id)
+    if spec.split_by_task_id:
+        problems.sort(key=lambda p: int(p.source["task_id"] or 0))
+    if spec.derive_difficulty:
+        problems = derive_difficulty(problems)  # over the whole dataset, so --split and --limit do not change it
+    if difficulty_map is not None:
+        problems, unmatched = apply_mapping(problems, difficulty_map)
+        if unmatched:
+            log.warning("%s: %d problem ids match no problem of %s", difficulty_map, unmatched, name)
+    if split != "all" and spec.splits:
+        problems = [p for p in problems if p.split == split]
+    elif split != "all":
+        problems = [p for p in problems if p.split == split] or problems
+    return problems
+
+
+# re-exported for callers that describe sources (cli's `datasets` command)
+DATA_DIR = DATA_DIR_ENV
