@@ -82,13 +82,13 @@ class Decontaminator:
                 self.add_eval_problem(p)
 
     def reason(self, problem: Problem) -> str | None:
-        """Why the problem is contaminated ('eval split mbpp:test', 'same id as ...'), or None when clean."""
+        """Why the problem is contaminated ('eval split mbpp:test', 'same problem id as in mbpp:test'), or None when clean."""
         rule = self.rule_for(problem)
         if rule is not None:
             return f"eval split {rule}"
         where = self._eval_ids.get(problem.problem_id)
         if where is not None:
-            return f"same problem id as {where}/{problem.problem_id}"
+            return f"same problem id as in {where}"
         twin = self._eval_prompts.get(normalize_prompt(problem.prompt))
         if twin is not None:
             return f"same statement as {twin}"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import io
 import re
-import tokenize
 import warnings
 
 _WS = re.compile(r"\s+")
@@ -22,12 +20,40 @@ def _strip_docstrings(tree: ast.AST) -> None:
 
 
 def _strip_comments(code: str) -> str:
-    """Drop '#' comments with the tokenizer, so a '#' inside a string survives."""
-    try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type != tokenize.COMMENT]
-        return tokenize.untokenize(tokens)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return "\n".join(line.split("#", 1)[0] for line in code.splitlines())
+    """Drop '#' comments of code that may not parse, leaving '#' inside string literals alone.
+
+    A small scanner rather than ``tokenize``: the tokenizer gives up on the unbalanced brackets
+    and unterminated strings that broken code is made of.
+    """
+    out: list[str] = []
+    i, n = 0, len(code)
+    quote: str | None = None  # the delimiter of the string being read: one or three quote characters
+    while i < n:
+        ch = code[i]
+        if quote is None:
+            if ch == "#":
+                while i < n and code[i] != "\n":
+                    i += 1
+                continue
+            if ch in "'\"":
+                quote = ch * 3 if code.startswith(ch * 3, i) else ch
+                out.append(quote)
+                i += len(quote)
+                continue
+        elif ch == "\\":
+            out.append(code[i : i + 2])
+            i += 2
+            continue
+        elif code.startswith(quote, i):
+            out.append(quote)
+            i += len(quote)
+            quote = None
+            continue
+        elif ch == "\n" and len(quote) == 1:
+            quote = None  # an unterminated one-line string ends at the line's end
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def normalize_code(code: str) -> str:

@@ -1,0 +1,38 @@
+"""Duplicate detection: normalized code (comments, docstrings, layout) per problem."""
+
+from __future__ import annotations
+
+from coderig_export.dedup import Deduplicator, normalize_code
+
+
+def test_comments_docstrings_and_layout_do_not_matter() -> None:
+    a = "def f(x):\n    return x + 1\n"
+    b = 'def f(x):\n    """Add one."""\n    # a comment\n    return x+1   # trailing\n\n\n'
+    assert normalize_code(a) == normalize_code(b)
+
+
+def test_a_real_change_matters() -> None:
+    assert normalize_code("def f(x):\n    return x + 1\n") != normalize_code("def f(x):\n    return x + 2\n")
+
+
+def test_a_hash_inside_a_string_is_not_a_comment() -> None:
+    assert normalize_code("s = '#a'\n") != normalize_code("s = '#b'\n")
+    # Unparseable code keeps its strings too: only the tokenizer's comments go.
+    assert normalize_code("def f(:\n    s = '#a'  # c\n") != normalize_code("def f(:\n    s = '#b'  # c\n")
+
+
+def test_unparseable_code_is_compared_without_comments_and_whitespace_runs() -> None:
+    assert normalize_code("def f(:\n    return   1  # why\n") == normalize_code("def f(:\n  return 1\n")
+
+
+def test_a_docstring_only_body_stays_valid() -> None:
+    assert normalize_code('def f():\n    """only a docstring"""\n') == "def f():\n    pass"
+
+
+def test_deduplicator_is_per_problem_and_first_wins() -> None:
+    d = Deduplicator()
+    assert not d.is_duplicate("toy", "p1", "x = 1\n")
+    assert d.is_duplicate("toy", "p1", "x = 1  # same\n")
+    assert not d.is_duplicate("toy", "p2", "x = 1\n")  # same code, another problem
+    assert not d.is_duplicate("other", "p1", "x = 1\n")  # same id, another dataset
+    assert not d.is_duplicate("toy", "p1", "x = 2\n")
