@@ -92,6 +92,14 @@ class ReferenceTiming(Record):
     schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
     problem_id: str = Field(description="Problem.problem_id.")
     dataset: str = Field(description="Dataset of the problem.")
+    problem_sha256: str = Field(
+        default="", description="sha256 of the problem's canonical JSON: timings apply only to this exact problem."
+    )
     verdict: Verdict = Field(strict=False, description="Verdict of the reference solution itself.")
+    setup_duration_s: float = Field(
+        default=0.0, ge=0, description="Wall seconds of the reference, setup code, test imports and preamble (run once)."
+    )
     test_durations_s: dict[str, float] = Field(description="test_id -> measured wall seconds.")
+    failing_test_id: str | None = Field(default=None, description="First failing test of the reference, if it failed.")
+    error_message: str | None = Field(default=None, description="Why the reference failed (last traceback line), if it did.")
     machine: str = Field(description="Host fingerprint the timings were measured on (CPU model, cores).")

