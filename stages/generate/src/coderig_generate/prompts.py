@@ -1,0 +1,120 @@
+"""Prompt templates (data in ``registry/prompts.yaml``) and their pure rendering into chat messages."""
+
+from __future__ import annotations
+
+import string
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from coderig_schemas import ChatMessage, InvalidInputError, Problem, UsageError, Visibility
+from coderig_schemas.io import hash_json
+
+#: the fields a template may use
+FIELDS = ("prompt", "tests", "entry_point", "starter_code", "dataset", "problem_id")
+
+
+class Template(BaseModel):
+    """One prompt template."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Template id (its key in the prompts file).")
+    datasets: list[str] = Field(default_factory=list, description="Datasets it is the default template of.")
+    system: str = Field(default="", description="System message; empty for none.")
+    user: str = Field(description="User message: a format string over FIELDS.")
+    completion: str = Field(default="{prompt}", description="Plain prompt when the chat template is off.")
+
+    @property
+    def sha256(self) -> str:
+        """Hash of what the model sees of the template (system, user, completion)."""
+        return hash_json({"system": self.system, "user": self.user, "completion": self.completion})
+
+
+class PromptsFile(BaseModel):
+    """A prompts file: templates by id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    templates: dict[str, Template]
+
+    def for_dataset(self, dataset: str, template_id: str | None = None) -> Template:
+        """The named template, else the first one listing the dataset."""
+        if template_id is not None:
+            if template_id not in self.templates:
+                raise UsageError(f"no template {template_id!r} in {self.path}", hint=f"choose one of {', '.join(self.templates)}")
+            return self.templates[template_id]
+        for t in self.templates.values():
+            if dataset in t.datasets:
+                return t
+        raise UsageError(f"no template in {self.path} is for dataset {dataset!r}", hint="pass --template ID")
+
+
+def _check_fields(where: str, tid: str, key: str, text: str) -> None:
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as e:
+        raise InvalidInputError(f"{where}: templates.{tid}.{key}: {e}", hint="write literal braces as {{ and }}") from None
+    bad = sorted(n for n in names if n not in FIELDS)
+    if bad:
+        raise InvalidInputError(f"{where}: templates.{tid}.{key}: unknown field {{{bad[0]}}}", hint=f"use {', '.join(FIELDS)}")
+
+
+def load_prompts(path: Path | None = None) -> PromptsFile:
+    """Read and validate a prompts file (the packaged one when path is None)."""
+    if path is None:
+        ref = resources.files("coderig_generate") / "registry" / "prompts.yaml"
+        text, where = ref.read_text(encoding="utf-8"), "registry/prompts.yaml"
+    else:
+        try:
+            text, where = Path(path).read_text(encoding="utf-8"), str(path)
+        except OSError as e:
+            raise InvalidInputError(f"{path}: cannot read prompts file: {e.strerror}", hint="check --prompts") from None
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InvalidInputError(f"{where}{line}: invalid YAML: {getattr(e, 'problem', None) or e}", hint="fix the prompts file") from None
+    if not isinstance(data, dict) or not isinstance(data.get("templates"), dict) or not data["templates"]:
+        raise InvalidInputError(f"{where}: expected a mapping with 'templates'", hint="see registry/prompts.yaml")
+    templates = {}
+    for tid, body in data["templates"].items():
+        try:
+            t = Template.model_validate({"id": str(tid), **(body or {})})
+        except ValidationError as e:
+            first = e.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise InvalidInputError(f"{where}: templates.{tid}.{loc}: {first['msg']}", hint="fix the prompts file") from None
+        for key in ("system", "user", "completion"):
+            _check_fields(where, str(tid), key, getattr(t, key))
+        templates[str(tid)] = t
+    return PromptsFile(path=where, templates=templates)
+
+
+def fields(problem: Problem) -> dict[str, str]:
+    """The values a template can use for a problem."""
+    return {
+        "prompt": problem.prompt.rstrip(),
+        "tests": "\n".join(t.code for t in problem.tests if t.visibility == Visibility.VISIBLE),
+        "entry_point": problem.entry_point or "",
+        "starter_code": str(problem.source.get("starter_code") or ""),
+        "dataset": problem.dataset,
+        "problem_id": problem.problem_id,
+    }
+
+
+def render(template: Template, problem: Problem, *, chat: bool = True) -> list[ChatMessage]:
+    """The messages of one prompt: system (when set) and user; with chat off, one user message holding the completion text."""
+    values = fields(problem)
+    if not chat:
+        return [ChatMessage(role="user", content=template.completion.format_map(values))]
+    messages = []
+    if template.system:
+        messages.append(ChatMessage(role="system", content=template.system.format_map(values)))
+    messages.append(ChatMessage(role="user", content=template.user.format_map(values)))
+    return messages
