@@ -1,0 +1,141 @@
+"""coderig-export xlsx: the workbook read back with openpyxl and pandas gives the values of the runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+
+from coderig_export.cli import main
+from coderig_export.xlsx import EXCEL_CELL_LIMIT, RESULT_HEADERS, VERDICT_FILLS, WorkbookWriter, excel_text
+from coderig_schemas import ScoreResult
+from coderig_schemas.io import read_jsonl
+from coderig_schemas.layout import RESULTS
+from tests.fixtures.export import ExportStore, ProblemSpec, publish_run
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def workbook(*args: str) -> Path:
+    result = invoke("xlsx", "--quiet", *args)
+    assert result.exit_code == 0, result.stderr
+    return Path(result.stdout.strip()) / "results.xlsx"
+
+
+def test_excel_text_truncates_with_a_marker_and_cleans_control_characters() -> None:
+    assert excel_text("short") == "short"
+    assert excel_text(None) is None
+    assert excel_text("a\x00b\x1fc") == "a\ufffdb\ufffdc"
+    long = "x" * 100_000
+    cut = excel_text(long)
+    assert cut is not None and len(cut) <= EXCEL_CELL_LIMIT
+    assert cut.endswith("characters cut; the full text is in the run's JSONL]")
+    assert f"of {len(long)} characters" in cut
+    dropped = int(cut.rsplit("truncated by coderig: ", 1)[1].split(" ")[0])
+    kept = cut.split("\n…[truncated", 1)[0]
+    assert kept == "x" * (len(long) - dropped)
+    exact = "y" * EXCEL_CELL_LIMIT
+    assert excel_text(exact) == exact
+
+
+def test_the_writer_streams() -> None:
+    assert WorkbookWriter().wb.write_only
+
+
+def test_sheets_frames_and_styles(export_store: ExportStore) -> None:
+    path = workbook(export_store.toy.ref, export_store.humaneval.ref)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Summary", "Compare", "Results"]
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2"
+        assert ws.auto_filter.ref is not None and ws.auto_filter.ref.startswith("A1:")
+        assert all(c.font.bold for c in ws[1])
+    res = wb["Results"]
+    assert [c.value for c in res[1]] == [h for h, _ in RESULT_HEADERS]
+    assert res.auto_filter.ref == f"A1:V{res.max_row}"
+    assert res.column_dimensions["V"].width == 90 and res.column_dimensions["A"].width == 36
+    headers = [c.value for c in res[1]]
+    vcol, ccol = headers.index("verdict"), headers.index("code")
+    for row in res.iter_rows(min_row=2):
+        assert row[vcol].fill.fgColor.rgb == "00" + VERDICT_FILLS[row[vcol].value]
+        assert row[ccol].alignment.wrap_text
+    summary = wb["Summary"]
+    rate = [c.value for c in summary[1]].index("pass_rate")
+    # A rate of exactly 1 reads back as the int 1: still a number, never text.
+    assert all(r[rate].number_format == "0.0%" and isinstance(r[rate].value, int | float) for r in summary.iter_rows(min_row=2))
+
+
+def test_results_sheet_holds_every_sample_with_numbers_as_numbers(export_store: ExportStore) -> None:
+    path = workbook(export_store.toy.ref, export_store.humaneval.ref)
+    runs = sorted([export_store.humaneval, export_store.toy], key=lambda o: o.ref)  # the workbook orders runs by reference
+    want = [r for run in runs for r in read_jsonl(run.path / RESULTS, ScoreResult)]
+    ws = openpyxl.load_workbook(path)["Results"]
+    headers = [c.value for c in ws[1]]
+    rows = [dict(zip(headers, (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=2)]
+    assert len(rows) == len(want) == 23
+    for row, r in zip(rows, want, strict=True):
+        assert (row["sample_id"], row["verdict"], row["passed"]) == (r.sample_id, str(r.verdict), r.passed)
+        assert (row["tests_passed"], row["tests_total"], row["hidden_passed"], row["hidden_total"]) == (
+            r.tests_passed, r.tests_total, r.hidden_passed, r.hidden_total)
+        assert isinstance(row["tests_passed"], int) and isinstance(row["duration_s"], float) and isinstance(row["passed"], bool)
+        assert row["difficulty"] == (str(r.difficulty) if r.difficulty else None)
+        assert row["error_message"] == r.error_message
+    # pandas reads the same values as openpyxl.
+    df = pd.read_excel(path, sheet_name="Results")
+    assert list(df.columns) == headers
+    frame = df.astype(object).where(df.notna(), None).to_dict(orient="records")
+    assert frame == rows
+
+
+def test_summary_and_compare_give_pass_rates_side_by_side(export_store: ExportStore) -> None:
+    path = workbook(export_store.toy.ref, export_store.humaneval.ref)
+    summary = pd.read_excel(path, sheet_name="Summary")
+    toy = summary[summary["run"] == export_store.toy.manifest.name].set_index("difficulty")
+    assert list(toy.index) == ["all", "easy", "medium", "hard", "unknown"]
+    assert (toy.loc["all", "samples"], toy.loc["all", "passed"]) == (22, 15)
+    assert toy.loc["easy", "pass_rate"] == pytest.approx(10 / 12)
+    assert (toy.loc["hard", "problems"], toy.loc["hard", "problems_solved"]) == (2, 1)
+    assert set(summary["model"]) == {"alpha", "beta"}
+    compare = pd.read_excel(path, sheet_name="Compare")
+    toy_name, he_name = export_store.toy.manifest.name, export_store.humaneval.manifest.name
+    assert list(compare.columns) == ["dataset", "problem_id", "difficulty", toy_name, he_name]
+    e1 = compare[compare["problem_id"] == "e1"].iloc[0]
+    assert e1[toy_name] == pytest.approx(2 / 3) and pd.isna(e1[he_name])
+
+
+def test_long_code_is_truncated_and_the_file_still_opens(run_store: Path) -> None:
+    code = "def f(x):\n    return x\n# " + "z" * 40_000 + "\x07\n"
+    score = publish_run(run_store, [ProblemSpec("big", "hard", [("passed", code)])], model="gamma", dataset="toy")
+    result = invoke("xlsx", "--json", score.ref)
+    assert result.exit_code == 0
+    info = json.loads(result.stdout)
+    assert info["stats"]["truncated_cells"] == 1
+    assert "truncated with a marker" in " ".join(result.stderr.split())  # rich wraps log lines
+    ws = openpyxl.load_workbook(Path(info["path"]) / "results.xlsx")["Results"]
+    cell = ws.cell(row=2, column=len(RESULT_HEADERS)).value
+    assert isinstance(cell, str) and len(cell) <= EXCEL_CELL_LIMIT and "truncated by coderig" in cell
+    assert cell.startswith("def f(x):\n    return x\n# zzz")
+
+
+def test_no_code_and_no_op(export_store: ExportStore) -> None:
+    first = invoke("xlsx", "--no-code", export_store.toy.ref)
+    second = invoke("xlsx", "--no-code", export_store.toy.ref)
+    assert first.exit_code == second.exit_code == 0 and first.stdout == second.stdout
+    ws = openpyxl.load_workbook(Path(first.stdout.strip()) / "results.xlsx")["Results"]
+    assert "code" not in [c.value for c in ws[1]]
+
+
+def test_errors(export_store: ExportStore) -> None:
+    missing = invoke("xlsx", "score/absent")
+    assert missing.exit_code == 3 and missing.stdout == "" and "no published output score/absent" in missing.stderr
+    generate_ref = export_store.toy.manifest.inputs[0].ref
+    wrong_stage = invoke("xlsx", generate_ref)
+    assert wrong_stage.exit_code == 3 and "not a score output" in wrong_stage.stderr
+    bad = invoke("xlsx", "--max-cell-chars", "50")
+    assert bad.exit_code == 2
