@@ -90,28 +90,28 @@ def _translate(node: dict[str, Any], defs: dict[str, Any], path: tuple[str, ...]
             checks.append(Check(path, kind, node[key]))
     if "pattern" in node or "format" in node or "minLength" in node or "maxLength" in node:
         raise Unsupported(f"string constraint at {'.'.join(path)}")
-    kind = node.get("type")
-    if kind == "integer":
+    json_type = node.get("type")
+    if json_type == "integer":
         return pa.int64()
-    if kind == "number":
+    if json_type == "number":
         return pa.float64()
-    if kind == "string":
+    if json_type == "string":
         return pa.string()
-    if kind == "boolean":
+    if json_type == "boolean":
         return pa.bool_()
-    if kind == "array":
+    if json_type == "array":
         if "minItems" in node or "maxItems" in node:
             raise Unsupported(f"array length at {'.'.join(path)}")
         item, nullable = _split_nullable(_resolve(node["items"], defs))
-        inner = path + ("[]",)
+        inner = (*path, "[]")
         if not nullable:
             checks.append(Check(inner, "no_null"))
         return pa.list_(_translate(item, defs, inner, checks))
-    if kind == "object" and "properties" in node:
+    if json_type == "object" and "properties" in node:
         if node.get("additionalProperties") is not False:
             raise Unsupported(f"open object at {'.'.join(path)}")
         return pa.struct(_fields(node, defs, path, checks))
-    raise Unsupported(f"type {kind!r} at {'.'.join(path) or '<record>'}")
+    raise Unsupported(f"type {json_type!r} at {'.'.join(path) or '<record>'}")
 
 
 def _fields(node: dict[str, Any], defs: dict[str, Any], path: tuple[str, ...], checks: list[Check]) -> list[pa.Field]:
@@ -119,7 +119,7 @@ def _fields(node: dict[str, Any], defs: dict[str, Any], path: tuple[str, ...], c
     out = []
     for name, prop in node["properties"].items():
         inner, nullable = _split_nullable(_resolve(prop, defs))
-        sub = path + (name,)
+        sub = (*path, name)
         if name in required and not nullable:
             checks.append(Check(sub, "required"))
         elif name in required:

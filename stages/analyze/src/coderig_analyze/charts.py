@@ -1,0 +1,126 @@
+"""PNG charts made with matplotlib (Agg backend, fixed pixel size, no dependence on a display)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from coderig_schemas.analysis import Analysis
+
+from .verdicts import VERDICTS
+
+#: Every chart is WIDTH x HEIGHT pixels.
+WIDTH, HEIGHT, DPI = 1000, 600, 100
+
+
+def _figure() -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
+    return fig, fig.add_subplot()
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)  # no bbox_inches='tight': keep the exact pixel size
+    return buf.getvalue()
+
+
+def _run_label(model: str, dataset: str, seed: object) -> str:
+    return f"{model}\n{dataset} s{'none' if seed is None or pd.isna(seed) else int(seed)}"  # type: ignore[call-overload]
+
+
+def pass_rate_by_model(a: Analysis) -> bytes:
+    """Grouped bars: pass rate of each model (best configuration) per dataset, with CI error bars."""
+    fig, ax = _figure()
+    datasets, models = a.matrix.datasets, a.matrix.models
+    width = 0.8 / max(1, len(models))
+    cells = {(c.model_name, c.dataset): c for c in a.matrix.cells}
+    x = np.arange(len(datasets))
+    for i, model in enumerate(models):
+        est = np.array([cells[(model, d)].pass_rate.estimate if (model, d) in cells else np.nan for d in datasets])
+        low = np.array([cells[(model, d)].pass_rate.low if (model, d) in cells else np.nan for d in datasets])
+        high = np.array([cells[(model, d)].pass_rate.high if (model, d) in cells else np.nan for d in datasets])
+        ax.bar(x + i * width - 0.4 + width / 2, est, width, yerr=[est - low, high - est], capsize=3, label=model)
+    ax.set_xticks(x, datasets)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("pass rate")
+    ax.set_title("Pass rate by model (best configuration, 95% CI)")
+    if models:
+        ax.legend(fontsize="small", loc="upper right")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def difficulty_breakdown(a: Analysis) -> bytes:
+    """Grouped bars: pass rate per difficulty for each run."""
+    fig, ax = _figure()
+    labels = [_run_label(r.config.model_name, r.config.dataset, r.config.seed) for r in a.runs]
+    x = np.arange(len(labels))
+    for i, level in enumerate(("easy", "medium", "hard")):
+        buckets = [getattr(r.summary.difficulty_breakdown, level) for r in a.runs]
+        rates = [b.pass_rate if b.total else np.nan for b in buckets]
+        ax.bar(x + (i - 1) * 0.27, rates, 0.27, label=level)
+    ax.set_xticks(x, labels, fontsize="x-small")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("pass rate")
+    ax.set_title("Pass rate by difficulty")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def verdict_distribution(a: Analysis) -> bytes:
+    """Stacked horizontal bars: share of each verdict per run."""
+    fig, ax = _figure()
+    labels = [_run_label(r.config.model_name, r.config.dataset, r.config.seed).replace("\n", " ") for r in a.runs]
+    y = np.arange(len(labels))
+    left = np.zeros(len(labels))
+    colors = plt.get_cmap("tab10")
+    for i, verdict in enumerate(VERDICTS):
+        shares = np.array([r.verdict_shares.get(verdict, 0.0) for r in a.runs])
+        if shares.any():
+            ax.barh(y, shares, left=left, label=verdict, color=colors(i % 10))
+            left += shares
+    ax.set_yticks(y, labels, fontsize="x-small")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of samples")
+    ax.set_title("Verdict distribution")
+    ax.legend(fontsize="x-small", loc="lower right")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def seed_spread(a: Analysis, runs: pd.DataFrame) -> bytes:
+    """Per configuration: each seed's pass rate as a dot, the mean as a bar."""
+    fig, ax = _figure()
+    groups = list(runs.groupby("config_id", sort=False))
+    for i, (_, group) in enumerate(groups):
+        rates = group["pass_rate"].to_numpy()
+        ax.scatter(np.full(len(rates), i), rates, s=30, zorder=3)
+        ax.hlines(rates.mean(), i - 0.3, i + 0.3, colors="black", zorder=4)
+    ax.set_xticks(np.arange(len(groups)), [f"{g['model_name'].iloc[0]}\n{g['dataset'].iloc[0]} {cid}" for cid, g in groups],
+                  fontsize="x-small")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("pass rate")
+    ax.set_title("Spread across seeds (dots: seeds, line: mean)")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def all_charts(a: Analysis, runs: pd.DataFrame) -> dict[str, bytes]:
+    """File name -> PNG bytes of every chart."""
+    makers: dict[str, Callable[[], bytes]] = {
+        "pass_rate_by_model.png": lambda: pass_rate_by_model(a),
+        "difficulty_breakdown.png": lambda: difficulty_breakdown(a),
+        "verdict_distribution.png": lambda: verdict_distribution(a),
+        "seed_spread.png": lambda: seed_spread(a, runs),
+    }
+    return {name: make() for name, make in makers.items()}

@@ -1,0 +1,261 @@
+"""The analyze stage end to end: select inputs, read them, compute, write and publish one output."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from pydantic import Field
+
+from coderig_schemas import InvalidInputError, PublishedOutput, RunStore
+from coderig_schemas._base import Record
+from coderig_schemas.analysis import Analysis, ConfigEffect, InputIssue, Interval, PairedComparison, ProblemSummary, RunConfig, SeedGroup
+from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.layout import ANALYSIS, REPORT, SUMMARIES, default_name
+
+from . import __version__
+from .comparisons import paired_comparison, pairs_to_compare
+from .configs import config_analysis
+from .difficulty import problem_difficulty
+from .inputs import Category, RunData, load_run, read_category, select
+from .matrix import comparison_matrix, matrix_markdown
+from .report import ReportInputs, failure_table, render_html, render_markdown
+from .runs import RunTables, analyze_runs
+from .seeds import CONFIG_COLUMNS, best_configs, seed_analysis
+
+log = logging.getLogger("coderig.analyze")
+
+SEED_ANALYSIS = "seed_analysis.csv"
+CONFIG_ANALYSIS = "config_analysis.csv"
+RUNS_CSV = "runs.csv"
+PASS_AT_K = "pass_at_k.csv"
+BREAKDOWNS = "breakdowns.csv"
+VERDICTS_CSV = "verdicts.csv"
+EXCEPTIONS = "exceptions.csv"
+GENERATION = "generation.csv"
+PAIRED = "paired.csv"
+PROBLEM_DIFFICULTY = "problem_difficulty.csv"
+FAILURES = "failures.csv"
+COMPARISON_JSON = "comparison.json"
+COMPARISON_MD = "comparison.md"
+REPORT_HTML = "report.html"
+CHARTS_DIR = "charts"
+
+
+class AnalyzeConfig(Record):
+    """Options of 'coderig-analyze run' (its hash, with the inputs' hashes, is the output's key)."""
+
+    refs: tuple[str, ...] = Field(description="Run references and globs over score output names.")
+    category: str | None = Field(default=None, description="Category name.")
+    category_models: tuple[str, ...] = Field(default=(), description="Models of the category (from the categories file).")
+    category_datasets: tuple[str, ...] = Field(default=(), description="Datasets of the category.")
+    name: str = Field(description="Name of the analysis output.")
+    bootstrap: int = Field(default=1000, ge=1, le=100_000, description="Bootstrap replicates.")
+    seed: int = Field(default=0, description="Seed of the bootstrap generator.")
+    level: float = Field(default=0.95, gt=0, lt=1, description="Confidence level.")
+    html: bool = Field(default=False, description="Also write a self-contained report.html.")
+    charts: bool = Field(default=True, description="Write PNG charts.")
+
+
+def resolve_category(categories_file: Path | None, name: str | None) -> Category | None:
+    """The category's models and datasets, read from the categories file."""
+    if name is None:
+        return None
+    if categories_file is None:
+        raise InvalidInputError(f"--category {name} needs --categories-file", hint="pass the categories YAML file")
+    return read_category(categories_file, name)
+
+
+@dataclass
+class Outcome:
+    """What a run of the stage produced."""
+
+    output: PublishedOutput
+    reused: bool
+    runs: int
+    issues: list[InputIssue]
+    seconds: float
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, float_format="%.6g", lineterminator="\n")
+    return buf.getvalue().encode()
+
+
+def _with_run(frame: pd.DataFrame, runs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    keys = runs[["run", "run_ref", "model_name", "dataset", "seed"]]
+    return keys.merge(frame, on="run")[["run_ref", "model_name", "dataset", "seed", *columns]]
+
+
+def _nan_none(value: object) -> object:
+    return None if isinstance(value, float) and value != value else value
+
+
+def _run_config(row: pd.Series) -> RunConfig:
+    values = {c: _nan_none(row[c]) for c in CONFIG_COLUMNS}
+    if values["max_tokens"] is not None:
+        values["max_tokens"] = int(values["max_tokens"])  # type: ignore[call-overload]
+    return RunConfig.model_validate({**values, "seed": None})
+
+
+def _seed_groups(seeds: pd.DataFrame, level: float) -> list[SeedGroup]:
+    out = []
+    for _, r in seeds.iterrows():
+        ci = None if pd.isna(r["ci_low"]) else Interval(estimate=r["mean"], low=r["ci_low"], high=r["ci_high"], level=level, method="t")
+        seed_list = [None if s == "none" else int(s) for s in str(r["seeds"]).split()]
+        out.append(SeedGroup(config=_run_config(r), seeds=seed_list, runs=int(r["runs"]), mean=float(r["mean"]),
+                             std=_nan_none(float(r["std"])), min=float(r["min"]), max=float(r["max"]), ci=ci))  # type: ignore[arg-type]
+    return out
+
+
+def _problem_summaries(table: pd.DataFrame) -> list[ProblemSummary]:
+    out = []
+    for dataset, g in table.groupby("dataset", sort=True):
+        out.append(ProblemSummary(
+            dataset=str(dataset), problems=len(g), models=int(g["models"].max()) if len(g) else 0,
+            empirical={k: int(v) for k, v in g["empirical_difficulty"].value_counts().items()},
+            never_solved=sorted(map(str, g.loc[g["never_solved"], "problem_id"])),
+            always_solved=sorted(map(str, g.loc[g["always_solved"], "problem_id"])),
+        ))
+    return out
+
+
+def _breakdowns(t: RunTables) -> pd.DataFrame:
+    rows = []
+    for i, a in enumerate(t.analyses):
+        d = a.summary.difficulty_breakdown
+        for kind, buckets in (("difficulty", {"easy": d.easy, "medium": d.medium, "hard": d.hard}), ("split", a.split_breakdown),
+                              ("tag", a.tag_breakdown)):
+            rows += [{"run": i, "kind": kind, "bucket": k, "total": b.total, "passed": b.passed, "pass_rate": b.pass_rate}
+                     for k, b in buckets.items()]
+    return pd.DataFrame(rows, columns=["run", "kind", "bucket", "total", "passed", "pass_rate"])
+
+
+def compute(data: list[RunData], cfg: AnalyzeConfig, issues: list[InputIssue]) -> tuple[Analysis, dict[str, bytes]]:
+    """Every number and file of the analysis, from runs already read (pure: no store access)."""
+    t = analyze_runs(data, replicates=cfg.bootstrap, seed=cfg.seed, level=cfg.level)
+    runs = t.runs
+    seeds = seed_analysis(runs, cfg.level)
+    best = best_configs(seeds)
+    configs = config_analysis(runs)
+    # Compared by output name, which is how the category's runs were found (model names made path-safe).
+    present = {default_name(m, d, None) for m, d in zip(runs["model_name"], runs["dataset"], strict=True)}
+    missing = [f"{m} on {d}" for m in cfg.category_models for d in cfg.category_datasets if default_name(m, d, None) not in present]
+    matrix = comparison_matrix(best, runs, category=cfg.category, missing=missing, level=cfg.level)
+    paired: list[PairedComparison] = []
+    for ia, ib in pairs_to_compare(runs, best):
+        pc = paired_comparison(t.outcomes, runs.iloc[ia], runs.iloc[ib], replicates=cfg.bootstrap, seed=cfg.seed, level=cfg.level)
+        if pc is not None:
+            paired.append(pc)
+    difficulty = problem_difficulty(t.outcomes, runs)
+    analysis = Analysis(
+        name=cfg.name, category=cfg.category, level=cfg.level, bootstrap=cfg.bootstrap, seed=cfg.seed, runs=t.analyses,
+        seed_analysis=_seed_groups(seeds, cfg.level),
+        config_analysis=[ConfigEffect.model_validate({**{k: _nan_none(v) for k, v in r.items()}, "runs": int(r["runs"])})
+                         for r in configs.to_dict("records")],
+        matrix=matrix, paired=paired, problems=_problem_summaries(difficulty), issues=issues,
+    )
+    failures = failure_table(t.results, runs)
+    files: dict[str, bytes] = {
+        RUNS_CSV: _csv(runs.drop(columns=["run"])),
+        PASS_AT_K: _csv(_with_run(t.pass_at_k, runs, ["k", "estimate", "low", "high"])),
+        BREAKDOWNS: _csv(_with_run(_breakdowns(t), runs, ["kind", "bucket", "total", "passed", "pass_rate"])),
+        VERDICTS_CSV: _csv(_with_run(t.verdicts, runs, ["verdict", "count", "share"])),
+        EXCEPTIONS: _csv(_with_run(t.exceptions, runs, ["exception_type", "count"])),
+        GENERATION: _csv(_with_run(t.generation, runs, ["kind", "value", "count", "share"])),
+        SEED_ANALYSIS: _csv(seeds),
+        CONFIG_ANALYSIS: _csv(configs),
+        PAIRED: _csv(pd.DataFrame(
+            [{"dataset": p.dataset, "a_ref": p.a_ref, "b_ref": p.b_ref, "a_model": p.a_model, "b_model": p.b_model,
+              "problems": p.problems, "a_rate": p.a_rate, "b_rate": p.b_rate, "difference": p.difference.estimate,
+              "ci_low": p.difference.low, "ci_high": p.difference.high, "both_passed": p.both_passed, "a_only": p.a_only,
+              "b_only": p.b_only, "both_failed": p.both_failed, "mcnemar_p": p.mcnemar_p} for p in paired],
+            columns=["dataset", "a_ref", "b_ref", "a_model", "b_model", "problems", "a_rate", "b_rate", "difference", "ci_low",
+                     "ci_high", "both_passed", "a_only", "b_only", "both_failed", "mcnemar_p"])),
+        PROBLEM_DIFFICULTY: _csv(difficulty),
+        FAILURES: _csv(failures.drop(columns=["examples"])),
+        COMPARISON_JSON: (matrix.model_dump_json(indent=2) + "\n").encode(),
+        COMPARISON_MD: (f"# Model × dataset{f' ({cfg.category})' if cfg.category else ''}\n\n" + matrix_markdown(matrix)).encode(),
+        ANALYSIS: (analysis.model_dump_json(indent=2) + "\n").encode(),
+    }
+    charts: dict[str, bytes] = {}
+    if cfg.charts and analysis.runs:
+        from .charts import all_charts  # matplotlib is imported only when charts are drawn
+
+        charts = all_charts(analysis, runs)
+        files.update({f"{CHARTS_DIR}/{name}": png for name, png in charts.items()})
+    markdown = render_markdown(ReportInputs(analysis=analysis, seeds=seeds, best=best, failures=failures, charts=list(charts)))
+    files[REPORT] = markdown.encode()
+    if cfg.html:
+        files[REPORT_HTML] = render_html(markdown, {f"{CHARTS_DIR}/{k}": v for k, v in charts.items()}).encode()
+    return analysis, files
+
+
+def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
+    """Select, read, analyze and publish (a no-op returning the existing output when nothing changed)."""
+    t0 = time.monotonic()
+    category = (cfg.category, Category(models=list(cfg.category_models), datasets=list(cfg.category_datasets))) if cfg.category else None
+    selection = select(store, list(cfg.refs), category)
+    for issue in selection.issues:
+        log.warning("%s: %s", issue.kind, issue.message)
+    data: list[RunData] = []
+    issues = list(selection.issues)
+    with progress("reading score outputs", len(selection.scores), quiet) as advance:
+        for score in selection.scores:
+            run, found = load_run(store, score)
+            for issue in found:
+                log.warning("%s: %s", issue.kind, issue.message)
+            data.append(run)
+            issues += found
+            advance(1)
+    read_s = time.monotonic() - t0
+    inputs = [d.score for d in data] + [d.generate for d in data if d.generate is not None]
+    with store.begin(stage="analyze", name=cfg.name, config=cfg, inputs=inputs, tool="coderig-analyze",
+                     tool_version=__version__, packages=["numpy", "pandas", "pyarrow", "scipy", "matplotlib"]) as builder:
+        if builder.existing is not None:
+            log.info("unchanged inputs and options: %s is already published", builder.existing.ref)
+            return Outcome(builder.existing, True, len(data), issues, time.monotonic() - t0)
+        handler = attach_log_file(builder.log_path)
+        try:
+            builder.timings["read"] = round(read_s, 6)
+            builder.mark("start")
+            analysis, files = compute(data, cfg, issues)
+            builder.mark("compute")
+            for rel, content in files.items():
+                builder.write_bytes(rel, content)
+            builder.write_records(SUMMARIES, [r.summary for r in analysis.runs])
+            builder.mark("write")
+            records = sum(len(d.results) for d in data)
+            out = builder.publish(
+                stats={"runs": len(data), "records": records, "issues": len(issues),
+                       "records_per_s": round(records / max(1e-9, time.monotonic() - t0), 1)},
+                schema_names={ANALYSIS: "analysis", SUMMARIES: "analysis_summary", COMPARISON_JSON: "comparison_matrix"},
+            )
+            log.info("analyzed %d run(s), %d records, in %.1f s: %s", len(data), records, time.monotonic() - t0, out.ref)
+        finally:
+            logging.getLogger("coderig").removeHandler(handler)
+            handler.close()
+    return Outcome(out, False, len(data), issues, time.monotonic() - t0)
+
+
+def compare_runs(store: RunStore, a_ref: str, b_ref: str, *, replicates: int, seed: int, level: float) -> PairedComparison:
+    """Paired comparison of two score outputs on the problems both scored."""
+    loaded = []
+    for ref in (a_ref, b_ref):
+        run, found = load_run(store, store.resolve(ref, stage="score"))
+        for issue in found:
+            log.warning("%s: %s", issue.kind, issue.message)
+        loaded.append(run)
+    if loaded[0].config.dataset != loaded[1].config.dataset:
+        log.warning("comparing runs on different datasets (%s, %s): only shared problem ids are paired",
+                    loaded[0].config.dataset, loaded[1].config.dataset)
+    t = analyze_runs(loaded, replicates=1, seed=seed, level=level)
+    result = paired_comparison(t.outcomes, t.runs.iloc[0], t.runs.iloc[1], replicates=replicates, seed=seed, level=level)
+    if result is None:
+        raise InvalidInputError(f"{a_ref} and {b_ref} share no problem", hint="compare two runs of the same dataset")
+    return result

@@ -1,0 +1,293 @@
+"""The Markdown report (and a self-contained HTML rendering of it).
+
+Links point from the published analysis directory ('<runs>/analyze/<name>/<key>/') back into the
+run store with relative paths, so the report still works when the store is moved or mounted
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from coderig_schemas.analysis import Analysis, RunAnalysis
+from coderig_schemas.layout import RESULTS, SAMPLES
+
+from .matrix import matrix_markdown
+from .verdicts import VERDICTS
+
+#: From an analysis output directory to the store root.
+TO_STORE = "../../../"
+#: Failure kinds listed, and example links per kind.
+TOP_FAILURES, EXAMPLES = 10, 3
+#: Problem ids listed per dataset in the never/always solved lists.
+LIST_PROBLEMS = 20
+
+CHARTS = {
+    "pass_rate_by_model.png": "Pass rate by model (best configuration, with CI)",
+    "difficulty_breakdown.png": "Pass rate by difficulty",
+    "verdict_distribution.png": "Verdict distribution",
+    "seed_spread.png": "Spread across seeds",
+}
+
+
+@dataclass
+class ReportInputs:
+    """What the report is written from."""
+
+    analysis: Analysis
+    seeds: pd.DataFrame  # seed_analysis.csv rows
+    best: pd.DataFrame  # best configuration per (model, dataset)
+    failures: pd.DataFrame  # most common failures: dataset, verdict, exception_type, count, share, examples
+    charts: list[str]  # chart file names written
+
+
+def pct(x: float | None) -> str:
+    """A rate as a percentage with one decimal ('—' when unknown)."""
+    return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.1%}"
+
+
+def num(x: float | None, digits: int = 1) -> str:
+    """A number with fixed decimals ('—' when unknown)."""
+    return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
+
+
+def link(text: str, ref: str, rel: str, line: int | None = None) -> str:
+    """A relative Markdown link to a file of a published output (optionally a line)."""
+    anchor = f"#L{line}" if line else ""
+    return f"[{text}]({TO_STORE}{ref}/{rel}{anchor})"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    if not rows:
+        return "_None._\n"
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def _run_label(r: RunAnalysis) -> str:
+    seed = "none" if r.config.seed is None else r.config.seed
+    return f"{r.config.model_name} / {r.config.dataset} / s{seed}"
+
+
+def _runs_section(runs: list[RunAnalysis]) -> str:
+    rows = []
+    for r in runs:
+        s = r.summary
+        k_max = max((int(k) for k in r.pass_at_k_ci), default=0)
+        top = r.pass_at_k_ci.get(str(k_max))
+        scored = f"{s.total_samples}" + ("" if r.complete else f" of {r.samples_expected} (partial)")
+        rows.append([
+            _run_label(r), r.config.config_id, str(s.total_problems), scored,
+            f"{pct(s.pass_rate)} [{pct(ci.low)}, {pct(ci.high)}]" if (ci := s.pass_rate_ci) else pct(s.pass_rate),
+            f"{pct(top.estimate)} [{pct(top.low)}, {pct(top.high)}] (k={k_max})" if top else "—",
+            link("results", s.run_ref, RESULTS),
+        ])
+    return table(["run", "config", "problems", "samples", "pass rate [95% CI]", "pass@k max", "data"], rows)
+
+
+def _config_text(row: pd.Series) -> str:
+    parts = [f"T={num(row['temperature'], 2)}", f"top_p={num(row['top_p'], 2)}",
+             f"max_tokens={'—' if pd.isna(row['max_tokens']) else int(row['max_tokens'])}", f"template={row['template'] or '—'}"]
+    if row["preset"] is not None and not pd.isna(row["preset"]):
+        parts.append(f"preset={row['preset']}")
+    return ", ".join(parts)
+
+
+def _best_section(best: pd.DataFrame) -> str:
+    rows = [[str(r["model_name"]), str(r["dataset"]), str(r["config_id"]), _config_text(r), str(r["runs"]),
+             f"{pct(r['mean'])} ± {pct(r['std'])}"] for _, r in best.iterrows()]
+    return table(["model", "dataset", "config", "settings", "seeds", "mean ± std"], rows)
+
+
+def _seeds_section(seeds: pd.DataFrame) -> str:
+    rows = [[str(r["model_name"]), str(r["dataset"]), str(r["config_id"]), str(r["seeds"]), pct(r["mean"]), pct(r["std"]),
+             f"{pct(r['min'])} – {pct(r['max'])}", f"[{pct(r['ci_low'])}, {pct(r['ci_high'])}]"] for _, r in seeds.iterrows()]
+    return table(["model", "dataset", "config", "seeds", "mean", "std", "min – max", "95% CI of mean"], rows)
+
+
+def _paired_section(a: Analysis) -> str:
+    rows = []
+    for p in a.paired:
+        verdict = "A better" if p.mcnemar_p < 1 - a.level and p.difference.estimate > 0 else (
+            "B better" if p.mcnemar_p < 1 - a.level and p.difference.estimate < 0 else "no significant difference")
+        rows.append([p.dataset, p.a_model, p.b_model, str(p.problems), pct(p.a_rate), pct(p.b_rate),
+                     f"{p.difference.estimate:+.1%} [{p.difference.low:+.1%}, {p.difference.high:+.1%}]",
+                     f"{p.a_only} / {p.b_only}", f"{p.mcnemar_p:.4g}", verdict])
+    return table(["dataset", "A", "B", "problems", "A rate", "B rate", "A − B [95% CI]", "only A / only B", "McNemar p", "reading"], rows)
+
+
+def _difficulty_section(runs: list[RunAnalysis]) -> str:
+    rows = []
+    for r in runs:
+        d = r.summary.difficulty_breakdown
+        cells = [f"{pct(b.pass_rate)} ({b.passed}/{b.total})" if b.total else "—" for b in (d.easy, d.medium, d.hard)]
+        rows.append([_run_label(r), *cells])
+    return table(["run", "easy", "medium", "hard"], rows)
+
+
+def _problems_section(a: Analysis) -> str:
+    out = []
+    for p in a.problems:
+        out.append(f"**{p.dataset}**: {p.problems} problems, {p.models} model(s); empirically "
+                   f"{p.empirical.get('easy', 0)} easy, {p.empirical.get('medium', 0)} medium, {p.empirical.get('hard', 0)} hard.\n")
+        for label, ids in (("Failed by every run", p.never_solved), ("Passed by every sample of every run", p.always_solved)):
+            more = f" and {len(ids) - LIST_PROBLEMS} more" if len(ids) > LIST_PROBLEMS else ""
+            shown = ", ".join(f"`{i}`" for i in ids[:LIST_PROBLEMS]) + more
+            out.append(f"- {label} ({len(ids)}): {shown or '—'}")
+        out.append("")
+    return "\n".join(out) + "\n" if out else "_None._\n"
+
+
+def _verdicts_section(runs: list[RunAnalysis]) -> str:
+    present = [v for v in VERDICTS if any(r.summary.verdict_counts.get(v, 0) for r in runs)]
+    rows = [[_run_label(r), *[f"{r.summary.verdict_counts.get(v, 0)} ({pct(r.verdict_shares.get(v, 0.0))})" for v in present]]
+            for r in runs]
+    return table(["run", *present], rows)
+
+
+def _failures_section(failures: pd.DataFrame) -> str:
+    rows = [[str(r["dataset"]), str(r["verdict"]), str(r["exception_type"] or "—"), str(r["count"]), pct(r["share"]), r["examples"]]
+            for _, r in failures.iterrows()]
+    return table(["dataset", "verdict", "exception", "samples", "share of failures", "examples"], rows)
+
+
+def _generation_section(runs: list[RunAnalysis]) -> str:
+    rows = []
+    for r in runs:
+        methods = ", ".join(f"{k} {v}" for k, v in sorted(r.extraction_methods.items(), key=lambda kv: (-kv[1], kv[0]))) or "—"
+        finish = ", ".join(f"{k} {v}" for k, v in sorted(r.finish_reasons.items(), key=lambda kv: (-kv[1], kv[0]))) or "—"
+        rows.append([_run_label(r), methods, finish, num(r.prompt_tokens.mean if r.prompt_tokens else None),
+                     num(r.completion_tokens.mean if r.completion_tokens else None),
+                     num(r.latency_s.mean if r.latency_s else None, 3), num(r.latency_s.p95 if r.latency_s else None, 3),
+                     num(r.tokens_per_s)])
+    return table(["run", "extraction", "finish", "prompt tok", "completion tok", "latency s", "p95 s", "tok/s"], rows)
+
+
+def render_markdown(inp: ReportInputs) -> str:
+    """The whole report as Markdown."""
+    a = inp.analysis
+    head = [f"# Analysis `{a.name}`", ""]
+    head.append(f"{len(a.runs)} score output(s)" + (f" of category `{a.category}`" if a.category else "") +
+                f"; {int(a.level * 100)}% intervals; bootstrap {a.bootstrap} replicates over problems, seed {a.seed}. "
+                "Pass rate counts a problem as passed when its first sample passed.")
+    head.append("")
+    sections: list[tuple[str, Callable[[], str]]] = []
+    if a.issues:
+        sections.append(("Input issues", lambda: "\n".join(f"- **{i.kind}**: {i.message}" for i in a.issues) + "\n"))
+    sections += [
+        ("Model × dataset", lambda: matrix_markdown(a.matrix) + (
+            "\nMissing: " + "; ".join(a.matrix.missing) + "\n" if a.matrix.missing else "")),
+        ("Runs", lambda: _runs_section(a.runs)),
+        ("Best configuration per model", lambda: _best_section(inp.best)),
+        ("Spread across seeds", lambda: _seeds_section(inp.seeds)),
+        ("Paired comparisons", lambda: _paired_section(a)),
+        ("Difficulty", lambda: _difficulty_section(a.runs)),
+        ("Problems every run fails or passes", lambda: _problems_section(a)),
+        ("Verdicts", lambda: _verdicts_section(a.runs)),
+        ("Most common failures", lambda: _failures_section(inp.failures)),
+        ("Generation", lambda: _generation_section(a.runs)),
+    ]
+    if inp.charts:
+        sections.append(("Charts", lambda: "\n".join(f"![{CHARTS.get(c, c)}](charts/{c})\n" for c in inp.charts)))
+    body = []
+    for title, make in sections:
+        body += [f"## {title}", "", make().rstrip("\n"), ""]
+    return "\n".join(head + body)
+
+
+def failure_table(results: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The most common (dataset, verdict, exception type) failures with links to example samples."""
+    failed = results.loc[~results["passed"].astype(bool), ["run", "verdict", "exception_type", "line", "sample_line"]]
+    if failed.empty:
+        return pd.DataFrame(columns=["dataset", "verdict", "exception_type", "count", "share", "examples"])
+    failed = failed.merge(runs[["run", "dataset", "run_ref", "generate_ref"]], on="run")
+    failed["exception_type"] = failed["exception_type"].fillna("")
+    keys = ["dataset", "verdict", "exception_type"]
+    counts = failed.groupby(keys).size().rename("count").reset_index()
+    counts["share"] = counts["count"] / counts.groupby("dataset")["count"].transform("sum")
+    counts = counts.sort_values(["count", "dataset", "verdict", "exception_type"], ascending=[False, True, True, True]).head(TOP_FAILURES)
+    examples = failed.merge(counts[keys], on=keys).groupby(keys, sort=False).head(EXAMPLES)
+    links: dict[tuple[str, str, str], list[str]] = {}
+    for row in examples.itertuples(index=False):
+        if row.generate_ref and not pd.isna(row.sample_line):
+            text = link("sample", str(row.generate_ref), SAMPLES, int(row.sample_line))
+        else:
+            text = link("result", str(row.run_ref), RESULTS, int(row.line))
+        links.setdefault((row.dataset, row.verdict, row.exception_type), []).append(text)
+    counts["examples"] = [" ".join(links.get((d, v, e), [])) for d, v, e in counts[keys].itertuples(index=False)]
+    counts["exception_type"] = counts["exception_type"].replace("", None)
+    return counts.reset_index(drop=True)
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+_INLINE = [
+    (re.compile(r"!\[([^\]]*)\]\(([^)]+)\)"), "img"),
+    (re.compile(r"\[([^\]]*)\]\(([^)]+)\)"), "a"),
+]
+
+
+def _inline(text: str, images: dict[str, bytes]) -> str:
+    out = html.escape(text, quote=False)
+
+    def img(m: re.Match[str]) -> str:
+        data = images.get(m.group(2))
+        src = f"data:image/png;base64,{base64.b64encode(data).decode()}" if data is not None else m.group(2)
+        return f'<img alt="{m.group(1)}" src="{src}">'
+
+    out = _INLINE[0][0].sub(img, out)
+    out = _INLINE[1][0].sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', out)
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"(?<![\w*])_([^_]+)_(?![\w*])", r"<em>\1</em>", out)
+    return out
+
+
+def render_html(markdown: str, images: dict[str, bytes]) -> str:
+    """A self-contained HTML page of the report (charts embedded as data URIs).
+
+    Covers exactly the Markdown this module writes: headings, tables, lists, paragraphs, links,
+    images, bold, code and emphasis.
+    """
+    body: list[str] = []
+    lines = markdown.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{_inline(line[level:].strip(), images)}</h{level}>")
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append([c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", lines[i].strip())[1:-1]])
+                i += 1
+            head, data = rows[0], rows[2:]
+            body.append("<table><thead><tr>" + "".join(f"<th>{_inline(c, images)}</th>" for c in head) + "</tr></thead><tbody>")
+            body += ["<tr>" + "".join(f"<td>{_inline(c, images)}</td>" for c in r) + "</tr>" for r in data]
+            body.append("</tbody></table>")
+            continue
+        elif line.startswith("- "):
+            body.append("<ul>")
+            while i < len(lines) and lines[i].startswith("- "):
+                body.append(f"<li>{_inline(lines[i][2:], images)}</li>")
+                i += 1
+            body.append("</ul>")
+            continue
+        elif line.strip():
+            body.append(f"<p>{_inline(line, images)}</p>")
+        i += 1
+    style = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}"
+             "th{background:#f4f4f4}img{max-width:100%}code{background:#f4f4f4}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>coderig analysis</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -1,0 +1,132 @@
+"""Per-run analysis: pass rate, pass@k with CIs, breakdowns, verdicts and generation statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from coderig_schemas.analysis import AnalysisSummary, Interval, RunAnalysis
+
+from .difficulty import breakdown, difficulty_breakdown, tag_breakdown
+from .inputs import RunData
+from .intervals import bootstrap_means, percentile_interval, wilson
+from .passk import pass_at_k_matrix
+from .problems import problem_outcomes
+from .verdicts import VERDICTS, counts_by, distribution, exception_counts, throughput, verdict_table
+
+
+@dataclass
+class RunTables:
+    """Everything computed per run, as analysis records and as long tables for the CSVs."""
+
+    analyses: list[RunAnalysis]
+    results: pd.DataFrame  # every result row, with 'run'
+    outcomes: pd.DataFrame  # per (run, problem): n, c, first_passed, split, difficulty
+    runs: pd.DataFrame  # one row per run: config, counts, rates
+    pass_at_k: pd.DataFrame  # run, k, estimate, low, high
+    verdicts: pd.DataFrame  # run, verdict, count, share
+    exceptions: pd.DataFrame  # run, exception_type, count
+    generation: pd.DataFrame  # run, kind, value, count, share
+
+
+def pass_at_k_intervals(n: np.ndarray, c: np.ndarray, *, replicates: int, seed: int, level: float) -> list[Interval]:
+    """pass@k for every k <= min(n), each with a percentile bootstrap CI over problems."""
+    if len(n) == 0:
+        return []
+    k_max = int(n.min())
+    per_problem = pass_at_k_matrix(n, c, k_max)
+    estimate = per_problem.mean(axis=0)
+    low, high = percentile_interval(bootstrap_means(per_problem, replicates, seed), level)
+    return [Interval(estimate=float(estimate[i]), low=float(low[i]), high=float(high[i]), level=level, method="bootstrap")
+            for i in range(k_max)]
+
+
+def _share(counts: dict[str, int]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {k: v / total if total else 0.0 for k, v in counts.items()}
+
+
+def _by_run(frame: pd.DataFrame, key: str) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {}
+    for run, value, count in frame[["run", key, "count"]].itertuples(index=False):
+        out.setdefault(int(run), {})[str(value)] = int(count)
+    return out
+
+
+def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: float) -> RunTables:
+    """Analyze every run; the heavy work is vectorized over all runs at once."""
+    frames = []
+    for i, d in enumerate(data):
+        frame = d.results.copy()
+        frame["run"] = i
+        frames.append(frame)
+    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for column in ("extraction_method", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "sample_line"):
+        if column not in results:
+            results[column] = np.nan
+    outcomes = problem_outcomes(results)
+    verdicts = verdict_table(results)
+    exceptions = exception_counts(results)
+    extraction = counts_by(results, "extraction_method")
+    finish = counts_by(results, "finish_reason")
+    verdict_by_run = _by_run(verdicts, "verdict")
+    exceptions_by_run = _by_run(exceptions, "exception_type")
+    extraction_by_run = _by_run(extraction, "extraction_method")
+    finish_by_run = _by_run(finish, "finish_reason")
+    outcome_groups = dict(tuple(outcomes.groupby("run")))
+    result_groups = dict(tuple(results.groupby("run")))
+    analyses, run_rows, passk_rows = [], [], []
+    for i, d in enumerate(data):
+        out = outcome_groups.get(i, outcomes.iloc[0:0])
+        res = result_groups.get(i, results.iloc[0:0])
+        total = len(out)
+        passed = int(out["first_passed"].sum())
+        low, high = wilson(passed, total, level)
+        intervals = pass_at_k_intervals(out["n"].to_numpy(), out["c"].to_numpy(), replicates=replicates, seed=seed, level=level)
+        verdict_counts = {v: verdict_by_run.get(i, {}).get(v, 0) for v in VERDICTS}
+        summary = AnalysisSummary(
+            run_ref=d.score.ref, model_name=d.config.model_name, dataset=d.config.dataset, seed=d.config.seed,
+            total_problems=total, passed_problems=passed, pass_rate=passed / total if total else 0.0,
+            pass_rate_ci=Interval(estimate=passed / total if total else 0.0, low=low, high=high, level=level, method="wilson"),
+            pass_at_k={str(k + 1): iv.estimate for k, iv in enumerate(intervals)},
+            difficulty_breakdown=difficulty_breakdown(out), verdict_counts=verdict_counts, total_samples=len(res),
+        )
+        speed = throughput(res) if d.has_samples else {"tokens_per_s": None, "samples_per_s": None}
+        analysis = RunAnalysis(
+            summary=summary, generate_ref=d.generate.ref if d.generate else None, config=d.config,
+            samples_expected=d.samples_expected,
+            complete=d.samples_expected is None or len(res) >= d.samples_expected,
+            samples_per_problem=int(out["n"].min()) if total else 0,
+            pass_at_k_ci={str(k + 1): iv for k, iv in enumerate(intervals)},
+            split_breakdown=breakdown(out, "split"), tag_breakdown=tag_breakdown(out, d.problems),
+            verdict_shares=_share(verdict_counts), exception_types=exceptions_by_run.get(i, {}),
+            extraction_methods=extraction_by_run.get(i, {}), finish_reasons=finish_by_run.get(i, {}),
+            prompt_tokens=distribution(res["prompt_tokens"]), completion_tokens=distribution(res["completion_tokens"]),
+            latency_s=distribution(res["latency_s"]), **speed,
+        )
+        analyses.append(analysis)
+        run_rows.append({
+            "run": i, "run_ref": d.score.ref, "generate_ref": analysis.generate_ref, **d.config.model_dump(),
+            "samples_expected": d.samples_expected, "samples_scored": len(res), "complete": analysis.complete,
+            "total_problems": total, "passed_problems": passed, "pass_rate": summary.pass_rate, "ci_low": low, "ci_high": high,
+            "pass_at_1": intervals[0].estimate if intervals else np.nan,
+            "prompt_tokens_mean": analysis.prompt_tokens.mean if analysis.prompt_tokens else np.nan,
+            "completion_tokens_mean": analysis.completion_tokens.mean if analysis.completion_tokens else np.nan,
+            "latency_mean_s": analysis.latency_s.mean if analysis.latency_s else np.nan,
+            "latency_p95_s": analysis.latency_s.p95 if analysis.latency_s else np.nan,
+            "tokens_per_s": analysis.tokens_per_s, "samples_per_s": analysis.samples_per_s,
+        })
+        passk_rows += [{"run": i, "k": k + 1, "estimate": iv.estimate, "low": iv.low, "high": iv.high} for k, iv in enumerate(intervals)]
+    generation = pd.concat([
+        extraction.rename(columns={"extraction_method": "value"}).assign(kind="extraction_method"),
+        finish.rename(columns={"finish_reason": "value"}).assign(kind="finish_reason"),
+    ], ignore_index=True)
+    totals = generation.groupby(["run", "kind"])["count"].transform("sum")
+    generation["share"] = generation["count"] / totals
+    return RunTables(
+        analyses=analyses, results=results, outcomes=outcomes, runs=pd.DataFrame(run_rows),
+        pass_at_k=pd.DataFrame(passk_rows, columns=["run", "k", "estimate", "low", "high"]),
+        verdicts=verdicts, exceptions=exceptions, generation=generation[["run", "kind", "value", "count", "share"]],
+    )
