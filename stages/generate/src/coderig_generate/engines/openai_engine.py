@@ -47,7 +47,9 @@ class ServerError(CoderigError):
     """The server kept failing (after retries) or rejected a request."""
 
 
-def backoff_seconds(attempt: int, retry_after: str | None = None, *, base: float = BACKOFF_BASE_S, rng: random.Random | None = None) -> float:
+def backoff_seconds(
+    attempt: int, retry_after: str | None = None, *, base: float = BACKOFF_BASE_S, rng: random.Random | None = None
+) -> float:
     """Wait before retry ``attempt`` (0-based): the server's ``Retry-After`` seconds if given, else
     ``base * 2**attempt`` capped at BACKOFF_MAX_S, plus up to 25% jitter so that clients spread out."""
     if retry_after is not None:

