@@ -186,7 +186,7 @@ def _check_table(table: pa.Table, chunk: bytes, contract: ArrowContract) -> None
             # default applies). The writers always write every key, so both take the slow path.
             bad = pc.and_(parent_valid, pc.is_null(values))
         elif check.kind == "enum":
-            bad = pc.invert(pc.fill_null(pc.is_in(values, value_set=pa.array(check.arg, values.type)), True))
+            bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(check.arg, values.type))))
         elif check.kind == "const":
             bad = pc.fill_null(pc.not_equal(values, check.arg), False)
         else:

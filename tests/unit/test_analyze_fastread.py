@@ -1,0 +1,117 @@
+"""The columnar reader accepts exactly what pydantic accepts, and reports pydantic's file:line error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coderig_analyze import fastread
+from coderig_analyze.fastread import read_columns
+from coderig_schemas import InvalidInputError, Sample, ScoreResult
+from coderig_schemas.io import iter_jsonl
+from tests.factories import make_problem, make_result, make_sample
+
+COLUMNS = ["sample_id", "problem_id", "seed", "verdict", "passed", "tests_total", "difficulty", "exception_type"]
+
+
+def result_dict(i: int = 0, verdict: str = "passed") -> dict[str, Any]:
+    problem = make_problem(f"p{i}")
+    sample = make_sample(problem, 0, seed=None if i % 2 else 3)
+    tests = [{"test_id": "t0", "visibility": "visible", "status": "passed", "duration_s": 0.001},
+             {"test_id": "t1", "visibility": "hidden", "status": "failed", "duration_s": 0.002, "exception_type": "AssertionError"}]
+    return json.loads(make_result(sample, verdict, "easy" if i % 3 else None, tests=tests).model_dump_json())
+
+
+def write(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture
+def no_slow_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail if the reader falls back to pydantic line by line."""
+    def refuse(*args: object) -> None:
+        raise AssertionError("fell back to the slow path")
+    monkeypatch.setattr(fastread, "_read_with_pydantic", refuse)
+
+
+def test_valid_file_is_read_on_the_fast_path_with_the_same_values_as_pydantic(tmp_path: Path, no_slow_path: None) -> None:
+    path = write(tmp_path / "r.jsonl", [result_dict(i, "passed" if i % 2 else "wrong_answer") for i in range(30)])
+    table = read_columns(path, ScoreResult, COLUMNS, chunk_bytes=4096)  # several chunks
+    expected = [{c: getattr(r, c) for c in COLUMNS} for r in iter_jsonl(path, ScoreResult)]
+    got = table.to_pylist()
+    assert len(got) == 30
+    for g, e in zip(got, expected, strict=True):
+        assert g == {k: (v.value if hasattr(v, "value") else v) for k, v in e.items()}
+
+
+def test_nested_columns_of_samples(tmp_path: Path, no_slow_path: None) -> None:
+    problem = make_problem("p1")
+    samples = [json.loads(make_sample(problem, i, seed=1).model_dump_json()) for i in range(3)]
+    table = read_columns(write(tmp_path / "s.jsonl", samples), Sample, ["sample_id", "sampling.temperature", "sampling.max_tokens"])
+    assert table.column("sampling.max_tokens").to_pylist() == [256, 256, 256]
+    assert table.column("sample_id").to_pylist() == ["p1#s1#0", "p1#s1#1", "p1#s1#2"]
+
+
+def _mutations() -> list[tuple[str, Any]]:
+    def set_(key: str, value: Any) -> Any:
+        return lambda r: r.__setitem__(key, value)
+
+    def drop(key: str) -> Any:
+        return lambda r: r.pop(key)
+
+    def nested(key: str, value: Any) -> Any:
+        return lambda r: r["tests"][1].__setitem__(key, value)
+
+    return [
+        ("string for int", set_("tests_total", "2")),
+        ("float for int", set_("sample_index", 1.5)),
+        ("int for bool", set_("passed", 1)),
+        ("int for string", set_("problem_id", 7)),
+        ("unknown field", set_("surprise", True)),
+        ("missing required", drop("problem_id")),
+        ("missing required nullable", drop("seed")),
+        ("null in required", set_("verdict", None)),
+        ("bad enum", set_("verdict", "exploded")),
+        ("negative count", set_("tests_passed", -1)),
+        ("attempts below 1", set_("attempts", 0)),
+        ("explicit null for a defaulted field", set_("stdout", None)),
+        ("wrong schema version", set_("schema_version", 2)),
+        ("bad nested enum", nested("status", "weird")),
+        ("unknown nested field", nested("extra", 1)),
+        ("missing nested required", lambda r: r["tests"][0].pop("test_id")),
+        ("null list item", set_("tests", [None])),
+    ]
+
+
+@pytest.mark.parametrize(("label", "mutate"), _mutations(), ids=[m[0] for m in _mutations()])
+def test_every_invalid_record_is_rejected_with_pydantics_message(tmp_path: Path, label: str, mutate: Any) -> None:
+    records = [result_dict(i) for i in range(5)]
+    mutate(records[3])
+    path = write(tmp_path / "r.jsonl", records)
+    with pytest.raises(InvalidInputError) as fast:
+        read_columns(path, ScoreResult, COLUMNS)
+    with pytest.raises(InvalidInputError) as slow:
+        list(iter_jsonl(path, ScoreResult))
+    assert fast.value.message == slow.value.message
+    assert f"{path}:4:" in fast.value.message
+
+
+def test_what_pydantic_accepts_is_never_rejected(tmp_path: Path) -> None:
+    # Keys with defaults may be omitted (the slow path then confirms), and nullable keys may be null.
+    records = [result_dict(i) for i in range(4)]
+    for key in ("stdout", "stderr", "attempts", "tests", "exception_type", "difficulty", "schema_version"):
+        records[1].pop(key, None)
+    records[2]["failing_test_id"] = None
+    path = write(tmp_path / "r.jsonl", records)
+    table = read_columns(path, ScoreResult, ["sample_id", "difficulty"])
+    assert table.column("sample_id").to_pylist() == [r["sample_id"] for r in records]
+
+
+def test_empty_file_gives_empty_columns(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text("")
+    assert read_columns(path, ScoreResult, COLUMNS).num_rows == 0

@@ -1,0 +1,159 @@
+"""The whole analysis on the toy store (two models x two seeds), against values computed by hand,
+and the golden report files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import pytest
+
+from coderig_analyze.charts import HEIGHT, WIDTH
+from coderig_analyze.pipeline import AnalyzeConfig, Outcome, run_analysis
+from coderig_schemas import AnalysisSummary, RunStore
+from coderig_schemas.analysis import Analysis
+from coderig_schemas.io import read_jsonl
+from tests.fixtures.analyze import publish_two_models
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "analyze"
+GOLDEN_FILES = ("report.md", "seed_analysis.csv", "config_analysis.csv", "comparison.md", "paired.csv", "problem_difficulty.csv")
+
+
+def analyze(root: Path, **over: object) -> Outcome:
+    cfg = AnalyzeConfig.model_validate({"refs": ("score/*",), "name": "toy", "bootstrap": 500, **over})
+    return run_analysis(RunStore(root), cfg, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One toy store for the module (analyzing it takes a second or two)."""
+    root = tmp_path_factory.mktemp("analyze") / "runs"
+    publish_two_models(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def toy_analysis(toy_root: Path) -> tuple[Outcome, Analysis]:
+    out = analyze(toy_root, html=True)
+    return out, Analysis.model_validate_json((out.output.path / "analysis.json").read_text())
+
+
+def test_per_run_rates_and_pass_at_k_by_hand(toy_analysis: tuple[Outcome, Analysis]) -> None:
+    _, a = toy_analysis
+    runs = {(r.config.model_name, r.config.seed): r for r in a.runs}
+    # First samples: alpha s0 T T F F, alpha s1 T T T F, beta s0 T F F F, beta s1 F T F F.
+    rates = {k: r.summary.pass_rate for k, r in runs.items()}
+    assert rates == {("alpha", 0): 0.5, ("alpha", 1): 0.75, ("beta", 0): 0.25, ("beta", 1): 0.25}
+    # Passes per problem (n = 2): alpha s0 2 1 1 0, alpha s1 2 2 1 0, beta s0 1 0 0 0, beta s1 1 1 0 0.
+    assert runs[("alpha", 0)].summary.pass_at_k == {"1": 0.5, "2": 0.75}
+    assert runs[("alpha", 1)].summary.pass_at_k == {"1": 0.625, "2": 0.75}
+    assert runs[("beta", 0)].summary.pass_at_k == {"1": 0.125, "2": 0.25}
+    assert runs[("beta", 1)].summary.pass_at_k == {"1": 0.25, "2": 0.5}
+    r = runs[("alpha", 0)]
+    assert r.summary.total_problems == 4 and r.summary.passed_problems == 2 and r.summary.total_samples == 8
+    ci = r.summary.pass_rate_ci
+    assert ci is not None and ci.method == "wilson"
+    assert (ci.low, ci.high) == (pytest.approx(0.150039, abs=1e-6), pytest.approx(0.849961, abs=1e-6))
+    for k, iv in r.pass_at_k_ci.items():
+        assert iv.low <= r.summary.pass_at_k[k] <= iv.high and iv.method == "bootstrap"
+    assert r.samples_per_problem == 2 and r.complete
+
+
+def test_difficulty_breakdown_and_verdicts_by_hand(toy_analysis: tuple[Outcome, Analysis]) -> None:
+    _, a = toy_analysis
+    runs = {(r.config.model_name, r.config.seed): r for r in a.runs}
+    d = runs[("alpha", 0)].summary.difficulty_breakdown
+    assert (d.easy.total, d.easy.passed, d.easy.pass_rate) == (2, 2, 1.0)
+    assert (d.medium.total, d.medium.passed, d.hard.total, d.hard.passed) == (1, 0, 1, 0)
+    d = runs[("beta", 1)].summary.difficulty_breakdown
+    assert (d.easy.passed, d.easy.pass_rate) == (1, 0.5)
+    counts = {k: v for k, v in runs[("alpha", 0)].summary.verdict_counts.items() if v}
+    assert counts == {"passed": 4, "wrong_answer": 2, "runtime_error": 1, "syntax_error": 1}
+    assert runs[("alpha", 0)].verdict_shares["wrong_answer"] == 0.25
+    assert runs[("alpha", 0)].exception_types == {"AssertionError": 1}
+    assert runs[("alpha", 0)].extraction_methods == {"fenced": 8}
+    tokens = runs[("alpha", 0)].completion_tokens
+    assert tokens is not None and (tokens.count, tokens.total, tokens.mean) == (8, 160.0, 20.0)
+    assert runs[("alpha", 0)].tokens_per_s == 40.0  # 160 tokens / (8 x 0.5 s)
+
+
+def test_seeds_configs_matrix_paired_and_problems_by_hand(toy_analysis: tuple[Outcome, Analysis]) -> None:
+    _, a = toy_analysis
+    seeds = {g.config.model_name: g for g in a.seed_analysis}
+    # alpha: 0.50 and 0.75 -> mean 0.625, std 0.25 / sqrt(2); beta: 0.25 twice -> std 0.
+    assert seeds["alpha"].mean == 0.625 and seeds["alpha"].std == pytest.approx(0.1767767, abs=1e-7)
+    assert (seeds["alpha"].min, seeds["alpha"].max, seeds["alpha"].seeds) == (0.5, 0.75, [0, 1])
+    assert seeds["beta"].std == 0.0
+    ci = seeds["alpha"].ci
+    assert ci is not None and (ci.low, ci.high) == (0.0, 1.0)  # t(0.975, 1) = 12.7: clipped to [0, 1]
+    temps = {(c.model_name, c.value): c.mean for c in a.config_analysis if c.factor == "temperature"}
+    assert temps == {("alpha", "0.2"): 0.625, ("beta", "0.2"): 0.25}
+    assert a.matrix.models == ["alpha", "beta"] and a.matrix.mean_rank == {"alpha": 1.0, "beta": 2.0}
+    assert [(c.model_name, c.rank, c.pass_rate.estimate) for c in a.matrix.cells] == [("alpha", 1, 0.625), ("beta", 2, 0.25)]
+    pairs = sorted((p.a_ref.split("/")[1], p.a_only, p.b_only, p.mcnemar_p) for p in a.paired)
+    # seed 0: only alpha passes p2 -> p = 1; seed 1: only alpha passes p1 and p3 -> p = 2 * 1/4 = 0.5.
+    assert pairs == [("alpha__toy__s0", 1, 0, 1.0), ("alpha__toy__s1", 2, 0, pytest.approx(0.5))]
+    (toy,) = a.problems
+    # Pass fractions (mean over runs of c/n): p1 0.75, p2 0.5, p3 0.25, p4 0.
+    assert toy.never_solved == ["p4"] and toy.always_solved == []
+    assert toy.empirical == {"easy": 1, "medium": 1, "hard": 2} and toy.models == 2
+
+
+def test_published_files_and_summaries(toy_analysis: tuple[Outcome, Analysis]) -> None:
+    out, a = toy_analysis
+    files = {e.path for e in out.output.manifest.outputs}
+    assert {"analysis.json", "summaries.jsonl", "report.md", "report.html", "seed_analysis.csv", "config_analysis.csv",
+            "comparison.json", "comparison.md", "runs.csv", "pass_at_k.csv", "breakdowns.csv", "verdicts.csv",
+            "problem_difficulty.csv", "paired.csv", "charts/pass_rate_by_model.png"} <= files
+    summaries = read_jsonl(out.output.path / "summaries.jsonl", AnalysisSummary)
+    assert [s.pass_rate for s in summaries] == [r.summary.pass_rate for r in a.runs]
+    # The manifest lists every score and generate output read, with the files read.
+    refs = {i.ref.split("/")[0] for i in out.output.manifest.inputs}
+    assert refs == {"score", "generate"} and len(out.output.manifest.inputs) == 8
+    html = (out.output.path / "report.html").read_text()
+    assert "<table>" in html and "data:image/png;base64," in html and "charts/" not in html.split("<body>")[1].split("src=")[0]
+
+
+def test_charts_are_pngs_of_the_expected_size(toy_analysis: tuple[Outcome, Analysis]) -> None:
+    out, _ = toy_analysis
+    for name in ("pass_rate_by_model", "difficulty_breakdown", "verdict_distribution", "seed_spread"):
+        image = mpimg.imread(out.output.path / "charts" / f"{name}.png")
+        assert image.shape[:2] == (HEIGHT, WIDTH), name
+        assert image.std() > 0.01, f"{name} is blank"
+
+
+def test_rerun_with_same_inputs_is_a_noop(toy_analysis: tuple[Outcome, Analysis], toy_root: Path) -> None:
+    out, _ = toy_analysis
+    again = analyze(toy_root, html=True)
+    assert again.reused and again.output.path == out.output.path
+    other = analyze(toy_root, html=True, seed=1, charts=False)
+    assert not other.reused and other.output.path != out.output.path
+
+
+def _normalized(text: str) -> str:
+    # Output keys hash the input manifests, which hold timestamps: they differ on every run.
+    return re.sub(r"/[0-9a-f]{16}(?=[/#)\s,]|$)", "/<key>", text, flags=re.M)
+
+
+def test_golden_report_files(toy_analysis: tuple[Outcome, Analysis]) -> None:
+    out, _ = toy_analysis
+    update = os.environ.get("CODERIG_UPDATE_GOLDEN") == "1"
+    for name in GOLDEN_FILES:
+        got = _normalized((out.output.path / name).read_text())
+        golden = GOLDEN / name
+        if update:
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_text(got)
+        assert golden.is_file(), f"{golden} missing; run with CODERIG_UPDATE_GOLDEN=1"
+        assert got == golden.read_text(), f"{name} differs from {golden}; if intended, refresh with CODERIG_UPDATE_GOLDEN=1"
+
+
+def test_analysis_json_is_valid_against_its_json_schema(toy_analysis: tuple[Outcome, Analysis]) -> None:
+    import jsonschema
+
+    out, _ = toy_analysis
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "json" / "analysis.v1.schema.json").read_text())
+    jsonschema.validate(json.loads((out.output.path / "analysis.json").read_text()), schema)

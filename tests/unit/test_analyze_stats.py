@@ -1,0 +1,125 @@
+"""pass@k, intervals and the paired test against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from coderig_analyze.intervals import bootstrap_means, clopper_pearson, percentile_interval, t_interval, wilson
+from coderig_analyze.paired import compare, mcnemar_exact
+from coderig_analyze.passk import pass_at_k, pass_at_k_matrix
+
+
+def exact_pass_at_k(n: int, c: int, k: int) -> Fraction:
+    """1 - C(n-c, k) / C(n, k) in exact arithmetic."""
+    return 1 - Fraction(math.comb(n - c, k), math.comb(n, k))
+
+
+def test_pass_at_k_matches_exact_fractions_for_every_k() -> None:
+    cases = [(n, c) for n in range(1, 13) for c in range(n + 1)]
+    n = np.array([n for n, _ in cases])
+    c = np.array([c for _, c in cases])
+    got = pass_at_k_matrix(n, c, 12)
+    for row, (ni, ci) in enumerate(cases):
+        for k in range(1, 13):
+            if k > ni:
+                assert np.isnan(got[row, k - 1])
+            else:
+                assert got[row, k - 1] == pytest.approx(float(exact_pass_at_k(ni, ci, k)), abs=1e-12)
+
+
+def test_pass_at_k_is_stable_for_many_samples() -> None:
+    # C(1000, 500) overflows floats; the product form does not.
+    got = pass_at_k_matrix(np.array([1000, 1000, 200]), np.array([1, 999, 0]), 500)
+    assert got[0, 0] == pytest.approx(1 / 1000)
+    assert got[0, 499] == pytest.approx(float(exact_pass_at_k(1000, 1, 500)), rel=1e-12)  # = 0.5
+    assert got[1, 1] == 1.0
+    assert np.all(got[2, :200] == 0.0) and np.all(np.isnan(got[2, 200:]))
+
+
+def test_pass_at_k_on_the_toy_run_by_hand() -> None:
+    # alpha s0: 2 samples per problem with 2, 1, 1, 0 passes.
+    # pass@1 = (1 + 1/2 + 1/2 + 0) / 4 = 0.5; pass@2 = (1 + 1 + 1 + 0) / 4 = 0.75.
+    assert pass_at_k([2, 2, 2, 2], [2, 1, 1, 0], 1) == 0.5
+    assert pass_at_k([2, 2, 2, 2], [2, 1, 1, 0], 2) == 0.75
+    with pytest.raises(ValueError, match="at least 3"):
+        pass_at_k([2, 2], [1, 1], 3)
+    with pytest.raises(ValueError, match="0 <= c <= n"):
+        pass_at_k_matrix(np.array([2]), np.array([3]), 1)
+
+
+def test_wilson_interval_by_hand() -> None:
+    # 2 of 4 at 95%: z = 1.959964, centre 0.5, half-width z*sqrt(p(1-p)/n + z^2/4n^2)/(1 + z^2/n) = 0.686051 / 1.960365 = 0.349961.
+    low, high = wilson(2, 4)
+    assert low == pytest.approx(0.150039, abs=1e-6)
+    assert high == pytest.approx(0.849961, abs=1e-6)
+    assert wilson(0, 0) == (0.0, 1.0)
+    low, high = wilson(10, 10)
+    assert high == pytest.approx(1.0) and low == pytest.approx(0.722467, abs=1e-6)  # 1/(1 + z^2/10)
+
+
+def test_clopper_pearson_by_hand() -> None:
+    # 0 of 10: the upper bound solves (1-p)^10 = 0.025, so p = 1 - 0.025^(1/10).
+    low, high = clopper_pearson(0, 10)
+    assert low == 0.0
+    assert high == pytest.approx(1 - 0.025 ** 0.1, abs=1e-9)
+    low, high = clopper_pearson(10, 10)
+    assert high == 1.0 and low == pytest.approx(0.025 ** 0.1, abs=1e-9)
+
+
+def test_t_interval_across_seeds_by_hand() -> None:
+    # Rates 0.50 and 0.75: mean 0.625, s = 0.25 / sqrt(2) = 0.176777, t(0.975, 1) = 12.706205,
+    # half-width = 12.706205 * 0.176777 / sqrt(2) = 1.588276.
+    low, high = t_interval([0.5, 0.75]) or (math.nan, math.nan)
+    assert low == pytest.approx(0.625 - 1.588276, abs=1e-6)
+    assert high == pytest.approx(0.625 + 1.588276, abs=1e-6)
+    # Three seeds 0.5, 0.6, 0.7: s = 0.1, t(0.975, 2) = 4.302653, half = 0.248414.
+    low, high = t_interval([0.5, 0.6, 0.7]) or (math.nan, math.nan)
+    assert (low, high) == (pytest.approx(0.6 - 0.248414, abs=1e-6), pytest.approx(0.6 + 0.248414, abs=1e-6))
+    assert t_interval([0.4]) is None
+
+
+def test_bootstrap_over_two_problems_has_the_binomial_distribution() -> None:
+    # Resampling 2 problems with outcomes 0 and 1: the mean is 0, 1/2 or 1 with chances 1/4, 1/2, 1/4.
+    draws = bootstrap_means(np.array([[0.0], [1.0]]), 20_000, seed=7)[:, 0]
+    assert set(np.unique(draws)) == {0.0, 0.5, 1.0}
+    assert np.mean(draws == 0.5) == pytest.approx(0.5, abs=0.02)
+    low, high = percentile_interval(draws[:, None])
+    assert (low[0], high[0]) == (0.0, 1.0)
+
+
+def test_bootstrap_is_seeded_and_blockwise_independent_of_size() -> None:
+    values = np.random.default_rng(1).random((50, 3))
+    a = bootstrap_means(values, 500, seed=3)
+    b = bootstrap_means(values, 500, seed=3)
+    c = bootstrap_means(values, 500, seed=4)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.shape == (500, 3)
+    assert a.mean(axis=0) == pytest.approx(values.mean(axis=0), abs=0.02)
+
+
+def test_mcnemar_exact_worked_examples() -> None:
+    # 2 vs 8 discordant pairs: p = 2 * P(X <= 2 | X ~ Bin(10, 1/2)) = 2 * (1 + 10 + 45) / 1024 = 0.109375.
+    assert mcnemar_exact(2, 8) == pytest.approx(112 / 1024, abs=1e-12)
+    assert mcnemar_exact(8, 2) == pytest.approx(112 / 1024, abs=1e-12)
+    # 1 vs 10: p = 2 * (1 + 11) / 2048 = 0.01171875.
+    assert mcnemar_exact(1, 10) == pytest.approx(24 / 2048, abs=1e-12)
+    # 0 vs 5: p = 2 / 32.
+    assert mcnemar_exact(0, 5) == pytest.approx(0.0625, abs=1e-12)
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(5, 5) == 1.0
+
+
+def test_paired_compare_counts_and_keeps_the_pairing() -> None:
+    # alpha s1 vs beta s1 first samples: A = T T T F, B = F T F F.
+    r = compare([True, True, True, False], [False, True, False, False], replicates=2000, seed=0)
+    assert (r.both_passed, r.a_only, r.b_only, r.both_failed) == (1, 2, 0, 1)
+    assert r.difference == 0.5 and r.a_rate == 0.75 and r.b_rate == 0.25
+    assert r.p_value == pytest.approx(0.5)
+    assert 0.0 <= r.low <= 0.5 <= r.high <= 1.0
+    # Identical outcomes: every paired resample has difference 0 (an unpaired bootstrap would not).
+    same = compare([True, False, True, False], [True, False, True, False], replicates=500, seed=0)
+    assert (same.low, same.high, same.p_value) == (0.0, 0.0, 1.0)
