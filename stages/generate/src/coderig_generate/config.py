@@ -80,7 +80,11 @@ class GenerateConfig(_Frozen):
     chat_template: bool | None = Field(default=None, description="Apply the model's chat template; None: registry default.")
     enable_thinking: bool | None = Field(default=None, description="Thinking mode of models that have one; None: registry default.")
     keep_reachable: bool = Field(default=False, description="Keep only code reachable from the entry point in extracted code.")
-    chunk_size: int = Field(default=64, ge=1, description="Problems per resumable unit (a kill loses at most one unit per seed).")
+    chunk_size: int = Field(default=64, ge=1, description="Problems per resumable unit of work (saved as soon as its engine call returns).")
+    batch_prompts: int = Field(
+        default=1024, ge=1,
+        description="Prompts per engine call, in whole units (every standard dataset fits one call; a kill loses at most one call).",
+    )
     engine: EngineConfig = Field(default_factory=EngineConfig, description="Engine knobs.")
 
     @field_validator("seeds")

