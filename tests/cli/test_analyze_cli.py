@@ -1,0 +1,155 @@
+"""coderig-analyze's command-line contract: exit codes, stdout (machine output only) vs stderr."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from coderig_analyze.cli import main
+from coderig_schemas import PublishedOutput, RunStore
+from coderig_schemas.analysis import Analysis, PairedComparison
+from coderig_schemas.layout import RESULTS
+from tests.factories import make_problem, make_result, make_sample, publish_generate, publish_score
+
+FAST = ["--bootstrap", "50", "--no-charts", "--quiet"]
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, list(args))
+
+
+def err(result) -> str:  # type: ignore[no-untyped-def]
+    """stderr with rich's line wrapping undone."""
+    return " ".join(result.stderr.split())
+
+
+def load_analysis(stdout: str) -> Analysis:
+    return Analysis.model_validate_json((Path(stdout.strip()) / "analysis.json").read_text())
+
+
+def test_run_prints_only_the_output_path(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
+    r = invoke("run", "score/*", "--bootstrap", "50")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1 and (Path(lines[0]) / "manifest.json").is_file()
+    assert "analyzed 4 run(s)" in err(r)  # the log goes to stderr
+    again = invoke("run", "score/*", "--bootstrap", "50")
+    assert again.exit_code == 0 and again.stdout == r.stdout  # unchanged inputs: the same output, nothing rebuilt
+
+
+def test_run_json(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
+    r = invoke("run", "alpha__toy__s0", "score/beta__toy__s0", "--json", *FAST)
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["runs"] == 2 and doc["issues"] == [] and doc["ref"].startswith("analyze/analysis/")
+    assert r.stderr == ""  # --quiet
+
+
+def test_usage_errors_exit_2() -> None:
+    r = invoke("run")
+    assert r.exit_code == 2 and r.stdout == "" and "REFS" in err(r)
+    r = invoke("run", "x", "--bootstrap", "0")
+    assert r.exit_code == 2 and "--bootstrap" in err(r)
+
+
+def test_nothing_to_analyze_exits_3(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
+    r = invoke("run", "nomatch*", *FAST)
+    assert r.exit_code == 3 and r.stdout == ""
+    assert "nothing to analyze" in err(r)
+    r = invoke("run", "score/absent", *FAST)
+    assert r.exit_code == 3 and "no published output score/absent" in err(r)
+
+
+def test_tampered_results_exit_3(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
+    out = two_models[("alpha", 0)]
+    with open(out.path / RESULTS, "a") as f:
+        f.write("\n")
+    r = invoke("run", "score/*", *FAST)
+    assert r.exit_code == 3 and r.stdout == "" and "does not match the manifest" in err(r)
+
+
+def test_invalid_record_exits_3_naming_file_and_line(run_store: Path) -> None:
+    problem = make_problem("p1")
+    samples = [make_sample(problem, i) for i in range(2)]
+    gen = publish_generate(run_store, [problem], samples)
+    good = make_result(samples[0]).model_dump_json()
+    bad = json.loads(make_result(samples[1]).model_dump_json())
+    bad["verdict"] = "exploded"
+    store = RunStore(run_store)
+    gen.path_of("samples.jsonl")
+    with store.begin(stage="score", name=gen.manifest.name, config={"scorer": "x"}, inputs=[gen], tool="t", tool_version="0") as b:
+        b.write_bytes(RESULTS, (good + "\n" + json.dumps(bad) + "\n").encode())
+        b.publish()
+    r = invoke("run", "score/*", *FAST)
+    assert r.exit_code == 3
+    assert f"{RESULTS}:2: verdict: Input should be" in err(r)
+
+
+def test_category_reports_missing_pairs(two_models: dict[tuple[str, int], PublishedOutput], categories_file: Path) -> None:
+    r = invoke("run", "--category", "toy_pair", "--categories-file", str(categories_file), "--bootstrap", "50", "--no-charts")
+    assert r.exit_code == 0, r.stderr
+    a = load_analysis(r.stdout)
+    assert a.name == "toy_pair" and a.category == "toy_pair" and len(a.runs) == 4
+    assert a.matrix.missing == ["alpha on other", "beta on other"]
+    assert {i.kind for i in a.issues} == {"missing"}
+    assert "no score output for model alpha on dataset other" in err(r)
+    assert "Missing: alpha on other; beta on other" in (Path(r.stdout.strip()) / "report.md").read_text()
+
+
+def test_category_errors(categories_file: Path) -> None:
+    r = invoke("run", "--category", "nope", "--categories-file", str(categories_file), *FAST)
+    assert r.exit_code == 3 and "no category 'nope'" in err(r) and "toy_pair" in err(r)
+    r = invoke("run", "--category", "toy_pair", *FAST)
+    assert r.exit_code == 3 and "--categories-file" in err(r)
+
+
+def test_partial_unscored_and_missing_generate_are_reported_not_fatal(run_store: Path) -> None:
+    problems = [make_problem(f"p{i}", difficulty="easy") for i in range(3)]
+    samples = [make_sample(p, 0, model_name="gamma") for p in problems]
+    gen = publish_generate(run_store, problems, samples, model="gamma")
+    publish_score(run_store, gen, [make_result(s) for s in samples[:2]])  # 2 of 3 scored
+    publish_generate(run_store, problems, samples, model="delta")  # never scored
+    other_gen = publish_generate(run_store, problems, samples, model="omega", seed=5)
+    publish_score(run_store, other_gen, [make_result(s) for s in samples])
+    shutil.rmtree(other_gen.path)  # the generate output of omega is gone
+    r = invoke("run", "*", "--bootstrap", "50", "--no-charts")
+    assert r.exit_code == 0, r.stderr
+    a = load_analysis(r.stdout)
+    kinds = {(i.kind, i.ref.split("/")[1] if i.ref else None) for i in a.issues}
+    assert ("partial", "gamma__toy__s0") in kinds
+    assert ("unscored", "delta__toy__s0") in kinds
+    assert ("no_generate", "omega__toy__s5") in kinds
+    gamma = next(x for x in a.runs if x.config.model_name == "gamma")
+    assert not gamma.complete and gamma.samples_expected == 3 and gamma.summary.total_samples == 2
+    omega = next(x for x in a.runs if x.summary.run_ref.startswith("score/omega"))
+    assert omega.generate_ref is None and omega.summary.pass_rate == 1.0 and omega.extraction_methods == {}
+    assert "2 of 3 samples scored" in err(r) and "has no score output" in err(r)
+    assert "(partial)" in (Path(r.stdout.strip()) / "report.md").read_text()
+
+
+def test_compare_prints_difference_ci_and_p(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
+    r = invoke("compare", "alpha__toy__s1", "beta__toy__s1", "--bootstrap", "200")
+    assert r.exit_code == 0, r.stderr
+    diff, low, high, p = map(float, r.stdout.split())
+    assert diff == 0.5 and p == 0.5 and low <= diff <= high
+    assert "McNemar p=0.5" in err(r)
+    r = invoke("compare", "score/alpha__toy__s1", "score/beta__toy__s1", "--json", "--quiet")
+    assert r.exit_code == 0 and r.stderr == ""
+    pc = PairedComparison.model_validate_json(r.stdout)
+    assert (pc.a_only, pc.b_only, pc.problems) == (2, 0, 4)
+
+
+def test_compare_errors(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
+    r = invoke("compare", "alpha__toy__s1", "absent")
+    assert r.exit_code == 3 and r.stdout == ""
+    r = invoke("compare", "alpha__toy__s1")
+    assert r.exit_code == 2
+
+
+def test_help_texts() -> None:
+    for cmd in (["--help"], ["run", "--help"], ["compare", "--help"]):
+        r = invoke(*cmd)
+        assert r.exit_code == 0 and r.stdout.strip()
