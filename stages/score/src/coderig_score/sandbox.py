@@ -353,11 +353,15 @@ def probe_network(worker: Worker) -> NetworkCheck:
 
 
 def make_job(code: str, *, prelude: list[str], tests: list[str], test_timeouts: list[float], prelude_timeout: float,
-             sample_cap: float, limits: Limits, max_timeouts: int = 3) -> dict[str, Any]:
-    """The message a worker runs: candidate code, prelude parts, tests and their time budgets."""
+             sample_cap: float, limits: Limits, max_timeouts: int = 3, imports: list[str] | None = None) -> dict[str, Any]:
+    """The message a worker runs: imports, candidate code, prelude parts, tests and their time budgets.
+
+    In one namespace: each of ``imports``, the candidate code, each prelude part; then each test
+    in a fork of that namespace.
+    """
     budget = prelude_timeout + sum(test_timeouts) + 0.05 * len(tests) + 0.5
     return {
-        "op": "run", "code": code, "prelude": prelude, "tests": tests, "test_timeouts": test_timeouts,
+        "op": "run", "code": code, "imports": imports or [], "prelude": prelude, "tests": tests, "test_timeouts": test_timeouts,
         "max_timeouts": max_timeouts,
         "prelude_deadline": prelude_timeout + 0.5, "deadline": min(budget, sample_cap), "sample_cap": sample_cap,
         "output_cap": limits.output_kb * 1024,

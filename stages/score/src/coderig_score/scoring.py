@@ -78,8 +78,8 @@ def problem_sha256(problem: Problem) -> str:
 
 def build_job(problem: Problem, code: str, budget: SampleBudget, limits: Limits, max_timeouts: int) -> dict[str, Any]:
     """The worker message for one program against one problem."""
-    prelude = [problem.setup_code, "\n".join(problem.test_imports), problem.test_preamble]
-    return make_job(code, prelude=prelude, tests=[t.code for t in problem.tests], test_timeouts=budget.tests_s,
+    return make_job(code, imports=list(problem.test_imports), prelude=[problem.setup_code, problem.test_preamble],
+                    tests=[t.code for t in problem.tests], test_timeouts=budget.tests_s,
                     prelude_timeout=budget.prelude_s, sample_cap=budget.cap_s, limits=limits, max_timeouts=max_timeouts)
 
 

@@ -149,7 +149,7 @@ def judge(problem: Problem, sample: Sample, reply: dict[str, Any], attempts: int
             kind, value = ex[3], ex[4]
             if kind == "timeout":
                 status, msg = TestStatus.TIMEOUT, f"timed out after {duration:.2f}s"
-            elif kind == "signal" and value in (signal.SIGXCPU, signal.SIGKILL):
+            elif kind == "signal" and value == signal.SIGXCPU:
                 status, msg = TestStatus.TIMEOUT, f"killed by {_signal_name(value)} (CPU time limit)"
             elif kind == "signal":
                 status, name, msg = TestStatus.ERROR, _signal_name(value), f"the test process died from {_signal_name(value)}"

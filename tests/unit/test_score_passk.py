@@ -1,0 +1,52 @@
+"""pass@k equals the exact combinatorial value, for every k <= n."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import comb
+
+import pytest
+
+from coderig_score import passk
+
+
+def exact(n: int, c: int, k: int) -> Fraction:
+    return 1 - Fraction(comb(n - c, k), comb(n, k))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 10, 20, 50, 200])
+def test_pass_at_k_equals_fractions_on_a_grid(n: int) -> None:
+    for c in range(n + 1):
+        for k in range(1, n + 1):
+            got = passk.pass_at_k(n, c, k)
+            assert got == pytest.approx(float(exact(n, c, k)), rel=1e-12, abs=1e-12), (n, c, k)
+
+
+def test_edges() -> None:
+    assert passk.pass_at_k(10, 0, 3) == 0.0
+    assert passk.pass_at_k(10, 10, 1) == 1.0
+    assert passk.pass_at_k(10, 8, 3) == 1.0  # fewer than k wrong answers: any draw of k has a pass
+    assert passk.pass_at_k(5, 2, 1) == pytest.approx(0.4)
+    with pytest.raises(ValueError):
+        passk.pass_at_k(3, 4, 1)
+    with pytest.raises(ValueError):
+        passk.pass_at_k(3, 1, 4)
+
+
+def test_large_n_is_stable() -> None:
+    # comb(2000, 1000) overflows a float; the product form does not.
+    assert passk.pass_at_k(2000, 1, 1000) == pytest.approx(0.5)
+    assert passk.pass_at_k(2000, 3, 1000) == pytest.approx(float(exact(2000, 3, 1000)))
+
+
+def test_per_problem_and_overall() -> None:
+    counts = passk.counts_from([("a", True), ("a", False), ("a", False), ("b", True), ("b", True), ("c", False), ("c", False)])
+    assert counts == {"a": (3, 1), "b": (2, 2), "c": (2, 0)}
+    per = passk.per_problem(counts, [1, 2, 3])
+    assert set(per["a"]) == {1, 2, 3} and set(per["b"]) == {1, 2}
+    assert per["a"][2] == pytest.approx(float(exact(3, 1, 2)))
+    overall = passk.overall(counts)
+    assert set(overall) == {1, 2}  # every k <= the smallest n
+    assert overall[1] == pytest.approx((1 / 3 + 1 + 0) / 3)
+    assert overall[2] == pytest.approx((float(exact(3, 1, 2)) + 1 + 0) / 3)
+    assert passk.overall({}) == {}

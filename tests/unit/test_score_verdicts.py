@@ -1,0 +1,83 @@
+"""Known-wrong answers get the right verdict class, through the real sandbox (one per class)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from coderig_schemas import ScoreResult, TestStatus, Verdict
+from coderig_score.timeouts import TimeoutPolicy
+from tests.factories import make_problem
+
+Score = Callable[..., ScoreResult]
+
+
+def test_passed_counts_visible_and_hidden(score_code: Score) -> None:
+    r = score_code("def f(x):\n    return x\n")
+    assert r.verdict == Verdict.PASSED and r.passed
+    assert (r.tests_passed, r.visible_passed, r.hidden_passed, r.tests_total) == (2, 1, 1, 2)
+    assert [t.status for t in r.tests] == [TestStatus.PASSED, TestStatus.PASSED]
+
+
+def test_wrong_answer_keeps_every_test_with_expected_and_actual(score_code: Score) -> None:
+    # wrong on the visible test only: the hidden one still runs and passes
+    r = score_code("def f(x):\n    return 5 if x == 1 else x\n")
+    assert r.verdict == Verdict.WRONG_ANSWER and not r.passed
+    assert r.failing_test_id == "t0" and r.exception_type == "AssertionError"
+    assert [t.status for t in r.tests] == [TestStatus.FAILED, TestStatus.PASSED]
+    assert (r.tests[0].expected, r.tests[0].actual) == ("1", "5")
+    assert (r.visible_passed, r.hidden_passed) == (0, 1)
+
+
+def test_runtime_error_has_type_and_message(score_code: Score) -> None:
+    r = score_code("def f(x):\n    return {}[x]\n")
+    assert r.verdict == Verdict.RUNTIME_ERROR
+    assert r.exception_type == "KeyError" and r.error_message == "1"
+    assert all(t.status == TestStatus.ERROR for t in r.tests)
+
+
+def test_syntax_error(score_code: Score) -> None:
+    r = score_code("def f(x)\n    return x\n")
+    assert r.verdict == Verdict.SYNTAX_ERROR and r.exception_type == "SyntaxError"
+    assert "line 1" in (r.error_message or "")
+    assert all(t.status == TestStatus.NOT_RUN for t in r.tests)
+
+
+def test_timeout_does_not_hide_the_other_tests(score_code: Score) -> None:
+    r = score_code("def f(x):\n    while x == 1:\n        pass\n    return x\n",
+                   policy=TimeoutPolicy(default_s=0.5, floor_s=0.5))
+    assert r.verdict == Verdict.TIMEOUT
+    assert [t.status for t in r.tests] == [TestStatus.TIMEOUT, TestStatus.PASSED]
+
+
+def test_memory_exceeded(score_code: Score) -> None:
+    r = score_code("def f(x):\n    return len(bytearray(8 * 1024 ** 3)) and x\n")
+    assert r.verdict == Verdict.MEMORY_EXCEEDED
+    assert r.tests[0].status == TestStatus.MEMORY_EXCEEDED
+
+
+def test_no_code_is_not_run(score_code: Score) -> None:
+    r = score_code("", extraction_method="empty")
+    assert r.verdict == Verdict.NO_CODE and r.duration_s == 0
+
+
+def test_truncated_generation_only_when_not_passing(score_code: Score) -> None:
+    assert score_code("def f(x):\n    return (x", finish_reason="length").verdict == Verdict.TRUNCATED_GENERATION
+    assert score_code("def f(x):\n    return x\n", finish_reason="length").verdict == Verdict.PASSED
+
+
+def test_order_imports_candidate_setup_preamble_test(score_code: Score) -> None:
+    # A candidate's own name shadows an import from test_imports (the LeetCode 'Sequence' case);
+    # setup and preamble see the candidate.
+    problem = make_problem(
+        "order", test_imports=["from typing import Sequence", "import math"],
+        setup_code="ORDER = [Sequence.__module__]", test_preamble="candidate = f",
+        tests=[{"test_id": "t0", "code": "assert ORDER == ['candidate'] and candidate(2) == 2", "visibility": "hidden"}],
+    )
+    r = score_code("class Sequence:\n    pass\n\ndef f(x):\n    return int(math.sqrt(x * x))\n", problem=problem)
+    assert r.verdict == Verdict.PASSED, r
+
+
+def test_setup_error_is_a_runtime_error(score_code: Score) -> None:
+    problem = make_problem("setup", setup_code="raise RuntimeError('bad setup')")
+    r = score_code("def f(x):\n    return x\n", problem=problem)
+    assert r.verdict == Verdict.RUNTIME_ERROR and r.error_message == "bad setup"
