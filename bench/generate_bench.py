@@ -48,7 +48,10 @@ def main() -> None:
     with gzip.open(args.data_file, "rt", encoding="utf-8") as f:
         problems = [json.loads(line) for line in f][: args.prompts]
     requests = [
-        GenRequest(request_id=p["task_id"], messages=[ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=p["prompt"])])
+        GenRequest(
+            request_id=p["task_id"],
+            messages=[ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=p["prompt"])],
+        )
         for p in problems
     ]
     sampling = SamplingParams(temperature=args.temperature, top_p=0.95, max_tokens=args.max_tokens, n=args.n)
