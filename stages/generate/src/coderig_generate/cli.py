@@ -12,7 +12,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from coderig_schemas import RunStore, UsageError
+from coderig_schemas import RunStore
 from coderig_schemas.cli_support import emit, quiet_option, run_main, runs_option, setup_logging
 
 from .config import EngineConfig, GenerateConfig
@@ -190,4 +190,5 @@ def models_cmd(as_json: bool) -> None:
     run_main(body)
 
 
-__all__ = ["UsageError", "main"]
+if __name__ == "__main__":
+    main()
