@@ -43,7 +43,7 @@ class PromptsFile(BaseModel):
     templates: dict[str, Template]
 
     def for_dataset(self, dataset: str, template_id: str | None = None) -> Template:
-        """The named template, else the first one listing the dataset."""
+        """The named template, else the first one listing the dataset, else the file's only template."""
         if template_id is not None:
             if template_id not in self.templates:
                 raise UsageError(f"no template {template_id!r} in {self.path}", hint=f"choose one of {', '.join(self.templates)}")
@@ -51,6 +51,8 @@ class PromptsFile(BaseModel):
         for t in self.templates.values():
             if dataset in t.datasets:
                 return t
+        if len(self.templates) == 1:
+            return next(iter(self.templates.values()))
         raise UsageError(f"no template in {self.path} is for dataset {dataset!r}", hint="pass --template ID")
 
 

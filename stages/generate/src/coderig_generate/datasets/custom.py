@@ -76,8 +76,11 @@ def custom(rec: RawRecord, split: str) -> Problem:
             if isinstance(t, str):
                 tests.append(assert_case(f"t{i}", t, Visibility.HIDDEN))
             else:
-                tests.append(TestCase(test_id=t.test_id or f"t{i}", code=t.code, visibility=Visibility(t.visibility),
-                                      input_repr=t.input_repr, expected_repr=t.expected_repr))
+                derived = assert_case(t.test_id or f"t{i}", t.code, Visibility(t.visibility))
+                tests.append(derived.model_copy(update={
+                    "input_repr": t.input_repr if t.input_repr is not None else derived.input_repr,
+                    "expected_repr": t.expected_repr if t.expected_repr is not None else derived.expected_repr,
+                }))
         if len({t.test_id for t in tests}) != len(tests):
             raise InvalidInputError(f"{rec.where}: tests: test_id values repeat", hint="give each test a distinct test_id")
     return Problem(
