@@ -53,7 +53,8 @@ def build_store(root: Path, rows: int, samples_per_problem: int = 50) -> str:
         p = problems[i // samples_per_problem]
         k = i % samples_per_problem
         body = "".join(f"    # step {j}\n    acc = acc * {j} + {rng.randrange(100)}\n" for j in range(rng.randrange(2, 12)))
-        code = f"def solve(xs):\n    acc = 0\n{body}    for i, x in enumerate(xs):\n        if x % {k + 2} == 0:\n            acc += i * x\n    return acc\n"
+        loop = f"    for i, x in enumerate(xs):\n        if x % {k + 2} == 0:\n            acc += i * x\n    return acc\n"
+        code = f"def solve(xs):\n    acc = 0\n{body}{loop}"
         sid = f"{p.problem_id}#s0#{k}"
         s = Sample(sample_id=sid, problem_id=p.problem_id, dataset="bench", split="train", sample_index=k, seed=0,
                    model_name="bench-model", template_id="default", template_sha256="0" * 64, prompt_sha256="1" * 64,
@@ -112,9 +113,22 @@ def variant(name: str, root: Path, ref: str, out: Path) -> None:
             keep = df[df["passed"]].drop_duplicates(subset=["problem_id", "extracted_code"])
             keep = keep.rename(columns={"prompt_text": "instruction", "extracted_code": "output"})
             keep["input"] = ""
-            keep[["instruction", "input", "output", "difficulty", "sample_id"]].to_json(out / "baseline.jsonl", orient="records", lines=True)
+            cols = ["instruction", "input", "output", "difficulty", "sample_id"]
+            keep[cols].to_json(out / "baseline.jsonl", orient="records", lines=True)
         else:
             raise SystemExit(f"unknown variant {name}")
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory (VmHWM), in MiB.
+
+    Not ``getrusage``: on Linux its ru_maxrss survives exec, so a child started by a big parent
+    would report the parent's size.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(name: str, root: Path, ref: str, out: Path) -> dict[str, float]:
@@ -141,7 +155,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.variant:
         variant(args.variant, args.store, args.ref, args.out)
-        print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        print(json.dumps({"peak_mib": peak_mib()}))
         return
     with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
         work = args.workdir or Path(tmp)
@@ -151,7 +165,8 @@ def main() -> None:
         ref = build_store(root, args.rows)
         print(f"built {args.rows} scored samples in {time.perf_counter() - t0:.1f} s ({ref})", file=sys.stderr)
         pairs = [p for p in ("xlsx", "jsonl") if args.only in (None, p)]
-        print(f"| task ({args.rows:,} samples) | coderig s | baseline s | time ratio | coderig peak MiB | baseline peak MiB | memory ratio |")
+        print(f"| task ({args.rows:,} samples) | coderig s | baseline s | time ratio | coderig peak MiB | baseline peak MiB "
+              "| memory ratio |")
         print("|---|---|---|---|---|---|---|")
         for pair in pairs:
             ours = measure(f"{pair}-coderig", root, ref, out)

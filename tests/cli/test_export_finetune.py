@@ -55,6 +55,17 @@ def test_stdout_is_the_path_and_a_second_call_is_a_no_op(export_store: ExportSto
     assert len(list((export_store.root / "export").glob("*/*"))) == 1
 
 
+def test_globs_skip_score_outputs_without_results(export_store: ExportStore) -> None:
+    from coderig_schemas.layout import REFERENCE_TIMINGS
+
+    store = RunStore(export_store.root)
+    with store.begin(stage="score", name="reftimes__toy", config={"x": 1}, inputs=[], tool="t", tool_version="0") as b:
+        b.write_bytes(REFERENCE_TIMINGS, b"")
+        b.publish()
+    _, out = finetune()
+    assert "reftimes" not in json.dumps(store.resolve(str(out)).manifest.model_dump(mode="json")["inputs"])
+
+
 def test_manifest_lists_every_input_read(export_store: ExportStore) -> None:
     _, out = finetune("*")
     manifest = RunStore(export_store.root).resolve(str(out)).manifest

@@ -26,7 +26,25 @@ def test_unparseable_code_is_compared_without_comments_and_whitespace_runs() -> 
 
 
 def test_a_docstring_only_body_stays_valid() -> None:
-    assert normalize_code('def f():\n    """only a docstring"""\n') == "def f():\n    pass"
+    assert normalize_code('def f():\n    """only a docstring"""\n') == normalize_code("def f():\n    pass\n")
+
+
+def test_nested_docstrings_go_but_other_strings_stay() -> None:
+    a = ('class A:\n    """A."""\n    def m(self):\n        """M."""\n'
+         '        if True:\n            def g():\n                """G."""\n                return "s"\n')
+    b = "class A:\n    def m(self):\n        if True:\n            def g():\n                return 's'\n"
+    assert normalize_code(a) == normalize_code(b)
+    assert normalize_code("def g():\n    return 'a'\n") != normalize_code("def g():\n    return 'b'\n")
+
+
+def test_names_constants_and_structure_matter() -> None:
+    base = normalize_code("def f(xs):\n    return [x * 2 for x in xs if x in {1, 2}]\n")
+    assert base == normalize_code("def f(xs):\n    return [x*2 for x in xs if x in {2, 1}]  # same\n")
+    for other in ("def f(ys):\n    return [y * 2 for y in ys if y in {1, 2}]\n",  # renamed
+                  "def f(xs):\n    return [x * 3 for x in xs if x in {1, 2}]\n",  # another constant
+                  "def f(xs):\n    return [x * 2 for x in xs if x in {1, 3}]\n",
+                  "def f(xs):\n    return list(x * 2 for x in xs if x in {1, 2})\n"):
+        assert normalize_code(other) != base
 
 
 def test_deduplicator_is_per_problem_and_first_wins() -> None:

@@ -105,7 +105,8 @@ def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[P
     """Score outputs named by references or name globs, deduplicated and sorted by reference.
 
     A glob ('*humaneval*', 'score/qwen*') picks the newest version of each matching name; a plain
-    reference resolves as ``RunStore.resolve`` does. No argument means every score output.
+    reference resolves as ``RunStore.resolve`` does. No argument means every score output. Globs skip
+    score outputs that hold no results (the scorer's reference timings).
     """
     found: dict[str, PublishedOutput] = {}
     for ref in refs or ("*",):
@@ -113,7 +114,8 @@ def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[P
             glob = ref.removeprefix("score/")
             newest: dict[str, PublishedOutput] = {}
             for out in store.list_outputs("score", glob):
-                newest[out.manifest.name] = out  # list_outputs is oldest first
+                if out.has(RESULTS):  # score outputs without results (reference timings) are not runs
+                    newest[out.manifest.name] = out  # list_outputs is oldest first
             if not newest:
                 raise InvalidInputError(f"no score output matches {ref!r} in {store.root}",
                                         hint="run the score stage first or check --runs")
