@@ -68,6 +68,8 @@ def test_other_config_gets_its_own_output(run_store: Path) -> None:
     b = invoke("--model", "reference", "--dataset", "humaneval", "--limit", "3")
     assert a.exit_code == 0 and b.exit_code == 0
     assert a.stdout != b.stdout and Path(a.stdout.strip()).parent == Path(b.stdout.strip()).parent
+    everything = invoke("--model", "reference", "--dataset", "humaneval", "--limit", "0", "--dry-run")
+    assert json.loads(everything.stdout)["runs"][0]["prompts"] == 164
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

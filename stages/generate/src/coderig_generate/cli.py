@@ -65,7 +65,7 @@ def main() -> None:
               help="Local dataset file (else CODERIG_DATA_<NAME>, CODERIG_DATA_DIR, then the hub).")
 @click.option("--difficulty-map", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="JSON or CSV problem_id -> easy/medium/hard overriding the difficulty.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N problems.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Only the first N problems (0: all).")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds; one output per seed.")
 @click.option("--n", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per prompt.")
 @click.option("--temperature", type=float, default=None, help="Default: the model registry's.")
@@ -125,6 +125,7 @@ def run(models: tuple[str, ...], datasets: tuple[str, ...], runs: Path, quiet: b
     for key in ("data_file", "difficulty_map", "prompts_file"):
         options[key] = str(options[key]) if options[key] is not None else None
     options["stop"] = tuple(options["stop"])
+    options["limit"] = options["limit"] or None  # 0 means no limit (compose passes LIMIT=0 by default)
     configs = []
     for model in model_list:
         name = engine_name or ("replay" if model == "reference" or engine_opts["replay_file"] else "vllm")
