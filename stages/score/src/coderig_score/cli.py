@@ -42,12 +42,14 @@ def main() -> None:
 @click.option("--check-references", is_flag=True, help="Score the reference solutions only; report pass rate and failures.")
 @click.option("--i-know-the-network-is-open", "network_open", is_flag=True,
               help="DANGEROUS: score even when the start-up check reaches the network from inside the sandbox.")
+@click.option("--unit-size", type=click.IntRange(1, 10_000), default=25, show_default=True,
+              help="Samples per resumable unit (saved atomically as they complete).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
 @runs_option
 @quiet_option
 def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor: float, timeout_factor: float,
         timeout_default: float, timeout_cap: float, max_timeouts: int, memory_mb: int, output_kb: int, sandbox: str,
-        python: str | None, calibrate: bool, check_references: bool, network_open: bool, as_json: bool, runs: Path,
+        python: str | None, calibrate: bool, check_references: bool, network_open: bool, unit_size: int, as_json: bool, runs: Path,
         quiet: bool) -> None:
     """Score every sample of a generate output in the sandbox, one test case at a time.
 
@@ -62,7 +64,7 @@ def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor
         timeouts={"floor_s": timeout_floor, "factor": timeout_factor, "default_s": timeout_default,
                   "sample_cap_s": timeout_cap, "max_timeouts": max_timeouts},
         limits={"memory_mb": memory_mb, "output_kb": output_kb},
-        sandbox=sandbox, calibrate=calibrate or check_references, shard=shard, allow_open_network=network_open,
+        sandbox=sandbox, calibrate=calibrate or check_references, shard=shard, allow_open_network=network_open, unit_size=unit_size,
     )
     rt = Runtime(workers=workers or os.cpu_count() or 1, python=python, quiet=quiet, progress=progress)
 
@@ -132,3 +134,7 @@ def merge(shards: tuple[str, ...], as_json: bool, runs: Path, quiet: bool) -> No
         _report(summary.output.path, summary.stats, as_json)
 
     run_main(body)
+
+
+if __name__ == "__main__":
+    main()

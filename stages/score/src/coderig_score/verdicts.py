@@ -148,7 +148,7 @@ def judge(problem: Problem, sample: Sample, reply: dict[str, Any], attempts: int
             duration = float(ex[2])
             kind, value = ex[3], ex[4]
             if kind == "timeout":
-                status, msg = TestStatus.TIMEOUT, f"timed out after {duration:.2f}s"
+                status, msg = TestStatus.TIMEOUT, "the test exceeded its time limit"
             elif kind == "signal" and value == signal.SIGXCPU:
                 status, msg = TestStatus.TIMEOUT, f"killed by {_signal_name(value)} (CPU time limit)"
             elif kind == "signal":
