@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,3 +229,12 @@ def test_reference_solutions_pass_their_split_tests(loaded: dict[str, list[Probl
             failures[f"{p.dataset}:{p.problem_id}"] = r.stdout[:300] or r.stderr[-300:]
     assert len(chosen) >= 18
     assert failures == {}
+
+
+def test_publish_reference_fixture(publish_reference: Any) -> None:
+    from coderig_schemas import Sample
+    from coderig_schemas.layout import SAMPLES
+
+    (out,) = publish_reference("leetcode", limit=2)
+    samples = list(out.records(SAMPLES, Sample))
+    assert [s.sample_id.split("#")[0] for s in samples] == [p.problem_id for p in out.records("problems.jsonl", Problem)]
