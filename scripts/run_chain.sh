@@ -43,8 +43,8 @@ label="${MODEL//\//-}__${DATASET}"
 echo ">> analyze: ${#scored[@]} score output(s)" >&2
 analysis=$("$BIN/coderig-analyze" run "${scored[@]}" --name "$label")
 echo ">> export: fine-tuning data and workbook" >&2
-finetune=$("$BIN/coderig-export" finetune "${scored[@]}" --name "$label")
-workbook=$("$BIN/coderig-export" xlsx "${scored[@]}" --name "$label")
+finetune=$("$BIN/coderig-export" finetune "${scored[@]}" --name "${label}__finetune")
+workbook=$("$BIN/coderig-export" xlsx "${scored[@]}" --name "${label}__results")
 
 {
   echo
