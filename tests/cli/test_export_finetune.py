@@ -222,6 +222,15 @@ def test_errors_have_codes_and_say_what(export_store: ExportStore, args: list[st
     assert needle in " ".join(result.stderr.split())
 
 
+def test_against_must_name_problems(export_store: ExportStore) -> None:
+    _, out = finetune(export_store.toy.ref)
+    result = invoke("finetune", export_store.toy.ref, "--against", str(out))
+    assert result.exit_code == 3 and "holds no problems" in " ".join(result.stderr.split())
+    generate_ref = export_store.humaneval.manifest.inputs[0].ref
+    _, out = finetune("--mix", "all", "--include-eval-splits", "--against", generate_ref, "--name", "g")
+    assert "HumanEval/0#0" not in ids(out) and "c0#0" not in ids(out) and "mbpp/11#0" in ids(out)
+
+
 def test_a_tampered_input_is_refused(export_store: ExportStore) -> None:
     results = export_store.toy.path / RESULTS
     results.write_bytes(results.read_bytes().replace(b'"passed"', b'"passed" ', 1))

@@ -6,7 +6,7 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from coderig_schemas import Builder, Problem, PublishedOutput, RunStore
+from coderig_schemas import Builder, InvalidInputError, Problem, PublishedOutput, RunStore
 from coderig_schemas.cli_support import attach_log_file, progress
 from coderig_schemas.layout import CHAT_JSONL, FINETUNE_JSONL, PROBLEMS, RESULTS
 
@@ -69,7 +69,7 @@ def gather(runs: list[ScoredRun], config: FinetuneConfig, decontaminator: Decont
                 if not meets(row.result, config.criterion):
                     continue
                 tally.passing[label] += 1
-                reason = decontaminator.reason(row.problem) if config.eval_splits or config.against else None
+                reason = decontaminator.reason(row.problem)
                 if reason is not None:
                     tally.contaminated += 1
                     reasons[reason] += 1
@@ -100,7 +100,9 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
     extra_inputs: list[PublishedOutput] = []
     for ref in config.against:
         out = store.resolve(ref)
-        source = store.resolve(out.manifest.inputs[0].ref, stage="generate") if out.stage == "score" and out.manifest.inputs else out
+        if out.stage not in ("generate", "score") or (out.stage == "score" and not out.manifest.inputs):
+            raise InvalidInputError(f"--against {ref}: a {out.stage} output holds no problems", hint="name a generate or score output")
+        source = store.resolve(out.manifest.inputs[0].ref, stage="generate") if out.stage == "score" else out
         for p in source.records(PROBLEMS, Problem):
             decontaminator.add_eval_problem(p)
         extra_inputs.append(source)
@@ -108,7 +110,7 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
         decontaminator.learn(run.problems.values())
     inputs = [o for r in runs for o in r.inputs()] + extra_inputs
     with store.begin(stage="export", name=name, config=config, inputs=inputs, tool=TOOL, tool_version=__version__,
-                     packages=["pyarrow", "pandas"]) as builder:
+                     packages=["pyarrow", "coderig-export"]) as builder:
         if builder.existing is not None:
             return builder.existing, True
         handler = attach_log_file(builder.log_path)

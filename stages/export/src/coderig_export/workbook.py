@@ -44,7 +44,7 @@ def export_xlsx(store: RunStore, refs: tuple[str, ...], config: XlsxConfig, name
     runs = open_runs(store, refs)
     inputs = [o for r in runs for o in r.inputs()]
     with store.begin(stage="export", name=name, config=config, inputs=inputs, tool=TOOL, tool_version=__version__,
-                     packages=["openpyxl"]) as builder:
+                     packages=["openpyxl", "lxml", "coderig-export"]) as builder:
         if builder.existing is not None:
             return builder.existing, True
         handler = attach_log_file(builder.log_path)
