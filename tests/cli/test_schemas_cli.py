@@ -51,3 +51,9 @@ def test_unknown_ref_and_bad_usage(run_store: Path) -> None:
     assert r.exit_code == ExitCode.INVALID_INPUT and "no published output score/nothing" in r.stderr
     r = CliRunner().invoke(main, ["validate", "x.jsonl", "--schema", "nope"])
     assert r.exit_code == ExitCode.USAGE
+
+
+def test_error_text_with_brackets_is_printed_verbatim(run_store: Path) -> None:
+    r = CliRunner().invoke(main, ["verify", "not/a/ref[/x]"])
+    assert r.exit_code == ExitCode.INVALID_INPUT
+    assert "[/<key>|/latest]" in r.stderr

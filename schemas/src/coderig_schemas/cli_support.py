@@ -15,6 +15,7 @@ import click
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -95,7 +96,7 @@ def run_main(fn: Callable[[], Any]) -> None:
     try:
         fn()
     except CoderigError as e:
-        console.print(f"[bold red]error:[/] {e.one_line()}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(e.one_line())}", highlight=False, soft_wrap=True)
         sys.exit(int(e.exit_code))
     except KeyboardInterrupt:
         console.print("[yellow]interrupted:[/] partial work is kept; run the same command again to resume")
@@ -104,7 +105,7 @@ def run_main(fn: Callable[[], Any]) -> None:
         raise
     except Exception as e:
         log.exception("unexpected error")
-        console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(int(ExitCode.FAILURE))
     finally:
         signal.signal(signal.SIGTERM, previous)
