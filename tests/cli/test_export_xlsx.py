@@ -123,6 +123,23 @@ def test_long_code_is_truncated_and_the_file_still_opens(run_store: Path) -> Non
     assert cell.startswith("def f(x):\n    return x\n# zzz")
 
 
+def test_rows_past_the_sheet_limit_continue_on_another_sheet(export_store: ExportStore, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from coderig_export.config import XlsxConfig
+    from coderig_export.load import open_runs
+    from coderig_export.workbook import write_workbook
+    from coderig_schemas import RunStore
+
+    monkeypatch.setattr(WorkbookWriter, "max_sheet_rows", 11)  # header + 10 rows per sheet
+    runs = open_runs(RunStore(export_store.root), [export_store.toy.ref])
+    writer = write_workbook(runs, XlsxConfig(), tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
+    assert wb.sheetnames == ["Summary", "Compare", "Results", "Results 2", "Results 3"]
+    counts = [wb[s].max_row - 1 for s in ("Results", "Results 2", "Results 3")]
+    assert counts == [10, 10, 2] and writer.rows == 22
+    assert wb["Results 3"].auto_filter.ref == "A1:V3" and wb["Results 2"].freeze_panes == "A2"
+
+
 def test_no_code_and_no_op(export_store: ExportStore) -> None:
     first = invoke("xlsx", "--no-code", export_store.toy.ref)
     second = invoke("xlsx", "--no-code", export_store.toy.ref)

@@ -23,6 +23,8 @@ from .load import ScoredRow
 
 #: Excel refuses cells longer than this many characters.
 EXCEL_CELL_LIMIT = 32767
+#: Excel's rows per sheet.
+EXCEL_MAX_ROWS = 1_048_576
 TRUNCATION_MARKER = "\n…[truncated by coderig: {dropped} of {total} characters cut; the full text is in the run's JSONL]"
 
 #: Fill colour (RGB hex) of the verdict cell.
@@ -100,6 +102,9 @@ class WorkbookWriter:
     Use :meth:`add` for every scored row, then :meth:`save`.
     """
 
+    #: Rows of a sheet, header included (Excel's limit).
+    max_sheet_rows = EXCEL_MAX_ROWS
+
     def __init__(self, *, max_cell_chars: int = EXCEL_CELL_LIMIT, code_column: bool = True) -> None:
         self.max_cell_chars = max_cell_chars
         self.code_column = code_column
@@ -108,9 +113,10 @@ class WorkbookWriter:
         self.summary = self._sheet("Summary", SUMMARY_HEADERS)
         self.compare: WriteOnlyWorksheet | None = None  # created once the runs are known (its columns are the runs)
         self._compare_index = len(self.wb.worksheets)
-        headers = RESULT_HEADERS if code_column else RESULT_HEADERS[:-1]
-        self.results = self._sheet("Results", headers)
-        self._result_cols = len(headers)
+        self._result_headers = RESULT_HEADERS if code_column else RESULT_HEADERS[:-1]
+        self.results = self._sheet("Results", self._result_headers)
+        self.result_sheets = [self.results]
+        self._sheet_rows = 0  # data rows in the current Results sheet
         self.rows = 0
         self.truncated = 0
         self._labels: dict[str, RunLabel] = {}
@@ -149,8 +155,22 @@ class WorkbookWriter:
             self.truncated += 1
         return excel_text(text, self.max_cell_chars)
 
+    def _next_results_sheet(self) -> None:
+        self._close_results_sheet()
+        self.results = self._sheet(f"Results {len(self.result_sheets) + 1}", self._result_headers)
+        self.result_sheets.append(self.results)
+        self._sheet_rows = 0
+
+    def _close_results_sheet(self) -> None:
+        self.results.auto_filter.ref = f"A1:{get_column_letter(len(self._result_headers))}{self._sheet_rows + 1}"
+
     def add(self, row: ScoredRow, label: RunLabel) -> None:
-        """Append one scored sample to the Results sheet and count it for the summaries."""
+        """Append one scored sample to the Results sheet and count it for the summaries.
+
+        Past Excel's row limit the rows continue on 'Results 2', 'Results 3'...
+        """
+        if self._sheet_rows >= self.max_sheet_rows - 1:
+            self._next_results_sheet()
         r = row.result
         self._labels.setdefault(label.ref, label)
         difficulty = str(r.difficulty or row.problem.difficulty or "") or None
@@ -164,6 +184,7 @@ class WorkbookWriter:
         if self.code_column:
             values.append(self._styled(self.results, self._text(row.sample.extracted_code), alignment=_WRAP))
         self.results.append(values)
+        self._sheet_rows += 1
         self.rows += 1
         for bucket in ("all", difficulty or "unknown"):
             self._tallies[(label.ref, bucket)].add(r.problem_id, r.passed)
@@ -201,7 +222,7 @@ class WorkbookWriter:
 
     def save(self, path: Path) -> None:
         """Write the summary sheets and save the workbook to path (the caller makes it atomic)."""
-        self.results.auto_filter.ref = f"A1:{get_column_letter(self._result_cols)}{self.rows + 1}"
+        self._close_results_sheet()
         self._write_summary()
         self._write_compare()
         self.wb.save(path)
