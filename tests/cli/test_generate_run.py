@@ -239,3 +239,33 @@ def test_offline_hub_via_cli_exits_3_with_the_fix(tmp_path: Path) -> None:
     assert out.stdout == ""
     err = " ".join(out.stderr.split())
     assert "newfacade/LeetCodeDataset" in err and "--data-file" in err and "CODERIG_DATA_LEETCODE" in err
+
+
+def test_kill_9_then_rerun_loses_and_duplicates_nothing(run_store: Path, shared_data: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    env = {**os.environ, "CODERIG_RUNS": str(run_store), "CODERIG_DATA_DIR": str(shared_data)}
+    cmd = [sys.executable, "-m", "coderig_generate.cli", "run", "--quiet", "--model", "reference", "--dataset", "mbpp",
+           "--split", "all", "--chunk-size", "1", "--batch-prompts", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    units_dir = run_store / ".staging" / "generate" / "reference__mbpp__s0"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list(units_dir.glob("*/units/*.jsonl"))) >= 20:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    saved = len(list(units_dir.glob("*/units/*.jsonl")))
+    assert 20 <= saved < 974
+    resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    path = Path(resumed.stdout.strip())
+    stats = json.loads((path / "manifest.json").read_text())["stats"]
+    assert stats["units_resumed"] == saved and stats["samples"] == 974
+    clean = subprocess.run(cmd, env={**env, "CODERIG_RUNS": str(tmp_path / "clean")}, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stderr
+    assert (path / SAMPLES).read_bytes() == (Path(clean.stdout.strip()) / SAMPLES).read_bytes()
