@@ -57,8 +57,9 @@ def backoff_seconds(
             return min(max(float(retry_after), 0.0), BACKOFF_MAX_S)
         except ValueError:
             pass  # an HTTP date: fall back to our own schedule
-    delay = min(base * (2**attempt), BACKOFF_MAX_S)
-    return delay * (1 + 0.25 * (rng or random).random())
+    delay = min(base * 2.0**attempt, BACKOFF_MAX_S)
+    jitter: float = (rng or random).random()
+    return delay * (1 + 0.25 * jitter)
 
 
 def finish_reason(reason: str | None) -> FinishReason:
