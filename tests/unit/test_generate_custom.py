@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from coderig_generate.datasets import load_problems
-from coderig_schemas import Difficulty, DifficultySource, InvalidInputError, Visibility
+from coderig_schemas import Difficulty, DifficultySource, InvalidInputError, UsageError, Visibility
 
 GOOD: list[dict[str, Any]] = [
     {"problem_id": "adv/1", "prompt": "Return the n-th Fibonacci number.", "entry_point": "fib",
@@ -57,3 +57,12 @@ def test_bad_custom_line_names_file_and_line(tmp_path: Path, bad: Any, needle: s
     with pytest.raises(InvalidInputError) as e:
         load_problems("custom", source=f)
     assert e.value.message.startswith(f"{f}:2") and needle in e.value.message
+
+
+def test_custom_splits(tmp_path: Path) -> None:
+    rows = [{**GOOD[0], "split": "dev"}, GOOD[1]]
+    f = _write(tmp_path / "adv.jsonl", rows)
+    assert [p.split for p in load_problems("custom", source=f)] == ["dev", "test"]
+    assert [p.problem_id for p in load_problems("custom", source=f, split="dev")] == ["adv/1"]
+    with pytest.raises(UsageError, match="no problem of 'custom' is in split 'train'"):
+        load_problems("custom", source=f, split="train")

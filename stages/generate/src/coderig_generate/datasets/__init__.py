@@ -58,7 +58,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     ("test", "train"), "test", "LeetCodeDataset-v0.3.1-test.jsonl.gz", HubSource("newfacade/LeetCodeDataset", None, "test"),
                     derive_difficulty=False),
         DatasetSpec("custom", "your own problems: a JSONL file in the format of docs/generate.md", custom,
-                    (), "test", None, None),
+                    (), "all", None, None),
     )
 }
 
@@ -126,10 +126,10 @@ def load_problems(
         problems, unmatched = apply_mapping(problems, difficulty_map)
         if unmatched:
             log.warning("%s: %d problem ids match no problem of %s", difficulty_map, unmatched, name)
-    if split != "all" and spec.splits:
+    if split != "all":
         problems = [p for p in problems if p.split == split]
-    elif split != "all":
-        problems = [p for p in problems if p.split == split] or problems
+        if not problems:
+            raise UsageError(f"{origin}: no problem of {name!r} is in split {split!r}", hint="pass another --split, or all")
     return problems
 
 
