@@ -269,3 +269,35 @@ def test_kill_9_then_rerun_loses_and_duplicates_nothing(run_store: Path, shared_
     clean = subprocess.run(cmd, env={**env, "CODERIG_RUNS": str(tmp_path / "clean")}, capture_output=True, text=True, timeout=300)
     assert clean.returncode == 0, clean.stderr
     assert (path / SAMPLES).read_bytes() == (Path(clean.stdout.strip()) / SAMPLES).read_bytes()
+
+
+class Counting(Crashing):
+    """Records the size of every engine call."""
+
+    def __init__(self, inner: Engine) -> None:
+        super().__init__(inner, after=10**9)
+        self.sizes: list[int] = []
+
+    def generate(self, requests: list[GenRequest], sampling: SamplingParams, seed: int | None,
+                 progress: ProgressFn | None = None) -> list[list[GenOutput]]:
+        self.sizes.append(len(requests))
+        return super().generate(requests, sampling, seed, progress)
+
+
+@pytest.mark.parametrize(("batch", "calls"), [(None, [20, 20]), ("8", [8, 8, 4, 8, 8, 4])])
+def test_one_engine_call_per_group_of_units_and_one_engine_for_all_seeds(
+        monkeypatch: pytest.MonkeyPatch, batch: str | None, calls: list[int]) -> None:
+    real = engines.make_engine
+    made: list[Counting] = []
+
+    def counting(config: GenerateConfig, problems: list[Problem] | None = None) -> Engine:
+        made.append(Counting(real(config, problems)))
+        return made[-1]
+
+    monkeypatch.setattr(engines, "make_engine", counting)
+    args = ["--model", "reference", "--dataset", "humaneval", "--limit", "20", "--seeds", "0,1", "--chunk-size", "4"]
+    r = invoke(*args, *(["--batch-prompts", batch] if batch else []))
+    assert r.exit_code == 0, r.stderr
+    assert len(made) == 1 and made[0].sizes == calls
+    for path in r.stdout.splitlines():
+        assert json.loads((Path(path) / "manifest.json").read_text())["stats"]["units"] == 5
