@@ -58,7 +58,7 @@ def test_wilson_interval_by_hand() -> None:
     assert high == pytest.approx(0.849961, abs=1e-6)
     assert wilson(0, 0) == (0.0, 1.0)
     low, high = wilson(10, 10)
-    assert high == pytest.approx(1.0) and low == pytest.approx(0.722467, abs=1e-6)  # 1/(1 + z^2/10)
+    assert high == 1.0 and low == pytest.approx(0.722467, abs=1e-6)  # 1/(1 + z^2/10); the upper bound is p itself
 
 
 def test_clopper_pearson_by_hand() -> None:
@@ -123,3 +123,29 @@ def test_paired_compare_counts_and_keeps_the_pairing() -> None:
     # Identical outcomes: every paired resample has difference 0 (an unpaired bootstrap would not).
     same = compare([True, False, True, False], [True, False, True, False], replicates=500, seed=0)
     assert (same.low, same.high, same.p_value) == (0.0, 0.0, 1.0)
+
+
+def test_closed_forms_agree_with_scipy_stats() -> None:
+    from scipy import stats
+
+    for a_only in range(0, 12):
+        for b_only in range(0, 12):
+            if a_only + b_only:
+                expected = stats.binomtest(a_only, a_only + b_only, 0.5).pvalue
+                assert mcnemar_exact(a_only, b_only) == pytest.approx(expected, rel=1e-9)
+    for passed, total in ((3, 10), (1, 7), (49, 50)):
+        low, high = clopper_pearson(passed, total)
+        assert low == pytest.approx(stats.beta.ppf(0.025, passed, total - passed + 1), rel=1e-9)
+        assert high == pytest.approx(stats.beta.ppf(0.975, passed + 1, total - passed), rel=1e-9)
+    low, high = t_interval([0.2, 0.4, 0.9]) or (math.nan, math.nan)
+    expected = stats.t.interval(0.95, 2, loc=0.5, scale=stats.sem([0.2, 0.4, 0.9]))
+    assert (low, high) == (pytest.approx(expected[0]), pytest.approx(expected[1]))
+
+
+def test_bootstrap_in_blocks_for_big_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from coderig_analyze import intervals
+
+    monkeypatch.setattr(intervals, "_CACHE_LIMIT", 0)  # as for a very large number of problems
+    draws = bootstrap_means(np.array([[0.0], [1.0]]), 20_000, seed=7)[:, 0]
+    assert np.mean(draws == 0.5) == pytest.approx(0.5, abs=0.02)
+    assert np.array_equal(draws, bootstrap_means(np.array([[0.0], [1.0]]), 20_000, seed=7)[:, 0])

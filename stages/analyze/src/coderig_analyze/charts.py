@@ -48,7 +48,8 @@ def pass_rate_by_model(a: Analysis) -> bytes:
         est = np.array([cells[(model, d)].pass_rate.estimate if (model, d) in cells else np.nan for d in datasets])
         low = np.array([cells[(model, d)].pass_rate.low if (model, d) in cells else np.nan for d in datasets])
         high = np.array([cells[(model, d)].pass_rate.high if (model, d) in cells else np.nan for d in datasets])
-        ax.bar(x + i * width - 0.4 + width / 2, est, width, yerr=[np.clip(est - low, 0, None), np.clip(high - est, 0, None)], capsize=3, label=model)
+        errors = [np.clip(est - low, 0, None), np.clip(high - est, 0, None)]  # never negative, even by rounding
+        ax.bar(x + i * width - 0.4 + width / 2, est, width, yerr=errors, capsize=3, label=model)
     ax.set_xticks(x, datasets)
     ax.set_ylim(0, 1)
     ax.set_ylabel("pass rate")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +13,10 @@ import click
 from coderig_schemas.cli_support import build_config, console, emit, quiet_option, run_main, runs_option, setup_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The analysis multiplies many small matrices (bootstrap weights x per-problem values): BLAS
+# threads only add contention there, 3-5x slower on a busy 2-core machine. Set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 @click.group()

@@ -11,16 +11,24 @@ from coderig_schemas.analysis import Interval, PairedComparison
 from .paired import compare
 
 
+def first_outcomes(outcomes: pd.DataFrame) -> dict[int, pd.Series]:
+    """run -> whether each problem's first sample passed, indexed by problem_id (sorted)."""
+    return {int(run): g.set_index("problem_id")["first_passed"].sort_index() for run, g in outcomes.groupby("run")}
+
+
 def paired_comparison(
-    outcomes: pd.DataFrame, a: pd.Series, b: pd.Series, *, replicates: int, seed: int, level: float,
+    first: dict[int, pd.Series], a: pd.Series, b: pd.Series, *, replicates: int, seed: int, level: float,
 ) -> PairedComparison | None:
     """Compare run a with run b (rows of the runs table) on the problems both scored; None if there are none."""
-    oa = outcomes.loc[outcomes["run"] == a["run"], ["problem_id", "first_passed"]]
-    ob = outcomes.loc[outcomes["run"] == b["run"], ["problem_id", "first_passed"]]
-    both = oa.merge(ob, on="problem_id", suffixes=("_a", "_b"))
-    if both.empty:
+    sa, sb = first.get(int(a["run"])), first.get(int(b["run"]))
+    if sa is None or sb is None:
         return None
-    r = compare(both["first_passed_a"].to_numpy(), both["first_passed_b"].to_numpy(), replicates=replicates, seed=seed, level=level)
+    if not sa.index.equals(sb.index):
+        common = sa.index.intersection(sb.index)
+        sa, sb = sa.loc[common], sb.loc[common]
+    if sa.empty:
+        return None
+    r = compare(sa.to_numpy(dtype=bool), sb.to_numpy(dtype=bool), replicates=replicates, seed=seed, level=level)
     return PairedComparison(
         dataset=str(a["dataset"]), a_ref=str(a["run_ref"]), b_ref=str(b["run_ref"]), a_model=str(a["model_name"]),
         b_model=str(b["model_name"]), problems=r.problems, a_rate=r.a_rate, b_rate=r.b_rate,

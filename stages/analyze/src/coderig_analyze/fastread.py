@@ -34,6 +34,7 @@ log = logging.getLogger("coderig.analyze")
 
 #: Bytes of JSONL parsed at once: bounds memory whatever the file size.
 CHUNK_BYTES = 32 << 20
+BLOCK_BYTES = 1 << 20
 
 
 class Unsupported(Exception):
@@ -139,21 +140,30 @@ def arrow_contract(model: type[BaseModel]) -> ArrowContract:
     return ArrowContract(pa.schema(fields), tuple(checks))
 
 
-def _navigate(table: pa.Table, path: tuple[str, ...]) -> tuple[pa.Array, pa.Array]:
-    """The values at path and, per value, whether its parent exists (so a null counts as missing)."""
-    arr: pa.Array = table.column(path[0]).combine_chunks()
-    parent_valid: pa.Array = pa.array(np.ones(len(arr), dtype=bool))
-    for step in path[1:]:
-        if step == "[]":
-            keep = pc.list_value_length(arr)
-            arr_valid = pc.is_valid(arr)
+Located = tuple[pa.Array, "pa.Array | None"]
+
+
+def _navigate(table: pa.Table, path: tuple[str, ...], memo: dict[tuple[str, ...], Located]) -> Located:
+    """The values at path and, per value, whether its parent exists (None: every parent does).
+
+    Prefixes are memoized, so the many checks of one chunk walk each column once.
+    """
+    if path in memo:
+        return memo[path]
+    if len(path) == 1:
+        located: Located = (table.column(path[0]).combine_chunks(), None)
+    else:
+        arr, parent_valid = _navigate(table, path[:-1], memo)
+        here = pc.is_valid(arr) if arr.null_count else None
+        valid = here if parent_valid is None else parent_valid if here is None else pc.and_(parent_valid, here)
+        if path[-1] == "[]":
             # A child exists for every element of every non-null list.
-            parent_valid = _repeat(pc.and_(parent_valid, arr_valid), keep)
-            arr = arr.flatten()
+            child_valid = None if valid is None else _repeat(valid, pc.list_value_length(arr))
+            located = (arr.flatten(), child_valid)
         else:
-            parent_valid = pc.and_(parent_valid, pc.is_valid(arr))
-            arr = pc.struct_field(arr, step)
-    return arr, parent_valid
+            located = (pc.struct_field(arr, path[-1]), valid)
+    memo[path] = located
+    return located
 
 
 def _repeat(mask: pa.Array, counts: pa.Array) -> pa.Array:
@@ -173,8 +183,9 @@ def _lines_missing_key(chunk: bytes, rows: np.ndarray, key: str) -> bool:
 
 def _check_table(table: pa.Table, chunk: bytes, contract: ArrowContract) -> None:
     """Raise Mismatch unless every row satisfies every check (pydantic then names the bad line)."""
+    memo: dict[tuple[str, ...], Located] = {}
     for check in contract.checks:
-        values, parent_valid = _navigate(table, check.path)
+        values, parent_valid = _navigate(table, check.path, memo)
         if check.kind == "present":
             # The key must be there, possibly with null: look at the raw lines of the null rows only.
             nulls = np.flatnonzero(pc.is_null(values).to_numpy(zero_copy_only=False))
@@ -184,7 +195,9 @@ def _check_table(table: pa.Table, chunk: bytes, contract: ArrowContract) -> None
         if check.kind in ("required", "no_null"):
             # For 'no_null' a null is either an explicit null (invalid) or an omitted key (valid, the
             # default applies). The writers always write every key, so both take the slow path.
-            bad = pc.and_(parent_valid, pc.is_null(values))
+            if not values.null_count:
+                continue
+            bad = pc.is_null(values) if parent_valid is None else pc.and_(parent_valid, pc.is_null(values))
         elif check.kind == "enum":
             bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(check.arg, values.type))))
         elif check.kind == "const":
@@ -235,7 +248,8 @@ def read_columns(path: Path, model: type[BaseModel], columns: list[str], chunk_b
         log.debug("fast path unavailable for %s (%s); validating line by line", model.__name__, e)
         return _read_with_pydantic(path, model, columns)
     parse = pj.ParseOptions(explicit_schema=contract.schema, unexpected_field_behavior="error")
-    opts = pj.ReadOptions(block_size=chunk_bytes + 1, use_threads=True)
+    # Blocks of 1 MiB let Arrow parse one chunk on every core (it releases the GIL meanwhile).
+    opts = pj.ReadOptions(block_size=min(chunk_bytes + 1, BLOCK_BYTES), use_threads=True)
     pieces: list[pa.Table] = []
     for chunk in _chunks(path, chunk_bytes):
         try:

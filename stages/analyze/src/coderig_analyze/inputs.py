@@ -21,7 +21,7 @@ from pydantic import Field
 from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult
 from coderig_schemas._base import Record
 from coderig_schemas.analysis import InputIssue, RunConfig
-from coderig_schemas.io import hash_json
+from coderig_schemas.io import hash_json, iter_jsonl
 from coderig_schemas.layout import PROBLEMS, RESULTS, SAMPLES, default_name
 
 from .fastread import read_columns
@@ -208,9 +208,7 @@ def load_run(store: RunStore, score: PublishedOutput) -> tuple[RunData, list[Inp
     samples = pd.DataFrame()
     if gen is not None:
         if gen.has(PROBLEMS):
-            rows = [(p.problem_id, p.split, p.difficulty.value if p.difficulty else None, list(p.tags))
-                    for p in gen.records(PROBLEMS, Problem)]
-            problems = pd.DataFrame(rows, columns=["problem_id", "split", "difficulty", "tags"])
+            problems = _problems(gen)
         if gen.has(SAMPLES):
             samples_expected = gen.entry(SAMPLES).records
             samples = _table_to_frame(read_columns(gen.path_of(SAMPLES), Sample, SAMPLE_COLUMNS))
@@ -226,13 +224,27 @@ def load_run(store: RunStore, score: PublishedOutput) -> tuple[RunData, list[Inp
     if samples_expected is not None and len(results) < samples_expected:
         issues.append(InputIssue(kind="partial", ref=score.ref,
                                  message=f"{score.ref}: {len(results)} of {samples_expected} samples scored"))
-    if not results.empty and (problems.empty or not set(results["problem_id"]).issubset(set(problems["problem_id"]))):
+    if not results.empty and (problems.empty or not results["problem_id"].isin(problems["problem_id"]).all()):
         # No problems snapshot: rebuild what the results themselves carry.
         first = results.drop_duplicates("problem_id")
         problems = pd.DataFrame({"problem_id": first["problem_id"].to_numpy(), "split": first["split"].to_numpy(),
                                  "difficulty": first["difficulty"].to_numpy(), "tags": [[] for _ in range(len(first))]})
     return RunData(score=score, generate=gen, config=config, results=results, problems=problems,
                    samples_expected=samples_expected, has_samples=has_samples), issues
+
+
+#: Problem snapshots already read, by sha256: the runs of one dataset share the same file content.
+_PROBLEMS_SEEN: dict[str, pd.DataFrame] = {}
+
+
+def _problems(gen: PublishedOutput) -> pd.DataFrame:
+    """problem_id, split, difficulty and tags of a generate output's problems (validated once per content)."""
+    path = gen.path_of(PROBLEMS)  # checks the sha256 against the manifest
+    digest = gen.entry(PROBLEMS).sha256
+    if digest not in _PROBLEMS_SEEN:
+        rows = [(p.problem_id, p.split, p.difficulty.value if p.difficulty else None, list(p.tags)) for p in iter_jsonl(path, Problem)]
+        _PROBLEMS_SEEN[digest] = pd.DataFrame(rows, columns=["problem_id", "split", "difficulty", "tags"])
+    return _PROBLEMS_SEEN[digest]
 
 
 def _attach_samples(results: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:

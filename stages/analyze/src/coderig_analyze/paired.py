@@ -6,17 +6,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special
 
 from .intervals import bootstrap_means, percentile_interval
 
 
 def mcnemar_exact(a_only: int, b_only: int) -> float:
-    """Two-sided exact McNemar p-value: a binomial test of the discordant pairs against 1/2."""
+    """Two-sided exact McNemar p-value: a binomial test of the discordant pairs against 1/2.
+
+    Under the null each discordant pair favours A or B with chance 1/2, so the p-value is twice the
+    smaller binomial tail, P(X <= min(a_only, b_only)) with X ~ Bin(a_only + b_only, 1/2), capped at 1.
+    """
     discordant = a_only + b_only
     if discordant == 0:
         return 1.0
-    return float(stats.binomtest(a_only, discordant, 0.5, alternative="two-sided").pvalue)
+    return min(1.0, 2.0 * float(special.bdtr(min(a_only, b_only), discordant, 0.5)))
 
 
 @dataclass(frozen=True)

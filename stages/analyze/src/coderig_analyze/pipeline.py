@@ -18,7 +18,7 @@ from coderig_schemas.cli_support import attach_log_file, progress
 from coderig_schemas.layout import ANALYSIS, REPORT, SUMMARIES, default_name
 
 from . import __version__
-from .comparisons import paired_comparison, pairs_to_compare
+from .comparisons import first_outcomes, paired_comparison, pairs_to_compare
 from .configs import config_analysis
 from .difficulty import problem_difficulty
 from .inputs import Category, RunData, load_run, read_category, select
@@ -148,8 +148,9 @@ def compute(data: list[RunData], cfg: AnalyzeConfig, issues: list[InputIssue]) -
     missing = [f"{m} on {d}" for m in cfg.category_models for d in cfg.category_datasets if default_name(m, d, None) not in present]
     matrix = comparison_matrix(best, runs, category=cfg.category, missing=missing, level=cfg.level)
     paired: list[PairedComparison] = []
+    first = first_outcomes(t.outcomes)
     for ia, ib in pairs_to_compare(runs, best):
-        pc = paired_comparison(t.outcomes, runs.iloc[ia], runs.iloc[ib], replicates=cfg.bootstrap, seed=cfg.seed, level=cfg.level)
+        pc = paired_comparison(first, runs.iloc[ia], runs.iloc[ib], replicates=cfg.bootstrap, seed=cfg.seed, level=cfg.level)
         if pc is not None:
             paired.append(pc)
     difficulty = problem_difficulty(t.outcomes, runs)
@@ -255,7 +256,7 @@ def compare_runs(store: RunStore, a_ref: str, b_ref: str, *, replicates: int, se
         log.warning("comparing runs on different datasets (%s, %s): only shared problem ids are paired",
                     loaded[0].config.dataset, loaded[1].config.dataset)
     t = analyze_runs(loaded, replicates=1, seed=seed, level=level)
-    result = paired_comparison(t.outcomes, t.runs.iloc[0], t.runs.iloc[1], replicates=replicates, seed=seed, level=level)
+    result = paired_comparison(first_outcomes(t.outcomes), t.runs.iloc[0], t.runs.iloc[1], replicates=replicates, seed=seed, level=level)
     if result is None:
         raise InvalidInputError(f"{a_ref} and {b_ref} share no problem", hint="compare two runs of the same dataset")
     return result

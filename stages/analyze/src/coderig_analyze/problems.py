@@ -11,7 +11,8 @@ def problem_outcomes(results: pd.DataFrame) -> pd.DataFrame:
     results needs columns run, problem_id, sample_index, passed, split, difficulty. The first
     sample is the one with the lowest sample_index (what AnalysisSummary.pass_rate counts).
     """
-    ordered = results.sort_values(["run", "problem_id", "sample_index"], kind="stable")
+    columns = ["run", "problem_id", "sample_index", "passed", "split", "difficulty"]
+    ordered = results[columns].sort_values(["run", "problem_id", "sample_index"], kind="stable")
     grouped = ordered.groupby(["run", "problem_id"], sort=True, observed=True)
     out = grouped.agg(
         n=("passed", "size"), c=("passed", "sum"), first_passed=("passed", "first"),
