@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The chain behind `make category`: every model of a category over the category's datasets, each model
+# loaded once (coderig-generate runs all model x dataset x seed combinations in one invocation), then
+# score, one comparison analysis for the whole category, and the exports.
+# Inputs (environment): CATEGORY PRESET SEEDS N TEMPERATURE MAX_TOKENS LIMIT DRY_RUN CATEGORIES_FILE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+: "${CATEGORY:?set CATEGORY, e.g. make category CATEGORY=coding_specialists}"
+PRESET=${PRESET:-balanced}
+SEEDS=${SEEDS:-0}
+N=${N:-1}
+CATEGORIES_FILE=${CATEGORIES_FILE:-stages/generate/src/coderig_generate/registry/categories.yaml}
+
+# The category's models and datasets, from the registry file (data, not code).
+mapfile -t members < <("$BIN/python" - "$CATEGORIES_FILE" "$CATEGORY" <<'PY'
+import sys
+import yaml
+path, name = sys.argv[1], sys.argv[2]
+cats = (yaml.safe_load(open(path)) or {}).get("categories", {})
+if name not in cats:
+    sys.exit(f"{path}:1: unknown category {name!r}; known: {', '.join(sorted(cats))}")
+for m in cats[name]["models"]:
+    print("--model", m, sep="\n")
+for d in cats[name]["datasets"]:
+    print("--dataset", d, sep="\n")
+PY
+)
+
+gen_args=(run "${members[@]}" --seeds "$SEEDS" --n "$N" --preset "$PRESET")
+[ -n "${TEMPERATURE:-}" ] && gen_args+=(--temperature "$TEMPERATURE")
+[ -n "${MAX_TOKENS:-}" ] && gen_args+=(--max-tokens "$MAX_TOKENS")
+[ -n "${LIMIT:-}" ] && gen_args+=(--limit "$LIMIT")
+
+if [ -n "${DRY_RUN:-}" ] && [ "${DRY_RUN}" != 0 ]; then
+  exec "$BIN/coderig-generate" "${gen_args[@]}" --dry-run
+fi
+
+echo ">> generate: category $CATEGORY (preset $PRESET, seeds $SEEDS)" >&2
+mapfile -t generated < <("$BIN/coderig-generate" "${gen_args[@]}")
+scored=()
+for g in "${generated[@]}"; do
+  echo ">> score: $g" >&2
+  scored+=("$("$BIN/coderig-score" run --generate "$g")")
+done
+echo ">> analyze: category $CATEGORY (${#scored[@]} score outputs)" >&2
+analysis=$("$BIN/coderig-analyze" run --category "$CATEGORY" --categories-file "$CATEGORIES_FILE" --name "$CATEGORY")
+workbook=$("$BIN/coderig-export" xlsx "${scored[@]}" --name "${CATEGORY}__results")
+finetune=$("$BIN/coderig-export" finetune "${scored[@]}" --name "${CATEGORY}__finetune")
+{
+  echo
+  echo "coderig outputs for category $CATEGORY (run store: ${CODERIG_RUNS:-runs})"
+  echo "  comparison  $analysis/analysis.json and $analysis/report.md"
+  echo "  workbook    $workbook"
+  echo "  finetune    $finetune"
+} >&2
+printf '%s\n' "${generated[@]}" "${scored[@]}" "$analysis" "$workbook" "$finetune"
