@@ -79,12 +79,25 @@ class Resolved:
         return default_name(self.config.model, self.config.dataset, seed)
 
 
-def resolve(config: GenerateConfig) -> Resolved:
-    """Read the dataset, prompts and model defaults of a configuration (cheap: no engine is created)."""
-    problems = load_problems(
-        config.dataset, source=Path(config.data_file) if config.data_file else None, split=config.split,
-        difficulty_map=Path(config.difficulty_map) if config.difficulty_map else None,
-    )
+ProblemCache = dict[tuple[str, str | None, str | None, str | None], list[Problem]]
+
+
+def resolve(config: GenerateConfig, cache: ProblemCache | None = None) -> Resolved:
+    """Read the dataset, prompts and model defaults of a configuration (cheap: no engine is created).
+
+    ``cache`` shares loaded datasets between the configurations of one invocation (several models on
+    the same dataset read it once).
+    """
+    key = (config.dataset, config.data_file, config.split, config.difficulty_map)
+    if cache is None or key not in cache:
+        loaded = load_problems(
+            config.dataset, source=Path(config.data_file) if config.data_file else None, split=config.split,
+            difficulty_map=Path(config.difficulty_map) if config.difficulty_map else None,
+        )
+        if cache is None:
+            cache = {}
+        cache[key] = loaded
+    problems = cache[key]
     if config.limit is not None:
         problems = problems[: config.limit]
     template = load_prompts(Path(config.prompts_file) if config.prompts_file else None).for_dataset(config.dataset, config.template)
@@ -120,8 +133,9 @@ def resolve(config: GenerateConfig) -> Resolved:
 def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
     """The --dry-run plan: one row per (model, dataset) with prompt and sample counts; loads no model."""
     runs: list[dict[str, Any]] = []
+    cache: ProblemCache = {}
     for config in configs:
-        r = resolve(config)
+        r = resolve(config, cache)
         outputs = []
         for seed in config.seeds:
             key = output_key("generate", hash_json(r.output_config(seed)), [])
@@ -247,9 +261,10 @@ class EngineCache:
         self._engines.clear()
 
 
-def run_config(config: GenerateConfig, store: RunStore, engines_: EngineCache, *, quiet: bool = False) -> list[SeedResult]:
+def run_config(config: GenerateConfig, store: RunStore, engines_: EngineCache, *, quiet: bool = False,
+               cache: ProblemCache | None = None) -> list[SeedResult]:
     """Generate every seed of one (model, dataset) configuration; returns one result per seed, in order."""
-    r = resolve(config)
+    r = resolve(config, cache)
     chunks = [r.problems[i:i + config.chunk_size] for i in range(0, len(r.problems), config.chunk_size)]
     messages = {p.problem_id: render(r.template, p, chat=r.chat) for p in r.problems}
     results: dict[int, SeedResult] = {}
@@ -350,11 +365,12 @@ def _stats(r: Resolved, samples: list[Sample], c: _Counters, resumed: int, units
 def execute(configs: list[GenerateConfig], store: RunStore, *, quiet: bool = False,
             engine_factory: EngineFactory | None = None) -> list[SeedResult]:
     """Run every configuration (model x dataset), in order; the one function the CLI calls."""
-    cache = EngineCache(engine_factory)
+    engines_ = EngineCache(engine_factory)
+    problems: ProblemCache = {}
     results: list[SeedResult] = []
     try:
         for config in configs:
-            results += run_config(config, store, cache, quiet=quiet)
+            results += run_config(config, store, engines_, quiet=quiet, cache=problems)
     finally:
-        cache.close()
+        engines_.close()
     return results
