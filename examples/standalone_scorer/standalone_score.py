@@ -45,6 +45,8 @@ def load_schema(schemas: Path, name: str) -> jsonschema.Draft202012Validator:
 
 
 def resolve(runs: Path, ref: str) -> Path:
+    if (Path(ref) / "manifest.json").is_file():
+        return Path(ref)
     parts = ref.strip("/").split("/")
     if len(parts) == 3 and parts[2] != "latest":
         return runs / ref

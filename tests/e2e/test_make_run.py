@@ -17,8 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+def _env(runs: Path) -> dict[str, str]:
+    # Offline: datasets come from ../shared/data, never the hub.
+    from tests.conftest import SHARED_DATA
+
+    return {**os.environ, "CODERIG_RUNS": str(runs), "CODERIG_DATA_DIR": str(SHARED_DATA), "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1"}
+
+
 def _make(target: str, runs: Path, timeout: int = 1800, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CODERIG_RUNS": str(runs)}
+    env = _env(runs)
     args = ["make", "--no-print-directory", target, *(f"{k}={v}" for k, v in variables.items())]
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -85,7 +93,7 @@ def test_category_dry_run_prints_the_plan(run_store: Path) -> None:
 
 
 def test_a_standalone_scorer_replaces_the_score_stage(run_store: Path) -> None:
-    env = {**os.environ, "CODERIG_RUNS": str(run_store)}
+    env = _env(run_store)
     venv = ROOT / ".venv" / "bin"
     gen = subprocess.run([venv / "coderig-generate", "run", "--model", "reference", "--engine", "replay",
                           "--dataset", "mbpp", "--limit", "20"], env=env, capture_output=True, text=True, timeout=600)
