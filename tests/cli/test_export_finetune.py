@@ -168,6 +168,28 @@ def test_chat_and_instruction_files_agree_and_csv_has_the_columns(export_store: 
     assert [r["response"] for r in rows] == [e.output for e in inst]
 
 
+def test_instruction_is_the_prompt_as_sent_or_the_statement(run_store: Path) -> None:
+    from tests.factories import make_problem, make_result, make_sample, publish_generate, publish_score
+
+    p = make_problem("q1", dataset="custom", difficulty="easy", prompt="Add one to x.")
+    messages = [{"role": "system", "content": "Answer in one python block."},
+                {"role": "user", "content": "Add one to x.\nYour code should pass:\nassert f(1) == 2"}]
+    s = make_sample(p, prompt_text=None, prompt_messages=messages, extracted_code="def f(x):\n    return x + 1\n")
+    score = publish_score(run_store, publish_generate(run_store, [p], [s], dataset="custom"), [make_result(s, "passed", "easy")])
+    _, out = finetune(score.ref, "--mix", "all")
+    [e] = read_jsonl(out / FINETUNE_JSONL, FineTuneExample)
+    [c] = read_jsonl(out / CHAT_JSONL, ChatExample)
+    assert e.instruction == messages[1]["content"]
+    assert [(m.role, m.content) for m in c.messages[:2]] == [("system", messages[0]["content"]), ("user", messages[1]["content"])]
+    _, out = finetune(score.ref, "--mix", "all", "--instruction", "statement", "--name", "st")
+    [e] = read_jsonl(out / FINETUNE_JSONL, FineTuneExample)
+    [c] = read_jsonl(out / CHAT_JSONL, ChatExample)
+    assert e.instruction == "Add one to x." and [m.role for m in c.messages] == ["user", "assistant"]
+    _, out = finetune(score.ref, "--mix", "all", "--system-prompt", "Be brief.", "--name", "sys")
+    [c] = read_jsonl(out / CHAT_JSONL, ChatExample)
+    assert c.messages[0].content == "Be brief."
+
+
 def test_load_dataset_reads_both_jsonl_files_as_is(export_store: ExportStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -72,14 +72,17 @@ def main() -> None:
               help="A generate or score output whose problems are all evaluation problems (left out with their copies; repeatable).")
 @click.option("--formats", callback=_formats, default=",".join(DEFAULT_FORMATS), show_default=True,
               help=f"Comma-separated files to write: {', '.join(FORMATS)}. README.md and datasets_summary.csv are always written.")
-@click.option("--system-prompt", help="System turn added to every chat example.")
+@click.option("--instruction", type=click.Choice(["prompt", "statement"]), default="prompt", show_default=True,
+              help="Instruction text: the prompt as the model received it (its answer responds to it), or the problem statement.")
+@click.option("--system-prompt", help="System turn of every chat example (default: the system message sent with the prompt, if any).")
 @click.option("--name", help="Output name (default 'finetune-<mix>').")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (path, ref, stats) instead of the path.")
 @runs_option
 @quiet_option
 def finetune(refs: tuple[str, ...], mix: str, ratios: tuple[float, float, float] | None, size: int | None, seed: int,
              require_hidden: bool, include_eval_splits: bool, eval_splits: tuple[str, ...], against: tuple[str, ...],
-             formats: tuple[str, ...], system_prompt: str | None, name: str | None, as_json: bool, runs: Path, quiet: bool) -> None:
+             formats: tuple[str, ...], instruction: str, system_prompt: str | None, name: str | None, as_json: bool, runs: Path,
+             quiet: bool) -> None:
     """Fine-tuning dataset from the passing samples of score outputs REFS (references or name globs; default: all).
 
     Passing samples are deduplicated (same problem, same normalized code), decontaminated and
@@ -95,7 +98,7 @@ def finetune(refs: tuple[str, ...], mix: str, ratios: tuple[float, float, float]
         raise click.UsageError("--include-eval-splits and --eval-split contradict each other; give one")
     config = build_config(FinetuneConfig, **finetune_config(
         mix=mix, ratios=ratios, size=size, seed=seed, require_hidden=require_hidden, include_eval_splits=include_eval_splits,
-        eval_splits=eval_splits, against=against, formats=formats, system_prompt=system_prompt))
+        eval_splits=eval_splits, against=against, formats=formats, system_prompt=system_prompt, instruction=instruction))
     run_main(lambda: _report(*export_finetune(RunStore(runs), refs, config, name or f"finetune-{mix}", quiet), as_json))
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .decontam import DEFAULT_EVAL_SPLITS, SplitRule
 from .formats import FORMATS
 from .mix import MIXES
-from .selection import PassCriterion
+from .selection import InstructionSource, PassCriterion
 
 MixName = Literal["balanced", "easy_heavy", "medium_heavy", "hard_heavy", "all"]
 
@@ -33,7 +33,10 @@ class FinetuneConfig(_Config):
     )
     against: tuple[str, ...] = Field(default=(), description="References of outputs whose problems are all treated as evaluation problems.")
     formats: tuple[str, ...] = Field(default=("jsonl", "chat", "csv"), description="Files to write: jsonl, chat, csv, parquet.")
-    system_prompt: str | None = Field(default=None, description="System turn added to every chat example, if any.")
+    instruction: InstructionSource = Field(
+        default=InstructionSource.PROMPT, description="Instruction text: the prompt as sent to the model, or the problem statement."
+    )
+    system_prompt: str | None = Field(default=None, description="System turn of every chat example (default: the one sent, if any).")
 
     @model_validator(mode="after")
     def _check(self) -> FinetuneConfig:
@@ -56,6 +59,7 @@ class FinetuneConfig(_Config):
 def finetune_config(
     *, mix: str, ratios: tuple[float, float, float] | None, size: int | None, seed: int, require_hidden: bool,
     include_eval_splits: bool, eval_splits: tuple[str, ...], against: tuple[str, ...], formats: tuple[str, ...], system_prompt: str | None,
+    instruction: str = "prompt",
 ) -> dict[str, object]:
     """The values of a FinetuneConfig from command-line options (defaults applied, duplicates removed, order fixed)."""
     if ratios is None and mix != "all":
@@ -67,6 +71,7 @@ def finetune_config(
         "against": tuple(sorted(set(against))),
         "formats": tuple(f for f in FORMATS if f in formats) if set(formats) <= set(FORMATS) else tuple(formats),
         "system_prompt": system_prompt,
+        "instruction": instruction,
     }
 
 

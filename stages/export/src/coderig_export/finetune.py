@@ -62,7 +62,7 @@ def gather(runs: list[ScoredRun], config: FinetuneConfig, decontaminator: Decont
         for run in runs:
             for row in run.rows():
                 advance(1)
-                c = candidate(row)
+                c = candidate(row, config.instruction)
                 tally = tallies[c.dataset]
                 label = str(c.difficulty) if c.difficulty is not None else "unknown"
                 tally.scored[label] += 1
@@ -130,8 +130,9 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
             rows = summary_rows(got.tallies, chosen)
             builder.write_bytes(SUMMARY_CSV, summary_csv(rows))
             sources = [{"run_id": r.ref, "model": r.model, "dataset": r.datasets, "seed": r.seed} for r in runs]
-            facts = CardFacts(name=name, sources=sources, criterion=str(config.criterion), eval_splits=config.eval_splits,
-                              against=config.against, seed=config.seed, report=report, rows=rows, files=[*files, SUMMARY_CSV])
+            facts = CardFacts(name=name, sources=sources, criterion=str(config.criterion), instruction=str(config.instruction),
+                              eval_splits=config.eval_splits, against=config.against, seed=config.seed, report=report, rows=rows,
+                              files=[*files, SUMMARY_CSV])
             builder.write_bytes(CARD, dataset_card(facts).encode())
             builder.mark("write")
             stats = {"examples": len(chosen), "mix": report.as_dict(), "summary": [r.model_dump(mode="json") for r in rows],

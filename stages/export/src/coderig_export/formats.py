@@ -46,7 +46,9 @@ def finetune_example(c: Candidate) -> FineTuneExample:
 
 
 def chat_example(c: Candidate, system: str | None = None) -> ChatExample:
-    """The chat-format record: an optional system turn, the problem as user turn, the code in a fenced block as assistant turn."""
+    """The chat-format record: a system turn (``system``, else the one sent with the prompt, if any), the
+    instruction as user turn, and the code in a fenced block as assistant turn."""
+    system = system or c.system
     turns = [ChatMessage(role="system", content=system)] if system else []
     turns += [
         ChatMessage(role="user", content=c.instruction),
@@ -168,6 +170,7 @@ class CardFacts:
     name: str
     sources: Sequence[dict[str, str]]  # run_id, model, dataset, seed
     criterion: str
+    instruction: str  # 'prompt' or 'statement'
     eval_splits: Sequence[str]  # the rules; empty when --include-eval-splits
     against: Sequence[str]
     seed: int
@@ -226,6 +229,8 @@ def dataset_card(f: CardFacts) -> str:
         + (", ".join(f"`{r}`" for r in f.eval_splits) + " left out, with any problem sharing an id or statement with them"
            if f.eval_splits else "**not** decontaminated (`--include-eval-splits`): evaluation problems are included")
         + (f"; also every problem of {', '.join(f'`{a}`' for a in f.against)}" if f.against else "") + ".",
+        "- Instruction: " + ("the prompt as the model received it (the user turn; the chat form keeps its system turn)."
+                             if f.instruction == "prompt" else "the problem statement as the dataset gives it."),
         f"- Mix: **{f.report.mix}**" + (f", target size {f.report.size}" if f.report.size is not None else "") + f", seed {f.seed}.",
         "",
         "## Counts",

@@ -30,6 +30,13 @@ def meets(result: ScoreResult, criterion: PassCriterion) -> bool:
     return result.visible_total > 0 and result.visible_passed == result.visible_total
 
 
+class InstructionSource(StrEnum):
+    """Where an example's instruction comes from."""
+
+    PROMPT = "prompt"  # the user turn as sent to the model (what its answer responds to), else the statement
+    STATEMENT = "statement"  # the problem statement as the dataset gives it, whatever the template
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A passing sample about to become a fine-tuning example."""
@@ -39,17 +46,38 @@ class Candidate:
     problem_id: str
     difficulty: Difficulty | None
     instruction: str
+    system: str | None  # the system turn as sent, when the instruction is the prompt as sent
     code: str
     passed: bool  # the scorer's overall verdict (may be False under visible_only)
     example_id: str
     run_id: str
 
 
-def candidate(row: ScoredRow) -> Candidate:
-    """The candidate example of a scored row: the problem statement as instruction, the extracted code as output."""
+def instruction_of(row: ScoredRow, source: InstructionSource) -> tuple[str, str | None]:
+    """(instruction, system turn) of a scored row.
+
+    ``prompt``: the last user message as sent and the system message, when the sample kept chat
+    messages; else the prompt text as sent (a completion prompt); else the statement.
+    ``statement``: the problem statement and no system turn.
+    """
+    sample = row.sample
+    if source is InstructionSource.PROMPT:
+        if sample.prompt_messages:
+            users = [m.content for m in sample.prompt_messages if m.role == "user"]
+            systems = [m.content for m in sample.prompt_messages if m.role == "system"]
+            if users:
+                return users[-1], (systems[0] if systems else None)
+        if sample.prompt_text:
+            return sample.prompt_text, None
+    return row.problem.prompt, None
+
+
+def candidate(row: ScoredRow, source: InstructionSource = InstructionSource.PROMPT) -> Candidate:
+    """The candidate example of a scored row: the instruction (see :func:`instruction_of`) and the extracted code."""
     difficulty = row.problem.difficulty if row.problem.difficulty is not None else row.result.difficulty
+    instruction, system = instruction_of(row, source)
     return Candidate(
         dataset=row.problem.dataset, split=row.problem.split, problem_id=row.problem.problem_id, difficulty=difficulty,
-        instruction=row.problem.prompt, code=row.sample.extracted_code, passed=row.result.passed,
+        instruction=instruction, system=system, code=row.sample.extracted_code, passed=row.result.passed,
         example_id=f"{row.sample.sample_id}@{row.run.key}", run_id=row.run.ref,
     )
