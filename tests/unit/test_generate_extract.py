@@ -133,3 +133,15 @@ def test_keep_reachable_class_entry_and_unparsable_code() -> None:
     assert "def g" in kept and "print" not in kept
     assert keep_reachable("def f(:\n", "f") == "def f(:\n"
     assert keep_reachable("def other():\n    pass\n", "f") == "def other():\n    pass\n"
+
+
+def test_heuristic_tries_a_bounded_number_of_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from coderig_generate import extract
+
+    calls = []
+    real = extract._parses
+    monkeypatch.setattr(extract, "_parses", lambda code: calls.append(1) or real(code))
+    garbage = "\n".join(["def f(x):", "    return x", "", "That is all."] + [f"def broken{i}(:" for i in range(3000)])
+    got = extract.extract_code(garbage, "f")
+    assert got.method == M.HEURISTIC and got.code == "def f(x):\n    return x\n"
+    assert len(calls) <= 5 * (extract._MAX_TRAILING_TRIES + 2)  # not one parse per line pair (quadratic)

@@ -122,15 +122,29 @@ def _parses(code: str) -> bool:
         return False
 
 
+#: how many trailing lines the heuristic tries to drop (bounded so long garbage answers stay cheap)
+_MAX_TRAILING_TRIES = 60
+
+
 def heuristic(text: str) -> str:
-    """Code in an answer without fences: from the first code-looking line, the longest stretch that parses."""
+    """Code in an answer without fences: from the first code-looking line, the longest stretch that parses.
+
+    At most 5 starting lines and, from each, at most ``_MAX_TRAILING_TRIES`` end lines are tried;
+    then the contiguous run of code-looking lines (indented, blank or starting like code) from the start.
+    """
     lines = text.split("\n")
     starts = [i for i, line in enumerate(lines) if _CODE_START.match(line)]
     for start in starts[:5]:
-        for end in range(len(lines), start, -1):
+        for end in range(len(lines), max(start, len(lines) - _MAX_TRAILING_TRIES), -1):
             chunk = "\n".join(lines[start:end]).strip("\n")
             if chunk and _parses(chunk):
                 return chunk + "\n"
+        end = start + 1
+        while end < len(lines) and (not lines[end].strip() or lines[end][:1] in " \t" or _CODE_START.match(lines[end])):
+            end += 1
+        chunk = "\n".join(lines[start:end]).strip("\n")
+        if chunk and _parses(chunk):
+            return chunk + "\n"
     return ""
 
 
