@@ -15,7 +15,7 @@ from coderig_export.xlsx import EXCEL_CELL_LIMIT, RESULT_HEADERS, VERDICT_FILLS,
 from coderig_schemas import ScoreResult
 from coderig_schemas.io import read_jsonl
 from coderig_schemas.layout import RESULTS
-from tests.fixtures.export import ExportStore, ProblemSpec, publish_run
+from tests.fixtures.export import ExportStore, ProblemSpec, publish_run, toy_specs
 
 
 def invoke(*args: str) -> Result:
@@ -51,7 +51,7 @@ def test_the_writer_streams() -> None:
 def test_sheets_frames_and_styles(export_store: ExportStore) -> None:
     path = workbook(export_store.toy.ref, export_store.humaneval.ref)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Compare", "Results"]
+    assert wb.sheetnames == ["Summary", "Runs", "Compare", "Results"]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref is not None and ws.auto_filter.ref.startswith("A1:")
@@ -65,10 +65,11 @@ def test_sheets_frames_and_styles(export_store: ExportStore) -> None:
     for row in res.iter_rows(min_row=2):
         assert row[vcol].fill.fgColor.rgb == "00" + VERDICT_FILLS[row[vcol].value]
         assert row[ccol].alignment.wrap_text
-    summary = wb["Summary"]
-    rate = [c.value for c in summary[1]].index("pass_rate")
-    # A rate of exactly 1 reads back as the int 1: still a number, never text.
-    assert all(r[rate].number_format == "0.0%" and isinstance(r[rate].value, int | float) for r in summary.iter_rows(min_row=2))
+    for name in ("Summary", "Runs"):
+        sheet = wb[name]
+        rate = [c.value for c in sheet[1]].index("pass_rate")
+        # A rate of exactly 1 reads back as the int 1: still a number, never text.
+        assert all(r[rate].number_format == "0.0%" and isinstance(r[rate].value, int | float) for r in sheet.iter_rows(min_row=2))
 
 
 def test_results_sheet_holds_every_sample_with_numbers_as_numbers(export_store: ExportStore) -> None:
@@ -93,9 +94,24 @@ def test_results_sheet_holds_every_sample_with_numbers_as_numbers(export_store: 
     assert frame == rows
 
 
-def test_summary_and_compare_give_pass_rates_side_by_side(export_store: ExportStore) -> None:
-    path = workbook(export_store.toy.ref, export_store.humaneval.ref)
+def test_summary_pools_runs_by_model_dataset_and_difficulty(export_store: ExportStore) -> None:
+    seed1 = publish_run(export_store.root, toy_specs(), model="alpha", dataset="toy", seed=1)
+    path = workbook(export_store.toy.ref, seed1.ref, export_store.humaneval.ref)
     summary = pd.read_excel(path, sheet_name="Summary")
+    pairs = list(summary[["model", "dataset"]].drop_duplicates().itertuples(index=False, name=None))
+    assert pairs == [("alpha", "toy"), ("beta", "humaneval")]
+    toy = summary[summary["model"] == "alpha"].set_index("difficulty")
+    assert list(toy.index) == ["all", "easy", "medium", "hard", "unknown"]
+    assert (toy.loc["all", "runs"], toy.loc["all", "samples"], toy.loc["all", "passed"]) == (2, 44, 30)
+    assert toy.loc["easy", "pass_rate"] == pytest.approx(20 / 24)
+    assert (toy.loc["hard", "problems"], toy.loc["hard", "problems_solved"]) == (2, 1)
+    runs = pd.read_excel(path, sheet_name="Runs")
+    assert sorted(set(runs["run"])) == sorted({export_store.toy.manifest.name, seed1.manifest.name, export_store.humaneval.manifest.name})
+
+
+def test_runs_and_compare_give_pass_rates_side_by_side(export_store: ExportStore) -> None:
+    path = workbook(export_store.toy.ref, export_store.humaneval.ref)
+    summary = pd.read_excel(path, sheet_name="Runs")
     toy = summary[summary["run"] == export_store.toy.manifest.name].set_index("difficulty")
     assert list(toy.index) == ["all", "easy", "medium", "hard", "unknown"]
     assert (toy.loc["all", "samples"], toy.loc["all", "passed"]) == (22, 15)
@@ -134,7 +150,7 @@ def test_rows_past_the_sheet_limit_continue_on_another_sheet(export_store: Expor
     runs = open_runs(RunStore(export_store.root), [export_store.toy.ref])
     writer = write_workbook(runs, XlsxConfig(), tmp_path / "w.xlsx")
     wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
-    assert wb.sheetnames == ["Summary", "Compare", "Results", "Results 2", "Results 3"]
+    assert wb.sheetnames == ["Summary", "Runs", "Compare", "Results", "Results 2", "Results 3"]
     counts = [wb[s].max_row - 1 for s in ("Results", "Results 2", "Results 3")]
     assert counts == [10, 10, 2] and writer.rows == 22
     assert wb["Results 3"].auto_filter.ref == "A1:V3" and wb["Results 2"].freeze_panes == "A2"

@@ -1,4 +1,4 @@
-"""The evaluation workbook: Summary, Compare (runs side by side) and Results sheets, streamed with openpyxl's write-only mode.
+"""The evaluation workbook: Summary, Runs, Compare (runs side by side) and Results sheets, streamed with openpyxl's write-only mode.
 
 Write-only mode keeps memory flat whatever the number of rows (each sheet streams to its own
 temporary file until save), so the same code path serves 100 rows and 100k rows.
@@ -47,6 +47,10 @@ RESULT_HEADERS: tuple[tuple[str, float], ...] = (
     ("error_message", 50), ("failing_test_id", 12), ("duration_s", 10), ("code", 90),
 )
 SUMMARY_HEADERS: tuple[tuple[str, float], ...] = (
+    ("model", 22), ("dataset", 14), ("difficulty", 10), ("runs", 8), ("samples", 10), ("passed", 10), ("pass_rate", 10),
+    ("problems", 10), ("problems_solved", 14), ("problem_solve_rate", 16),
+)
+RUN_HEADERS: tuple[tuple[str, float], ...] = (
     ("run", 36), ("model", 22), ("dataset", 14), ("seed", 8), ("difficulty", 10), ("samples", 10), ("passed", 10),
     ("pass_rate", 10), ("problems", 10), ("problems_solved", 14), ("problem_solve_rate", 16),
 )
@@ -56,6 +60,7 @@ _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _TOP = Alignment(vertical="top")
 _PERCENT = "0.0%"
+_BUCKET_ORDER = {"all": 0, "easy": 1, "medium": 2, "hard": 3, "unknown": 4}
 _FILLS = {v: PatternFill("solid", fgColor=c) for v, c in VERDICT_FILLS.items()}
 _WHITE = Font(color="FFFFFF")
 
@@ -111,6 +116,7 @@ class WorkbookWriter:
         self.wb = Workbook(write_only=True)
         # Sheets are saved in creation order, and a write-only sheet may be appended to in any order.
         self.summary = self._sheet("Summary", SUMMARY_HEADERS)
+        self.runs = self._sheet("Runs", RUN_HEADERS)
         self.compare: WriteOnlyWorksheet | None = None  # created once the runs are known (its columns are the runs)
         self._compare_index = len(self.wb.worksheets)
         self._result_headers = RESULT_HEADERS if code_column else RESULT_HEADERS[:-1]
@@ -121,6 +127,8 @@ class WorkbookWriter:
         self.truncated = 0
         self._labels: dict[str, RunLabel] = {}
         self._tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)  # (run ref, difficulty or 'all')
+        self._model_tallies: dict[tuple[str, str, str], _Tally] = defaultdict(_Tally)  # (model, dataset, difficulty or 'all')
+        self._model_runs: dict[tuple[str, str], set[str]] = defaultdict(set)  # (model, dataset) -> run refs
         self._per_problem: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)  # (dataset, problem) -> run -> [passed, n]
         self._difficulty: dict[tuple[str, str], str] = {}
 
@@ -188,23 +196,29 @@ class WorkbookWriter:
         self.rows += 1
         for bucket in ("all", difficulty or "unknown"):
             self._tallies[(label.ref, bucket)].add(r.problem_id, r.passed)
+            self._model_tallies[(r.model_name, r.dataset, bucket)].add(r.problem_id, r.passed)
+        self._model_runs[(r.model_name, r.dataset)].add(label.ref)
         counts = self._per_problem[(r.dataset, r.problem_id)].setdefault(label.ref, [0, 0])
         counts[0] += r.passed
         counts[1] += 1
         self._difficulty.setdefault((r.dataset, r.problem_id), difficulty or "")
 
-    def _write_summary(self) -> None:
-        order = {"all": 0, "easy": 1, "medium": 2, "hard": 3, "unknown": 4}
-        for (ref, bucket), t in sorted(self._tallies.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
+    def _rates(self, ws: WriteOnlyWorksheet, t: _Tally) -> list[object]:
+        solved = sum(t.problems.values())
+        return [
+            t.samples, t.passed, self._styled(ws, t.passed / t.samples if t.samples else 0.0, number_format=_PERCENT),
+            len(t.problems), solved, self._styled(ws, solved / len(t.problems) if t.problems else 0.0, number_format=_PERCENT),
+        ]
+
+    def _write_summaries(self) -> None:
+        # Summary: pass rates by model, dataset and difficulty over all runs (seeds) given; Runs: the same per run.
+        for (model, dataset, bucket), t in sorted(self._model_tallies.items(), key=lambda kv: (*kv[0][:2], _BUCKET_ORDER.get(kv[0][2], 9))):
+            self.summary.append([model, dataset, bucket, len(self._model_runs[(model, dataset)]), *self._rates(self.summary, t)])
+        self.summary.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_HEADERS))}{len(self._model_tallies) + 1}"
+        for (ref, bucket), t in sorted(self._tallies.items(), key=lambda kv: (kv[0][0], _BUCKET_ORDER.get(kv[0][1], 9))):
             lab = self._labels[ref]
-            solved = sum(t.problems.values())
-            self.summary.append([
-                lab.name, lab.model, lab.dataset, lab.seed, bucket, t.samples, t.passed,
-                self._styled(self.summary, t.passed / t.samples if t.samples else 0.0, number_format=_PERCENT),
-                len(t.problems), solved,
-                self._styled(self.summary, solved / len(t.problems) if t.problems else 0.0, number_format=_PERCENT),
-            ])
-        self.summary.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_HEADERS))}{len(self._tallies) + 1}"
+            self.runs.append([lab.name, lab.model, lab.dataset, lab.seed, bucket, *self._rates(self.runs, t)])
+        self.runs.auto_filter.ref = f"A1:{get_column_letter(len(RUN_HEADERS))}{len(self._tallies) + 1}"
 
     def _write_compare(self) -> None:
         refs = sorted(self._labels)
@@ -223,6 +237,6 @@ class WorkbookWriter:
     def save(self, path: Path) -> None:
         """Write the summary sheets and save the workbook to path (the caller makes it atomic)."""
         self._close_results_sheet()
-        self._write_summary()
+        self._write_summaries()
         self._write_compare()
         self.wb.save(path)
