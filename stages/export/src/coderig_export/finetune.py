@@ -57,6 +57,7 @@ def gather(runs: list[ScoredRun], config: FinetuneConfig, decontaminator: Decont
     reasons: Counter[str] = Counter()
     dedup = Deduplicator()
     kept: list[Candidate] = []
+    verdicts: dict[tuple[str, str], str | None] = {}  # (dataset, problem) -> contamination reason, decided once per problem
     total = sum(r.score.entry(RESULTS).records or 0 for r in runs)
     with progress("reading scored samples", total, quiet) as advance:
         for run in runs:
@@ -69,7 +70,10 @@ def gather(runs: list[ScoredRun], config: FinetuneConfig, decontaminator: Decont
                 if not meets(row.result, config.criterion):
                     continue
                 tally.passing[label] += 1
-                reason = decontaminator.reason(row.problem)
+                key = (c.dataset, c.problem_id)
+                if key not in verdicts:
+                    verdicts[key] = decontaminator.reason(row.problem)
+                reason = verdicts[key]
                 if reason is not None:
                     tally.contaminated += 1
                     reasons[reason] += 1
