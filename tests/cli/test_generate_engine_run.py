@@ -131,3 +131,28 @@ def test_kill_9_mid_run_then_resume_equals_uninterrupted_run(
     assert len({s.sample_id for s in samples}) == 48  # nothing lost, nothing duplicated
     fields = ("sample_id", "raw_response", "prompt_text", "completion_tokens", "finish_reason", "extracted_code")
     assert [[getattr(s, f) for f in fields] for s in samples] == [[getattr(s, f) for f in fields] for s in reference]
+
+
+def test_openai_engine_run_against_a_real_server(
+    vllm_server: str, run_store: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from coderig_generate.cli import main
+
+    monkeypatch.setenv("CODERIG_DATA_DIR", str(shared_data))
+    args = ["run", "--quiet", "--engine", "openai", "--base-url", vllm_server, "--model", "tiny-random", "--dataset", "mbpp",
+            "--limit", "3", "--n", "2", "--seeds", "0,1", "--max-tokens", "16", "--concurrency", "2"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    paths = result.stdout.splitlines()
+    assert [Path(p).parent.name for p in paths] == ["tiny-random__mbpp__s0", "tiny-random__mbpp__s1"]
+    texts = []
+    for path in paths:
+        problems, samples, manifest = _read(run_store, path)
+        assert len(problems) == 3 and len(samples) == 6
+        assert all(s.engine == "openai" and s.prompt_text and s.prompt_text.startswith("<|im_start|>") for s in samples)
+        assert all(s.completion_tokens is not None and 1 <= s.completion_tokens <= 16 for s in samples)
+        assert manifest["stats"]["engine"]["server_is_vllm"] is True
+        texts.append([s.raw_response for s in samples])
+    assert texts[0] != texts[1]
