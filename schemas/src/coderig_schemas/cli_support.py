@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -101,6 +102,11 @@ def run_main(fn: Callable[[], Any]) -> None:
     except KeyboardInterrupt:
         console.print("[yellow]interrupted:[/] partial work is kept; run the same command again to resume")
         sys.exit(int(ExitCode.INTERRUPTED))
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head`): not an error of ours; stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(int(ExitCode.OK))
     except (click.ClickException, click.exceptions.Exit, SystemExit):
         raise
     except Exception as e:
