@@ -138,6 +138,17 @@ def test_mix_shortfall_is_said_and_reported(export_store: ExportStore) -> None:
     assert len(read_jsonl(out / FINETUNE_JSONL, FineTuneExample)) == 8
 
 
+def test_without_size_the_scarcest_bucket_limits_and_is_named(export_store: ExportStore) -> None:
+    # Clean pool: easy 9, medium 4, hard 2: balanced takes 2 of each and says hard is the limit.
+    result = invoke("finetune")
+    assert result.exit_code == 0
+    out = Path(result.stdout.strip())
+    examples = read_jsonl(out / FINETUNE_JSONL, FineTuneExample)
+    assert [sum(1 for e in examples if e.difficulty == d) for d in ("easy", "medium", "hard")] == [2, 2, 2]
+    assert "bucket hard (2 available) limits the exact ratios" in " ".join(result.stderr.split())
+    assert "**Limited:** the scarcest bucket, hard (2 available)" in (out / "README.md").read_text()
+
+
 def test_mix_hits_ratios_and_custom_ratios(export_store: ExportStore) -> None:
     _, out = finetune("--mix", "easy_heavy", "--size", "6")
     examples = read_jsonl(out / FINETUNE_JSONL, FineTuneExample)

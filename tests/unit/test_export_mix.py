@@ -76,6 +76,17 @@ def test_without_size_the_largest_exact_mix_is_taken() -> None:
     assert largest_exact_size([100, 40, 7], (0.6, 0.25, 0.15)) == 46  # 28+12+6 fits; 47 would need 8 hard
 
 
+def test_a_scarce_or_empty_bucket_is_named_as_the_limit() -> None:
+    _, report = run(items(100, 40, 7), "balanced")
+    assert report.limited_by is not None and report.limited_by.difficulty == "hard"  # type: ignore[attr-defined]
+    chosen, report = run(items(10, 10, 0), "balanced")
+    assert chosen == [] and report.limited_by.difficulty == "hard"  # type: ignore[attr-defined]
+    _, report = run(items(3, 3, 3), "balanced")
+    assert report.limited_by is None  # type: ignore[attr-defined]
+    _, report = run(items(100, 40, 7), "balanced", size=30)
+    assert report.limited_by is None  # type: ignore[attr-defined]
+
+
 def test_unknown_difficulty_is_left_out_of_ratio_mixes_and_counted() -> None:
     chosen, report = run(items(3, 3, 3, unknown=4), "balanced")
     assert all(d is not None for _, d in chosen)

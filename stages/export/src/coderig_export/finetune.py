@@ -90,6 +90,11 @@ def _warn_shortfall(report: MixReport) -> None:
         log.warning("bucket %s is short: %d of %d wanted (%d available)", b.difficulty, b.taken, b.target, b.available)
     if report.total_short and not report.shortfalls:
         log.warning("only %d examples of the %d asked", report.taken, report.size)
+    scarce = report.limited_by
+    if scarce is not None:
+        log.warning("the %s mix takes %d examples: bucket %s (%d available) limits the exact ratios; "
+                    "--size N takes more from the other buckets and reports the shortfall", report.mix, report.taken,
+                    scarce.difficulty, scarce.available)
     if report.unknown_dropped:
         log.warning("%d examples without a difficulty left out of the %s mix (use --mix all to keep them)",
                     report.unknown_dropped, report.mix)

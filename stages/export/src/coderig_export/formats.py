@@ -243,6 +243,10 @@ def dataset_card(f: CardFacts) -> str:
         "Achieved mix: " + ", ".join(f"{k} {_pct(v)}" for k, v in f.report.achieved().items())
         + (f"; {f.report.unknown_dropped} examples without a difficulty left out." if f.report.unknown_dropped else "."),
     ]
+    scarce = f.report.limited_by
+    if scarce is not None:
+        lines += ["", f"**Limited:** the scarcest bucket, {scarce.difficulty} ({scarce.available} available), sets the size of "
+                      "this exact-ratio mix; examples of the other buckets were left out."]
     if f.report.shortfalls or f.report.total_short:
         short = [f"{b.difficulty} short by {b.short}" for b in f.report.shortfalls]
         if f.report.total_short and not short:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -88,6 +88,16 @@ class MixReport:
         return sum(b.taken for b in self.buckets)
 
     @property
+    def limited_by(self) -> BucketReport | None:
+        """Without a size: the scarcest bucket, when the exact ratios left examples of other buckets out."""
+        if self.size is not None:
+            return None
+        weighted = [b for b in self.buckets if b.ratio]
+        if not weighted or sum(b.available for b in weighted) == self.taken:
+            return None
+        return min(weighted, key=lambda b: b.available / (b.ratio or 1))
+
+    @property
     def total_short(self) -> int:
         """How many examples the selection lacked to reach the requested size (0 without a size)."""
         return max(0, self.size - self.taken) if self.size is not None else 0
@@ -153,10 +163,10 @@ def select_mix(
         by_bucket[difficulty(item)].append(item)
     if ratios is None:
         chosen = spread_order(items, group, rng)[: len(items) if size is None else size]
+        taken = Counter(difficulty(c) for c in chosen)
         reports = tuple(
-            BucketReport(difficulty=str(d) if d else "unknown", ratio=None, available=len(by_bucket[d]), target=n, taken=n)
+            BucketReport(difficulty=str(d) if d else "unknown", ratio=None, available=len(by_bucket[d]), target=taken[d], taken=taken[d])
             for d in (*BUCKETS, None)
-            for n in [sum(1 for c in chosen if difficulty(c) == d)]
         )
         rng.shuffle(chosen)
         return chosen, MixReport(mix=mix, size=size, buckets=reports, unknown_dropped=0)
