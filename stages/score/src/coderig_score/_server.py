@@ -33,9 +33,14 @@ _pidfd_open, _select, _perf, _repr, _exec, _compile = os.pidfd_open, select.sele
 _AssertionError, _MemoryError, _BaseException, _isinstance, _type = AssertionError, MemoryError, BaseException, isinstance, type
 _setpgid, _setrlimit, _parse, _eval, _str, _len = os.setpgid, resource.setrlimit, ast.parse, eval, str, len
 _WIFSIGNALED, _WTERMSIG, _WEXITSTATUS = os.WIFSIGNALED, os.WTERMSIG, os.WEXITSTATUS
+_getrusage, _RUSAGE_SELF, _mono = resource.getrusage, resource.RUSAGE_SELF, time.monotonic
+_MSG = struct.Struct("=qd")
+_pack = _MSG.pack
 _ast_Assert, _ast_Compare, _ast_Eq, _ast_Expression, _fix = ast.Assert, ast.Compare, ast.Eq, ast.Expression, ast.fix_missing_locations
 
 RES_FD = 3
+RES_CAP = 64 * 1024 * 1024
+PROGRESS_FD = 4
 MSG_CAP = 2000
 REPR_CAP = 1000
 CLONE_NEWNET = 0x40000000
@@ -129,82 +134,57 @@ def _set_cpu(seconds):
         pass
 
 
-def _run_test(nonce, index, code, ns, timeout):
-    """Body of T: run one test case in a copy of the prepared namespace, report, exit."""
-    oom = (nonce + " " + _repr(("test", index, "memory", 0.0, "MemoryError", "")) + "\n").encode()
+def _run_tests(nonce, first, codes, sources, ns, timeouts, progress_fd):
+    """Run tests first.. in order in the prepared namespace, report each, exit.
+
+    Before each test the program announces (index, start time) on the progress pipe, so that the
+    server can apply that test's own time limit; if the process dies or hangs in a test, the server
+    starts a fresh one from the next test on (the other tests are not hidden by one failure).
+    """
+    n = _len(codes)
+    for index in range(first, n):
+        try:
+            usage = _getrusage(_RUSAGE_SELF)
+            _set_cpu(usage.ru_utime + usage.ru_stime + timeouts[index])
+        except _BaseException:
+            pass
+        try:
+            _write(progress_fd, _pack(index, _mono()))
+        except _BaseException:
+            pass
+        code = codes[index]
+        t0 = _perf()
+        try:
+            if _isinstance(code, _BaseException):
+                raise code
+            _exec(code, ns)
+            dur = _perf() - t0
+            _flush_stdio()
+            _emit(nonce, ("test", index, "passed", dur, None, None))
+        except _MemoryError:
+            code = None
+            _emit(nonce, ("test", index, "memory", _perf() - t0, "MemoryError", ""))
+        except _BaseException as e:
+            dur = _perf() - t0
+            name, msg = _describe(e)
+            failed = _isinstance(e, _AssertionError)
+            status = "error" if name == "RecursionError" or not failed else "failed"
+            _flush_stdio()
+            _emit(nonce, ("test", index, status, dur, name, msg))
+            if failed:
+                ea = _expected_actual(sources[index], ns)
+                if ea is not None:
+                    _emit(nonce, ("actual", index, ea[0], ea[1]))
+        _flush_stdio()
     try:
-        _setpgid(0, 0)
+        _write(progress_fd, _pack(n, _mono()))
     except _BaseException:
         pass
-    _set_cpu(timeout)
-    t0 = _perf()
-    try:
-        _exec(_compile(code, "<test>", "exec"), ns)
-        dur = _perf() - t0
-        _flush_stdio()
-        _emit(nonce, ("test", index, "passed", dur, None, None))
-        _exit(0)
-    except _MemoryError:
-        try:
-            _write(RES_FD, oom)
-        finally:
-            _exit(0)
-    except _BaseException as e:
-        dur = _perf() - t0
-        name, msg = _describe(e)
-        failed = _isinstance(e, _AssertionError)
-        status = "error" if name == "RecursionError" or not failed else "failed"
-        _flush_stdio()
-        _emit(nonce, ("test", index, status, dur, name, msg))
-        if failed:
-            ea = _expected_actual(code, ns)
-            if ea is not None:
-                _emit(nonce, ("actual", index, ea[0], ea[1]))
-        _flush_stdio()
-        _exit(0)
+    _exit(0)
 
 
-def _wait_child(pid, timeout):
-    """Wait for a child up to timeout seconds; return (status or None if it timed out, wall)."""
-    t0 = _perf()
-    try:
-        fd = _pidfd_open(pid)
-    except _BaseException:
-        fd = -1
-    status = None
-    if fd >= 0:
-        while True:
-            left = timeout - (_perf() - t0)
-            if left <= 0:
-                break
-            try:
-                r, _, _ = _select([fd], [], [], left)
-            except InterruptedError:
-                continue
-            if r:
-                status = _waitpid(pid, 0)[1]
-                break
-        _close(fd)
-    else:  # no pidfd (old kernel): poll
-        while _perf() - t0 < timeout:
-            got, st = _waitpid(pid, os.WNOHANG)
-            if got:
-                status = st
-                break
-            time.sleep(0.002)
-    wall = _perf() - t0
-    if status is None:
-        for target in (lambda: _killpg(pid, signal.SIGKILL), lambda: _kill(pid, signal.SIGKILL)):
-            try:
-                target()
-            except _BaseException:
-                pass
-        _waitpid(pid, 0)
-    return status, wall
-
-
-def child_main(job, nonce, workdir, uid, gid):
-    """Body of C: enter the jail, run the prelude once, fork one T per test."""
+def child_main(job, nonce, workdir, uid, gid, first):
+    """Body of C: enter the jail, run imports, candidate and setup, then the tests from first on."""
     os.setsid()
     os.chdir(workdir)
     lim = job["limits"]
@@ -221,7 +201,7 @@ def child_main(job, nonce, workdir, uid, gid):
             resource.setrlimit(res, (val, val))
         except (ValueError, OSError):
             pass
-    _set_cpu(job["sample_cap"])
+    _set_cpu(job["prelude_deadline"])
     if uid is not None:
         os.setgroups([])
         os.setgid(gid)
@@ -261,30 +241,14 @@ def child_main(job, nonce, workdir, uid, gid):
         _exit(0)
     _flush_stdio()
     _emit(nonce, ("prelude", "ok", _perf() - t0, None, None))
-    timeouts_left = job["max_timeouts"]
-    for index, (code, timeout) in enumerate(zip(job["tests"], job["test_timeouts"], strict=True)):
-        if timeouts_left <= 0:
-            break
+    sources = job["tests"]
+    codes = []
+    for src in sources:
         try:
-            pid = _fork()
+            codes.append(_compile(src, "<test>", "exec"))
         except _BaseException as e:
-            _emit(nonce, ("texit", index, 0.0, "forkfail", _describe(e)[1], False))
-            continue
-        if pid == 0:
-            try:
-                _run_test(nonce, index, code, ns, timeout)
-            finally:
-                _exit(70)
-        status, wall = _wait_child(pid, timeout)
-        if status is None:
-            timeouts_left -= 1
-            _emit(nonce, ("texit", index, wall, "timeout", 0, True))
-        elif _WIFSIGNALED(status):
-            _emit(nonce, ("texit", index, wall, "signal", _WTERMSIG(status), False))
-        else:
-            _emit(nonce, ("texit", index, wall, "exit", _WEXITSTATUS(status), False))
-    _flush_stdio()
-    _exit(0)
+            codes.append(e)
+    _run_tests(nonce, first, codes, sources, ns, job["test_timeouts"], PROGRESS_FD)
 
 
 # --------------------------------------------------------------------------- P: the warm parent
@@ -318,21 +282,25 @@ class Server:
                 time.sleep(0.001 if _round < 10 else 0.01)
             return
         if self.uid is not None:
-            # A reaper with the sample's uid kills everything that uid owns; the uid is this worker's alone.
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.setgid(self.gid)
-                    os.setuid(self.uid)
-                    for _ in range(1000):
-                        try:
-                            os.kill(-1, signal.SIGKILL)
-                        except ProcessLookupError:
-                            break
-                        time.sleep(0.001)
-                finally:
-                    os._exit(0)
-            os.waitpid(pid, 0)
+            # A reaper with the sample's uid kills everything that uid owns (the uid is this worker's
+            # alone) until nothing is left to signal; zombies are reaped in between (we are a subreaper).
+            for _round in range(200):
+                self.reap()
+                pid = os.fork()
+                if pid == 0:
+                    code = 1
+                    try:
+                        os.setgid(self.gid)
+                        os.setuid(self.uid)
+                        os.kill(-1, signal.SIGKILL)
+                    except ProcessLookupError:
+                        code = 0
+                    finally:
+                        os._exit(code)
+                _, status = os.waitpid(pid, 0)
+                if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+                    break
+                time.sleep(0.0005)
         try:
             os.killpg(child_pid, signal.SIGKILL)
         except OSError:
@@ -363,6 +331,7 @@ class Server:
                     pass
 
     def run(self, job):
+        """Score one program: fork C (resumed after a crash or timeout), watch it, collect results."""
         self.counter += 1
         nonce = secrets.token_hex(16)
         workdir = os.path.join(self.tmp, f"s{self.counter}")
@@ -373,83 +342,46 @@ class Server:
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
         t0 = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                null = os.open("/dev/null", os.O_RDONLY)
-                os.dup2(null, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                os.dup2(res_w, RES_FD)
-                os.closerange(RES_FD + 1, 1 << 16)
-                child_main(job, nonce, workdir, self.uid, self.gid)
-            except BaseException as e:
-                try:
-                    os.write(2, (f"coderig harness: {e!r}\n").encode())
-                finally:
-                    os._exit(71)
-            os._exit(0)
+        self.cap = job["output_cap"]
+        self.bufs = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
+        self.dropped = {out_r: 0, err_r: 0, res_r: 0}
+        self.res_r = res_r
+        self.open_fds = [out_r, err_r, res_r]
+        deadline = t0 + job["deadline"]
+        n = len(job["tests"])
+        first = 0
+        timeouts_left = job["max_timeouts"]
+        extra = []
+        killed = None
+        status = 0
+        while True:
+            kind, current, status, wall = self.attempt(job, nonce, workdir, first, deadline, (out_w, err_w, res_w))
+            if kind == "timeout":
+                extra.append(["texit", current, wall, "timeout", 0, True])
+                timeouts_left -= 1
+            elif kind == "crash":
+                how = ("signal", os.WTERMSIG(status)) if os.WIFSIGNALED(status) else ("exit", os.WEXITSTATUS(status))
+                extra.append(["texit", current, wall, how[0], how[1], False])
+            elif kind in ("deadline", "prelude_deadline"):
+                killed = kind
+            if kind in ("timeout", "crash") and current + 1 < n and timeouts_left > 0 and time.monotonic() < deadline:
+                first = current + 1
+                continue
+            break
         for fd in (out_w, err_w, res_w):
             os.close(fd)
-        cap = job["output_cap"]
-        bufs = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
-        dropped = {out_r: 0, err_r: 0, res_r: 0}
-        res_cap = 64 * 1024 * 1024
-        pidfd = os.pidfd_open(pid)
-        deadline = t0 + job["deadline"]
-        prelude_deadline = t0 + job["prelude_deadline"]
-        killed = None
-        status = None
-        open_fds = [out_r, err_r, res_r]
-
-        def pump(fds):
-            for fd in fds:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    open_fds.remove(fd)
-                    continue
-                limit = res_cap if fd == res_r else cap
-                room = limit - len(bufs[fd])
-                if room > 0:
-                    bufs[fd] += chunk[:room]
-                dropped[fd] += max(0, len(chunk) - max(room, 0))
-
-        while status is None:
-            now = time.monotonic()
-            limit_t = deadline
-            if b" ('prelude'," not in bufs[res_r] and b" ('compile'," not in bufs[res_r]:
-                limit_t = min(limit_t, prelude_deadline)
-            if now >= limit_t:
-                killed = "deadline" if limit_t == deadline else "prelude_deadline"
-                break
-            r, _, _ = select.select([*open_fds, pidfd], [], [], limit_t - now)
-            pump([fd for fd in r if fd != pidfd])
-            if pidfd in r:
-                status = os.waitpid(pid, 0)[1]
-        os.close(pidfd)
-        self.kill_others(pid)
-        if status is None:
-            status = self.reaped.pop(pid, None)
-        if status is None:
-            status = os.waitpid(pid, 0)[1]
-        self.reap()
-        self.reaped.clear()
         # Every writer is dead now: drain to end of file.
-        while open_fds:
-            r, _, _ = select.select(open_fds, [], [], 1.0)
+        while self.open_fds:
+            r, _, _ = select.select(self.open_fds, [], [], 1.0)
             if not r:
                 break
-            pump(r)
+            self.pump(r)
         for fd in (out_r, err_r, res_r):
             os.close(fd)
-        wall = time.monotonic() - t0
         self.clean_tmp()
         records = []
         prefix = nonce + " "
-        for line in bytes(bufs[res_r]).decode("utf-8", "replace").split("\n"):
+        for line in bytes(self.bufs[res_r]).decode("utf-8", "replace").split("\n"):
             if not line.startswith(prefix):
                 continue
             try:
@@ -458,14 +390,104 @@ class Server:
                 continue
             if isinstance(rec, tuple) and rec:
                 records.append(list(rec))
-        exit_info = (
-            {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"code": os.WEXITSTATUS(status)}
-        )
+        exit_info = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"code": os.WEXITSTATUS(status)}
         return {
-            "ok": True, "records": records, "exit": exit_info, "killed": killed, "wall": wall,
-            "stdout": bytes(bufs[out_r]).decode("utf-8", "replace"), "stderr": bytes(bufs[err_r]).decode("utf-8", "replace"),
-            "stdout_dropped": dropped[out_r], "stderr_dropped": dropped[err_r],
+            "ok": True, "records": records + extra, "exit": exit_info, "killed": killed, "wall": time.monotonic() - t0,
+            "stdout": bytes(self.bufs[out_r]).decode("utf-8", "replace"),
+            "stderr": bytes(self.bufs[err_r]).decode("utf-8", "replace"),
+            "stdout_dropped": self.dropped[out_r], "stderr_dropped": self.dropped[err_r],
         }
+
+    def pump(self, fds):
+        """Read what is there; keep up to the cap, count the rest."""
+        for fd in fds:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.open_fds.remove(fd)
+                continue
+            limit = RES_CAP if fd == self.res_r else self.cap
+            room = limit - len(self.bufs[fd])
+            if room > 0:
+                self.bufs[fd] += chunk[:room]
+            self.dropped[fd] += max(0, len(chunk) - max(room, 0))
+
+    def attempt(self, job, nonce, workdir, first, deadline, writers):
+        """One C from test first on; returns (kind, current test, wait status, wall of current test)."""
+        prog_r, prog_w = os.pipe()
+        out_w, err_w, res_w = writers
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                null = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                os.dup2(res_w, RES_FD)
+                os.dup2(prog_w, PROGRESS_FD)
+                os.closerange(PROGRESS_FD + 1, 1 << 16)
+                child_main(job, nonce, workdir, self.uid, self.gid, first)
+            except BaseException as e:
+                try:
+                    os.write(2, f"coderig harness: {e!r}\n".encode())
+                finally:
+                    os._exit(71)
+            os._exit(0)
+        os.close(prog_w)
+        pidfd = os.pidfd_open(pid)
+        timeouts = job["test_timeouts"]
+        n = len(timeouts)
+        current = None  # None while loading (imports, candidate, setup)
+        limit_t = min(deadline, started + job["prelude_deadline"])
+        pbuf = b""
+        status = None
+        kind = None
+        fds = [prog_r, pidfd]
+        while status is None:
+            now = time.monotonic()
+            if now >= limit_t:
+                if now >= deadline:
+                    kind = "deadline"
+                elif current is None:
+                    kind = "prelude_deadline"
+                else:
+                    kind = "timeout"
+                break
+            r, _, _ = select.select([*self.open_fds, *fds], [], [], limit_t - now)
+            self.pump([fd for fd in r if fd in self.open_fds])
+            if prog_r in r:
+                data = os.read(prog_r, 65536)
+                if not data:
+                    fds.remove(prog_r)
+                pbuf += data
+                usable = len(pbuf) - len(pbuf) % _MSG.size
+                if usable:
+                    index, when = _MSG.unpack_from(pbuf, usable - _MSG.size)
+                    pbuf = pbuf[usable:]
+                    if first <= index <= n and (current is None or index >= current):
+                        if index != current:
+                            # The program's clock reading is trusted only if it is not in the future.
+                            started = min(max(when, started), time.monotonic())
+                        current = index
+                        limit_t = deadline if current >= n else min(deadline, started + timeouts[current])
+            if pidfd in r:
+                status = os.waitpid(pid, 0)[1]
+        os.close(pidfd)
+        os.close(prog_r)
+        wall = time.monotonic() - started
+        self.kill_others(pid)
+        if status is None:
+            status = self.reaped.pop(pid, None)
+        if status is None:
+            status = os.waitpid(pid, 0)[1]
+        self.reap()
+        self.reaped.clear()
+        if kind is None:
+            kind = "done" if current is None or current >= n else "crash"
+        return kind, current if current is not None else first, status, wall
 
 
 def _is_ancestor(pid, me):

