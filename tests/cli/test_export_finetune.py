@@ -290,3 +290,11 @@ def test_golden_files(export_store: ExportStore) -> None:
             golden.write_text(text)
         assert golden.is_file(), f"{golden} missing: run with CODERIG_UPDATE_GOLDEN=1"
         assert text == golden.read_text(), f"{name} differs from {golden}; if intended, refresh with CODERIG_UPDATE_GOLDEN=1"
+
+
+def test_an_empty_dataset_is_published_and_said(export_store: ExportStore) -> None:
+    result = invoke("finetune", export_store.humaneval.ref)
+    assert result.exit_code == 0
+    out = Path(result.stdout.strip())
+    assert (out / FINETUNE_JSONL).read_text() == ""
+    assert "the dataset is empty: 1 passing samples, 1 from evaluation splits" in " ".join(result.stderr.split())

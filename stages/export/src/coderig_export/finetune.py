@@ -134,6 +134,11 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
                 mix=config.mix, ratios=config.ratios, size=config.size, seed=config.seed,
             )
             _warn_shortfall(report)
+            if not chosen:
+                tallies = got.tallies.values()
+                log.warning("the dataset is empty: %d passing samples, %d from evaluation splits (--include-eval-splits keeps them), "
+                            "%d duplicates", sum(sum(t.passing.values()) for t in tallies), sum(t.contaminated for t in tallies),
+                            sum(t.duplicates for t in tallies))
             builder.mark("mix")
             files = _write_files(builder, chosen, config)
             rows = summary_rows(got.tallies, chosen)
