@@ -236,29 +236,35 @@ def _log_to(builder: Builder) -> Iterator[None]:
 
 
 class EngineCache:
-    """Engines of one invocation: the seeds (and datasets) of a model share one loaded engine.
+    """The engine of one invocation: the seeds (and datasets) of a model share one loaded engine.
 
-    Replay engines depend on the problems, so they are never shared.
+    Only one engine is alive at a time: moving to another model (configs come model-major) closes the
+    previous one first, so a category of large models never holds two of them in GPU memory. Replay
+    engines depend on the problems, so they are never shared.
     """
 
     def __init__(self, factory: EngineFactory | None = None) -> None:
         self.factory = factory or engines.make_engine
-        self._engines: dict[str, Engine] = {}
+        self._key: str | None = None
+        self._engine: Engine | None = None
+        self.loads = 0
 
     def get(self, config: GenerateConfig, problems: list[Problem]) -> Engine:
-        """The engine for a configuration, created on first use."""
+        """The engine for a configuration, created on first use (closing the previous model's)."""
         key = hash_json({"model": config.model, "engine": config.engine.model_dump(mode="json"), "thinking": config.enable_thinking,
                          "temperature": config.temperature, "dataset": config.dataset if config.engine.name == "replay" else None})
-        if key not in self._engines:
+        if key != self._key or self._engine is None:
+            self.close()
             log.info("loading engine %s for %s", config.engine.name, config.model)
-            self._engines[key] = self.factory(config, problems)
-        return self._engines[key]
+            self._engine, self._key = self.factory(config, problems), key
+            self.loads += 1
+        return self._engine
 
     def close(self) -> None:
-        """Close every engine."""
-        for e in self._engines.values():
-            e.close()
-        self._engines.clear()
+        """Close the loaded engine, if any."""
+        if self._engine is not None:
+            self._engine.close()
+        self._engine, self._key = None, None
 
 
 def run_config(config: GenerateConfig, store: RunStore, engines_: EngineCache, *, quiet: bool = False,
