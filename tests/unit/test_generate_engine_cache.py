@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from coderig_generate.config import GenerateConfig
 from coderig_generate.run import EngineCache
 
 
 class _Tracked:
-    alive: set[str] = set()
+    alive: ClassVar[set[str]] = set()
 
     def __init__(self, name: str) -> None:
         self.name = name
