@@ -195,3 +195,21 @@ def test_rename_never_replaces_a_published_output(run_store: Path) -> None:
 def test_invalid_names_are_rejected(run_store: Path) -> None:
     with pytest.raises(InvalidInputError, match="invalid output name"):
         _begin(RunStore(run_store), name="../escape")
+
+
+def test_inputs_for_provenance_only_do_not_change_the_key(run_store: Path) -> None:
+    p = make_problem("p1")
+    gen1 = publish_generate(run_store, [p], [make_sample(p)])
+    gen2 = publish_generate(run_store, [p], [make_sample(p, raw_response="x")], config={"v": 2})
+    store = RunStore(run_store)
+    keys = []
+    for gen in (gen1, gen2):
+        gen.path_of(PROBLEMS)
+        with store.begin(stage="score", name="reftimes__toy", config={"problems": "h"}, inputs=[gen], tool="t",
+                         tool_version="0", key_from_inputs=False) as b:
+            if b.existing is None:
+                b.write_json("t.json", {})
+                out = b.publish()
+                assert out.manifest.inputs[0].ref == gen1.ref
+            keys.append(b.key)
+    assert keys[0] == keys[1]

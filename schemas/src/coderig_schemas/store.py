@@ -222,15 +222,19 @@ class RunStore:
         tool: str,
         tool_version: str,
         packages: list[str] | None = None,
+        key_from_inputs: bool = True,
     ) -> Builder:
         """Start (or resume) building an output; see :class:`Builder`.
 
+        ``key_from_inputs=False`` lists the inputs in the manifest for provenance but keys the output on
+        its config alone: for outputs that depend on content the config already hashes (e.g. reference
+        timings keyed by the problems' sha256), so any upstream output with that content reuses them.
         Raises ConflictError when another process holds the build lock.
         """
         check_name(name)
         cfg = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
         config_hash = hash_json(cfg)
-        key = output_key(stage, config_hash, [i.manifest_sha256 for i in inputs])
+        key = output_key(stage, config_hash, [i.manifest_sha256 for i in inputs] if key_from_inputs else [])
         return Builder(
             store=self, stage=stage, name=name, key=key, config=cfg, config_hash=config_hash,
             inputs=inputs, tool=tool, tool_version=tool_version, packages=packages or [],
