@@ -185,12 +185,13 @@ def test_instruction_is_the_prompt_as_sent_or_the_statement(run_store: Path) -> 
     p = make_problem("q1", dataset="custom", difficulty="easy", prompt="Add one to x.")
     messages = [{"role": "system", "content": "Answer in one python block."},
                 {"role": "user", "content": "Add one to x.\nYour code should pass:\nassert f(1) == 2"}]
-    s = make_sample(p, prompt_text=None, prompt_messages=messages, extracted_code="def f(x):\n    return x + 1\n")
+    s = make_sample(p, prompt_text=None, prompt_messages=messages, extracted_code="def f(x):\r\n    return x + 1\r\n")
     score = publish_score(run_store, publish_generate(run_store, [p], [s], dataset="custom"), [make_result(s, "passed", "easy")])
     _, out = finetune(score.ref, "--mix", "all")
     [e] = read_jsonl(out / FINETUNE_JSONL, FineTuneExample)
     [c] = read_jsonl(out / CHAT_JSONL, ChatExample)
     assert e.instruction == messages[1]["content"]
+    assert e.output == "def f(x):\n    return x + 1\n"  # line ends normalized
     assert [(m.role, m.content) for m in c.messages[:2]] == [("system", messages[0]["content"]), ("user", messages[1]["content"])]
     _, out = finetune(score.ref, "--mix", "all", "--instruction", "statement", "--name", "st")
     [e] = read_jsonl(out / FINETUNE_JSONL, FineTuneExample)

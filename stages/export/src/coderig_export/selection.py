@@ -73,11 +73,12 @@ def instruction_of(row: ScoredRow, source: InstructionSource) -> tuple[str, str 
 
 
 def candidate(row: ScoredRow, source: InstructionSource = InstructionSource.PROMPT) -> Candidate:
-    """The candidate example of a scored row: the instruction (see :func:`instruction_of`) and the extracted code."""
+    """The candidate example of a scored row: the instruction (see :func:`instruction_of`) and the extracted code, with LF line ends."""
     difficulty = row.problem.difficulty if row.problem.difficulty is not None else row.result.difficulty
     instruction, system = instruction_of(row, source)
     return Candidate(
         dataset=row.problem.dataset, split=row.problem.split, problem_id=row.problem.problem_id, difficulty=difficulty,
-        instruction=instruction, system=system, code=row.sample.extracted_code, passed=row.result.passed,
+        # Windows line ends (MBPP's reference code has them) would teach a model to write them.
+        instruction=instruction, system=system, code=row.sample.extracted_code.replace("\r\n", "\n"), passed=row.result.passed,
         example_id=f"{row.sample.sample_id}@{row.run.key}", run_id=row.run.ref,
     )
