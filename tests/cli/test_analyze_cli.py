@@ -71,6 +71,13 @@ def test_tampered_results_exit_3(two_models: dict[tuple[str, int], PublishedOutp
     assert r.exit_code == 3 and r.stdout == "" and "does not match the manifest" in err(r)
 
 
+def test_changed_file_is_reported_as_changed_even_when_also_invalid(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
+    path = two_models[("beta", 1)].path / RESULTS
+    path.write_text(path.read_text().replace('"verdict":"wrong_answer"', '"verdict":"exploded"', 1))
+    r = invoke("run", "score/*", *FAST)
+    assert r.exit_code == 3 and "does not match the manifest" in err(r) and "exploded" not in err(r)
+
+
 def test_invalid_record_exits_3_naming_file_and_line(run_store: Path) -> None:
     problem = make_problem("p1")
     samples = [make_sample(problem, i) for i in range(2)]

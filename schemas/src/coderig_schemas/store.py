@@ -121,6 +121,20 @@ class PublishedOutput:
         self._read[rel] = e
         return p
 
+    def accept_digest(self, rel: str, digest: str) -> None:
+        """Check a sha256 the caller computed while reading rel itself, and record rel as read.
+
+        For readers of big files that hash during their single pass instead of calling path_of
+        first (which reads the file once more); raises like path_of on a mismatch.
+        """
+        e = self.entry(rel)
+        if digest != e.sha256:
+            raise InvalidInputError(
+                f"{self.path / rel}: sha256 {digest[:12]}... does not match the manifest's {e.sha256[:12]}...",
+                hint=f"the file changed after {self.ref} was published; restore it or re-run that stage",
+            )
+        self._read[rel] = e
+
     def records(self, rel: str, model: type[M]) -> Iterator[M]:
         """Validated records of a JSONL output file (hash checked first)."""
         return iter_jsonl(self.path_of(rel), model)

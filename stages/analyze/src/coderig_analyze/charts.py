@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from coderig_schemas.analysis import Analysis
+from coderig_schemas.analysis import Analysis, RunAnalysis
 
 from .verdicts import VERDICTS
 
@@ -31,10 +31,6 @@ def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)  # no bbox_inches='tight': keep the exact pixel size
     return buf.getvalue()
-
-
-def _run_label(model: str, dataset: str, seed: object) -> str:
-    return f"{model}\n{dataset} s{'none' if seed is None or pd.isna(seed) else int(seed)}"  # type: ignore[call-overload]
 
 
 def pass_rate_by_model(a: Analysis) -> bytes:
@@ -60,18 +56,31 @@ def pass_rate_by_model(a: Analysis) -> bytes:
     return _png(fig)
 
 
+def _by_model(a: Analysis) -> list[tuple[str, list[RunAnalysis]]]:
+    """Runs grouped per model and dataset, in matrix order: charts stay readable for hundreds of runs."""
+    groups: dict[tuple[str, str], list[RunAnalysis]] = {}
+    for r in a.runs:
+        groups.setdefault((r.config.model_name, r.config.dataset), []).append(r)
+    order = {m: i for i, m in enumerate(a.matrix.models)}
+    keys = sorted(groups, key=lambda k: (k[1], order.get(k[0], len(order)), k[0]))
+    return [(f"{m}\n{d}", groups[(m, d)]) for m, d in keys]
+
+
 def difficulty_breakdown(a: Analysis) -> bytes:
-    """Grouped bars: pass rate per difficulty for each run."""
+    """Grouped bars: pass rate per difficulty for each model and dataset (problems pooled over its runs)."""
     fig, ax = _figure()
-    labels = [_run_label(r.config.model_name, r.config.dataset, r.config.seed) for r in a.runs]
-    x = np.arange(len(labels))
+    groups = _by_model(a)
+    x = np.arange(len(groups))
     for i, level in enumerate(("easy", "medium", "hard")):
-        buckets = [getattr(r.summary.difficulty_breakdown, level) for r in a.runs]
-        rates = [b.pass_rate if b.total else np.nan for b in buckets]
+        rates = []
+        for _, runs in groups:
+            buckets = [getattr(r.summary.difficulty_breakdown, level) for r in runs]
+            total = sum(b.total for b in buckets)
+            rates.append(sum(b.passed for b in buckets) / total if total else np.nan)
         ax.bar(x + (i - 1) * 0.27, rates, 0.27, label=level)
-    ax.set_xticks(x, labels, fontsize="x-small")
+    ax.set_xticks(x, [label for label, _ in groups], fontsize="x-small")
     ax.set_ylim(0, 1)
-    ax.set_ylabel("pass rate")
+    ax.set_ylabel("pass rate (first sample)")
     ax.set_title("Pass rate by difficulty")
     ax.legend(fontsize="small")
     fig.tight_layout()
@@ -79,18 +88,21 @@ def difficulty_breakdown(a: Analysis) -> bytes:
 
 
 def verdict_distribution(a: Analysis) -> bytes:
-    """Stacked horizontal bars: share of each verdict per run."""
+    """Stacked horizontal bars: share of each verdict among the samples of each model and dataset."""
     fig, ax = _figure()
-    labels = [_run_label(r.config.model_name, r.config.dataset, r.config.seed).replace("\n", " ") for r in a.runs]
-    y = np.arange(len(labels))
-    left = np.zeros(len(labels))
+    groups = _by_model(a)
+    y = np.arange(len(groups))
+    left = np.zeros(len(groups))
     colors = plt.get_cmap("tab10")
     for i, verdict in enumerate(VERDICTS):
-        shares = np.array([r.verdict_shares.get(verdict, 0.0) for r in a.runs])
+        counts = np.array([sum(r.summary.verdict_counts.get(verdict, 0) for r in runs) for _, runs in groups], dtype=float)
+        totals = np.array([max(1, sum(r.summary.total_samples for r in runs)) for _, runs in groups], dtype=float)
+        shares = counts / totals
         if shares.any():
             ax.barh(y, shares, left=left, label=verdict, color=colors(i % 10))
             left += shares
-    ax.set_yticks(y, labels, fontsize="x-small")
+    ax.set_yticks(y, [label.replace("\n", " / ") for label, _ in groups], fontsize="x-small")
+    ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of samples")
     ax.set_title("Verdict distribution")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coderig_schemas.analysis import BucketStats, DifficultyBreakdown
+from coderig_schemas.analysis import BucketStats
 
 LEVELS = ("easy", "medium", "hard")
 #: Empirical buckets by pass fraction across runs: easy >= 2/3 > medium >= 1/3 > hard.
@@ -17,27 +17,27 @@ def bucket(total: int, passed: int) -> BucketStats:
     return BucketStats(total=total, passed=passed, pass_rate=passed / total if total else 0.0)
 
 
-def breakdown(outcomes: pd.DataFrame, column: str) -> dict[str, BucketStats]:
-    """Problems and first-sample passes per value of column (missing values skipped)."""
-    grouped = outcomes.dropna(subset=[column]).groupby(column, observed=True)["first_passed"].agg(["size", "sum"])
-    return {str(k): bucket(int(r["size"]), int(r["sum"])) for k, r in grouped.iterrows()}
+def breakdowns_by_run(outcomes: pd.DataFrame, column: str) -> dict[int, dict[str, BucketStats]]:
+    """breakdown() of every run at once: run -> value of column -> stats."""
+    grouped = outcomes.dropna(subset=[column]).groupby(["run", column], observed=True)["first_passed"].agg(["size", "sum"])
+    out: dict[int, dict[str, BucketStats]] = {}
+    for (run, value), size, passed in zip(grouped.index, grouped["size"], grouped["sum"], strict=True):
+        out.setdefault(int(run), {})[str(value)] = bucket(int(size), int(passed))
+    return out
 
 
-def difficulty_breakdown(outcomes: pd.DataFrame) -> DifficultyBreakdown:
-    """The easy/medium/hard breakdown users' tooling reads (problems without a label are left out)."""
-    found = breakdown(outcomes, "difficulty")
-    return DifficultyBreakdown(**{level: found.get(level, bucket(0, 0)) for level in LEVELS})
+def tag_breakdowns(outcomes: pd.DataFrame, problems: list[pd.DataFrame]) -> dict[int, dict[str, BucketStats]]:
+    """Per run, problems and first-sample passes per problem tag (a problem counts once in each of its tags).
 
-
-def tag_breakdown(outcomes: pd.DataFrame, problems: pd.DataFrame) -> dict[str, BucketStats]:
-    """Problems and first-sample passes per problem tag (a problem counts once in each of its tags)."""
-    if problems.empty or "tags" not in problems:
-        return {}
-    tags = problems[["problem_id", "tags"]].explode("tags").dropna(subset=["tags"])
+    problems[i] holds run i's problem_id and tags.
+    """
+    frames = [p[["problem_id", "tags"]].explode("tags").dropna(subset=["tags"]).assign(run=i) for i, p in enumerate(problems)
+              if not p.empty and "tags" in p]
+    tags = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if tags.empty:
         return {}
-    joined = outcomes[["problem_id", "first_passed"]].merge(tags, on="problem_id")
-    return breakdown(joined, "tags")
+    keyed = outcomes[["run", "problem_id", "first_passed"]].assign(problem_id=lambda f: f["problem_id"].astype(str))
+    return breakdowns_by_run(keyed.merge(tags.astype({"problem_id": str}), on=["run", "problem_id"]), "tags")
 
 
 def empirical_label(fraction: np.ndarray) -> np.ndarray:

@@ -13,10 +13,11 @@ problem`` message is what the user sees, and a record it accepts is never reject
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from pydantic import BaseModel
 
-from coderig_schemas.io import iter_jsonl
+from coderig_schemas.io import iter_jsonl, sha256_file
 
 log = logging.getLogger("coderig.analyze")
 
@@ -209,11 +210,13 @@ def _check_table(table: pa.Table, chunk: bytes, contract: ArrowContract) -> None
             raise Mismatch(f"{check.kind} failed for {'.'.join(check.path)}")
 
 
-def _chunks(path: Path, size: int) -> Iterator[bytes]:
-    """The file in pieces of about size bytes, each ending at a line break."""
+def _chunks(path: Path, size: int, digest: Any = None) -> Iterator[bytes]:
+    """The file in pieces of about size bytes, each ending at a line break (fed to digest as read)."""
     with open(path, "rb") as f:
         rest = b""
         while block := f.read(size):
+            if digest is not None:
+                digest.update(block)
             block = rest + block
             cut = block.rfind(b"\n") + 1
             if cut == 0:
@@ -236,29 +239,44 @@ def _select(table: pa.Table, columns: list[str]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=columns)
 
 
-def read_columns(path: Path, model: type[BaseModel], columns: list[str], chunk_bytes: int = CHUNK_BYTES) -> pa.Table:
+def read_columns(
+    path: Path, model: type[BaseModel], columns: list[str], chunk_bytes: int = CHUNK_BYTES,
+    verify: Callable[[str], None] | None = None,
+) -> pa.Table:
     """Validate every record of a JSONL file as model and return the requested columns.
 
     ``columns`` are field names, or dotted paths into nested objects ('sampling.temperature').
+    ``verify``, if given, receives the file's sha256, computed during the same pass, before any
+    record is returned or judged (so a changed file is reported as changed, not as invalid).
     Raises InvalidInputError ('file:line: field: problem') on the first invalid record.
     """
+    digest = hashlib.sha256() if verify is not None else None
     try:
         contract = arrow_contract(model)
     except Unsupported as e:
         log.debug("fast path unavailable for %s (%s); validating line by line", model.__name__, e)
+        if verify is not None:
+            verify(sha256_file(path))
         return _read_with_pydantic(path, model, columns)
     parse = pj.ParseOptions(explicit_schema=contract.schema, unexpected_field_behavior="error")
     # Blocks of 1 MiB let Arrow parse one chunk on every core (it releases the GIL meanwhile).
     opts = pj.ReadOptions(block_size=min(chunk_bytes + 1, BLOCK_BYTES), use_threads=True)
     pieces: list[pa.Table] = []
-    for chunk in _chunks(path, chunk_bytes):
+    chunks = _chunks(path, chunk_bytes, digest)
+    for chunk in chunks:
         try:
             table = pj.read_json(io.BytesIO(chunk), read_options=opts, parse_options=parse)
             _check_table(table, chunk, contract)
         except (pa.ArrowInvalid, Mismatch) as e:
             log.debug("%s: fast validation stopped (%s); validating line by line", path, e)
+            if verify is not None and digest is not None:
+                for _ in chunks:  # finish hashing: a changed file must be reported as such
+                    pass
+                verify(digest.hexdigest())
             return _read_with_pydantic(path, model, columns)
         pieces.append(_select(table, columns))
+    if verify is not None and digest is not None:
+        verify(digest.hexdigest())
     if not pieces:
         return _select(contract.schema.empty_table(), columns)
     return pa.concat_tables(pieces)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 from pydantic import Field
 
@@ -134,7 +136,7 @@ class RunData:
     score: PublishedOutput
     generate: PublishedOutput | None
     config: RunConfig
-    results: pd.DataFrame  # RESULT_COLUMNS plus 'line' (1-based line in results.jsonl) and sample columns
+    results: pa.Table  # RUN_SCHEMA: results, 'line' (1-based line in results.jsonl) and their samples' columns
     problems: pd.DataFrame  # problem_id, split, difficulty, tags (list)
     samples_expected: int | None
     has_samples: bool
@@ -147,14 +149,7 @@ def _config_value(config: dict[str, Any], *keys: str) -> Any:
     return None
 
 
-def _first(frame: pd.DataFrame, column: str) -> Any:
-    if column not in frame or frame.empty:
-        return None
-    value = frame[column].iloc[0]
-    return None if pd.isna(value) else value.item() if hasattr(value, "item") else value
-
-
-def run_config(model: str, dataset: str, seed: int | None, gen_config: dict[str, Any], samples: pd.DataFrame) -> RunConfig:
+def run_config(model: str, dataset: str, seed: int | None, gen_config: dict[str, Any], samples: pa.Table | None) -> RunConfig:
     """The run's configuration: the generate manifest's config, else what its samples say."""
     fields: dict[str, Any] = {
         "model_name": model, "dataset": dataset, "seed": seed,
@@ -167,7 +162,7 @@ def run_config(model: str, dataset: str, seed: int | None, gen_config: dict[str,
     for field, column in (("temperature", "sampling.temperature"), ("top_p", "sampling.top_p"),
                           ("max_tokens", "sampling.max_tokens"), ("template", "template_id")):
         if fields[field] is None:
-            fields[field] = _first(samples, column)
+            fields[field] = _first_value(samples, column)
     if fields["temperature"] is not None:
         fields["temperature"] = float(fields["temperature"])
     if fields["top_p"] is not None:
@@ -180,57 +175,81 @@ def run_config(model: str, dataset: str, seed: int | None, gen_config: dict[str,
     return RunConfig.model_validate(fields)
 
 
-def _table_to_frame(table: Any) -> pd.DataFrame:
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
+def open_generate(store: RunStore, score: PublishedOutput) -> tuple[PublishedOutput | None, list[InputIssue]]:
+    """The generate output a score output was computed from, if it still exists unchanged."""
+    ref = next((i for i in score.manifest.inputs if i.ref.startswith("generate/")), None)
+    if ref is None:
+        return None, [InputIssue(kind="no_generate", ref=score.ref, message=f"{score.ref}: its manifest names no generate input")]
+    try:
+        gen = store.resolve(ref.ref, stage="generate")
+    except InvalidInputError as e:
+        return None, [InputIssue(kind="no_generate", ref=score.ref, message=f"{score.ref}: generate input unavailable ({e.message})")]
+    if gen.manifest_sha256 != ref.manifest_sha256:
+        msg = f"{score.ref}: generate input {ref.ref} changed after scoring; its samples are not used"
+        return None, [InputIssue(kind="no_generate", ref=score.ref, message=msg)]
+    return gen, []
 
 
-def load_run(store: RunStore, score: PublishedOutput) -> tuple[RunData, list[InputIssue]]:
-    """Read one score output (and its generate output, when it still exists)."""
+#: Columns and types of a run's table (results with their samples' columns), the same for every run.
+RUN_SCHEMA = pa.schema([
+    ("problem_id", pa.string()), ("split", pa.string()), ("sample_index", pa.int64()), ("verdict", pa.string()),
+    ("passed", pa.bool_()), ("exception_type", pa.string()), ("difficulty", pa.string()), ("line", pa.int64()),
+    ("extraction_method", pa.string()), ("finish_reason", pa.string()), ("prompt_tokens", pa.int64()),
+    ("completion_tokens", pa.int64()), ("latency_s", pa.float64()), ("sample_line", pa.int64()),
+])
+
+
+def _first_value(table: pa.Table | None, column: str) -> Any:
+    if table is None or table.num_rows == 0 or column not in table.column_names:
+        return None
+    return table.column(column)[0].as_py()
+
+
+def _existing(out: PublishedOutput, rel: str) -> Path:
+    """Path of a file the manifest lists (its sha256 is checked while it is read)."""
+    path = out.path / rel
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: listed in {out.ref}'s manifest but missing", hint="the store was altered; re-run the stage")
+    return path
+
+
+def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunData, list[InputIssue]]:
+    """Read one score output, and the problems and samples of its generate output when there is one."""
     issues: list[InputIssue] = []
-    if not score.has(RESULTS):
-        issues.append(InputIssue(kind="empty", ref=score.ref, message=f"{score.ref} has no {RESULTS}"))
-        results = pd.DataFrame({c: pd.Series(dtype=object) for c in RESULT_COLUMNS})
+    columns = [*RESULT_COLUMNS, "model_name", "dataset", "seed"]
+    if score.has(RESULTS):
+        results = read_columns(_existing(score, RESULTS), ScoreResult, columns, verify=lambda d: score.accept_digest(RESULTS, d))
     else:
-        results = _table_to_frame(read_columns(score.path_of(RESULTS), ScoreResult, [*RESULT_COLUMNS, "model_name", "dataset", "seed"]))
-    results["line"] = np.arange(1, len(results) + 1)
-    gen: PublishedOutput | None = None
-    gen_ref = _generate_ref(score)
-    if gen_ref is not None:
-        try:
-            gen = store.resolve(gen_ref, stage="generate")
-        except InvalidInputError as e:
-            issues.append(InputIssue(kind="no_generate", ref=score.ref, message=f"{score.ref}: generate input unavailable ({e.message})"))
+        issues.append(InputIssue(kind="empty", ref=score.ref, message=f"{score.ref} has no {RESULTS}"))
+        results = pa.table({c: pa.array([], pa.string()) for c in columns})
+    n = results.num_rows
+    results = results.append_column("line", pa.array(np.arange(1, n + 1, dtype=np.int64)))
     problems = pd.DataFrame({"problem_id": pd.Series(dtype=object), "split": pd.Series(dtype=object),
                              "difficulty": pd.Series(dtype=object), "tags": pd.Series(dtype=object)})
     samples_expected: int | None = None
-    has_samples = False
-    samples = pd.DataFrame()
+    samples: pa.Table | None = None
     if gen is not None:
         if gen.has(PROBLEMS):
             problems = _problems(gen)
         if gen.has(SAMPLES):
             samples_expected = gen.entry(SAMPLES).records
-            samples = _table_to_frame(read_columns(gen.path_of(SAMPLES), Sample, SAMPLE_COLUMNS))
-            samples["sample_line"] = np.arange(1, len(samples) + 1)
-            has_samples = True
-    if has_samples:
-        results = _attach_samples(results, samples)
-    model = str(_first(results, "model_name") or _config_value(gen.manifest.config if gen else {}, "model") or score.manifest.name)
-    dataset = str(_first(results, "dataset") or _config_value(gen.manifest.config if gen else {}, "dataset") or "unknown")
-    seed_value = _first(results, "seed")
-    seed = int(seed_value) if seed_value is not None else None
-    config = run_config(model, dataset, seed, gen.manifest.config if gen else {}, samples)
-    if samples_expected is not None and len(results) < samples_expected:
-        issues.append(InputIssue(kind="partial", ref=score.ref,
-                                 message=f"{score.ref}: {len(results)} of {samples_expected} samples scored"))
-    if not results.empty and (problems.empty or not results["problem_id"].isin(problems["problem_id"]).all()):
+            samples = read_columns(_existing(gen, SAMPLES), Sample, SAMPLE_COLUMNS, verify=lambda d: gen.accept_digest(SAMPLES, d))
+            samples = samples.append_column("sample_line", pa.array(np.arange(1, samples.num_rows + 1, dtype=np.int64)))
+    gen_config = gen.manifest.config if gen else {}
+    model = str(_first_value(results, "model_name") or _config_value(gen_config, "model") or score.manifest.name)
+    dataset = str(_first_value(results, "dataset") or _config_value(gen_config, "dataset") or "unknown")
+    seed = _first_value(results, "seed")
+    config = run_config(model, dataset, seed, gen_config, samples)
+    if samples_expected is not None and n < samples_expected:
+        issues.append(InputIssue(kind="partial", ref=score.ref, message=f"{score.ref}: {n} of {samples_expected} samples scored"))
+    table = _attach_samples(results, samples)
+    known = pa.array(problems["problem_id"], pa.string())
+    if n and (problems.empty or not pc.all(pc.is_in(table.column("problem_id"), value_set=known)).as_py()):
         # No problems snapshot: rebuild what the results themselves carry.
-        first = results.drop_duplicates("problem_id")
-        problems = pd.DataFrame({"problem_id": first["problem_id"].to_numpy(), "split": first["split"].to_numpy(),
-                                 "difficulty": first["difficulty"].to_numpy(), "tags": [[] for _ in range(len(first))]})
-    return RunData(score=score, generate=gen, config=config, results=results, problems=problems,
-                   samples_expected=samples_expected, has_samples=has_samples), issues
+        first = table.select(["problem_id", "split", "difficulty"]).to_pandas().drop_duplicates("problem_id")
+        problems = first.assign(tags=[[] for _ in range(len(first))]).reset_index(drop=True)
+    return RunData(score=score, generate=gen, config=config, results=table, problems=problems,
+                   samples_expected=samples_expected, has_samples=samples is not None), issues
 
 
 #: Problem snapshots already read, by sha256: the runs of one dataset share the same file content.
@@ -247,13 +266,23 @@ def _problems(gen: PublishedOutput) -> pd.DataFrame:
     return _PROBLEMS_SEEN[digest]
 
 
-def _attach_samples(results: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
-    """Add each result's sample columns (results are in samples order, so usually no join is needed)."""
-    extra = [c for c in samples.columns if c != "sample_id"]
-    n = len(results)
-    if n <= len(samples) and np.array_equal(results["sample_id"].to_numpy(), samples["sample_id"].to_numpy()[:n]):
-        for c in extra:
-            results[c] = samples[c].to_numpy()[:n]
-        return results
-    merged: pd.DataFrame = results.merge(samples, on="sample_id", how="left", validate="one_to_one")
-    return merged
+def _attach_samples(results: pa.Table, samples: pa.Table | None) -> pa.Table:
+    """The run's table in RUN_SCHEMA: results plus their samples' columns (null without samples).
+
+    Results are written in samples order, so the columns usually line up without a join.
+    """
+    extra = ["extraction_method", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "sample_line"]
+    n = results.num_rows
+    if samples is None:
+        added = {c: pa.nulls(n, RUN_SCHEMA.field(c).type) for c in extra}
+    elif n <= samples.num_rows and pc.all(pc.equal(results.column("sample_id"), samples.column("sample_id").slice(0, n))).as_py() in (
+        True, None,
+    ):
+        added = {c: samples.column(c).slice(0, n) for c in extra}
+    else:
+        joined = results.select(["sample_id", "line"]).join(samples.select(["sample_id", *extra]), keys="sample_id", join_type="left outer")
+        joined = joined.sort_by("line")
+        added = {c: joined.column(c) for c in extra}
+    columns = {c: results.column(c) for c in RUN_SCHEMA.names if c in results.column_names}
+    columns.update(added)
+    return pa.table({c: columns[c] for c in RUN_SCHEMA.names}).cast(RUN_SCHEMA)

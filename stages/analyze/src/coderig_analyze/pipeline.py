@@ -21,7 +21,7 @@ from . import __version__
 from .comparisons import first_outcomes, paired_comparison, pairs_to_compare
 from .configs import config_analysis
 from .difficulty import problem_difficulty
-from .inputs import Category, RunData, load_run, read_category, select
+from .inputs import Category, RunData, load_run, open_generate, read_category, select
 from .matrix import comparison_matrix, matrix_markdown
 from .report import ReportInputs, failure_table, render_html, render_markdown
 from .runs import RunTables, analyze_runs
@@ -202,29 +202,33 @@ def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
     t0 = time.monotonic()
     category = (cfg.category, Category(models=list(cfg.category_models), datasets=list(cfg.category_datasets))) if cfg.category else None
     selection = select(store, list(cfg.refs), category)
-    for issue in selection.issues:
-        log.warning("%s: %s", issue.kind, issue.message)
-    data: list[RunData] = []
     issues = list(selection.issues)
-    with progress("reading score outputs", len(selection.scores), quiet) as advance:
-        for score in selection.scores:
-            run, found = load_run(store, score)
-            for issue in found:
-                log.warning("%s: %s", issue.kind, issue.message)
-            data.append(run)
-            issues += found
-            advance(1)
-    read_s = time.monotonic() - t0
-    inputs = [d.score for d in data] + [d.generate for d in data if d.generate is not None]
+    generates = []
+    for score in selection.scores:
+        gen, found = open_generate(store, score)
+        generates.append(gen)
+        issues += found
+    for issue in issues:
+        log.warning("%s: %s", issue.kind, issue.message)
+    inputs = selection.scores + [g for g in generates if g is not None]
     with store.begin(stage="analyze", name=cfg.name, config=cfg, inputs=inputs, tool="coderig-analyze",
                      tool_version=__version__, packages=["numpy", "pandas", "pyarrow", "scipy", "matplotlib"]) as builder:
+        # The key hashes the options and the inputs' manifests, so this is known before reading a record.
         if builder.existing is not None:
             log.info("unchanged inputs and options: %s is already published", builder.existing.ref)
-            return Outcome(builder.existing, True, len(data), issues, time.monotonic() - t0)
+            return Outcome(builder.existing, True, len(selection.scores), issues, time.monotonic() - t0)
         handler = attach_log_file(builder.log_path)
         try:
-            builder.timings["read"] = round(read_s, 6)
-            builder.mark("start")
+            data: list[RunData] = []
+            with progress("reading score outputs", len(selection.scores), quiet) as advance:
+                for score, gen in zip(selection.scores, generates, strict=True):
+                    run, found = load_run(score, gen)
+                    for issue in found:
+                        log.warning("%s: %s", issue.kind, issue.message)
+                    data.append(run)
+                    issues += found
+                    advance(1)
+            builder.mark("read")
             analysis, files = compute(data, cfg, issues)
             builder.mark("compute")
             for rel, content in files.items():
@@ -248,8 +252,10 @@ def compare_runs(store: RunStore, a_ref: str, b_ref: str, *, replicates: int, se
     """Paired comparison of two score outputs on the problems both scored."""
     loaded = []
     for ref in (a_ref, b_ref):
-        run, found = load_run(store, store.resolve(ref, stage="score"))
-        for issue in found:
+        score = store.resolve(ref, stage="score")
+        gen, missing = open_generate(store, score)
+        run, found = load_run(score, gen)
+        for issue in missing + found:
             log.warning("%s: %s", issue.kind, issue.message)
         loaded.append(run)
     if loaded[0].config.dataset != loaded[1].config.dataset:

@@ -210,7 +210,9 @@ def failure_table(results: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     if failed.empty:
         return pd.DataFrame(columns=["dataset", "verdict", "exception_type", "count", "share", "examples"])
     failed = failed.merge(runs[["run", "dataset", "run_ref", "generate_ref"]], on="run")
-    failed["exception_type"] = failed["exception_type"].fillna("")
+    # Plain strings, so that ties sort alphabetically (categoricals sort by first appearance).
+    failed["verdict"] = failed["verdict"].astype(str)
+    failed["exception_type"] = failed["exception_type"].astype(object).where(failed["exception_type"].notna(), "").astype(str)
     keys = ["dataset", "verdict", "exception_type"]
     counts = failed.groupby(keys).size().rename("count").reset_index()
     counts["share"] = counts["count"] / counts.groupby("dataset")["count"].transform("sum")
