@@ -83,6 +83,19 @@ def test_a_store_file_is_hash_checked_and_validated(export_store: ExportStore, t
     assert result.exit_code == 3 and "does not match the manifest" in result.stderr
 
 
+def test_a_finetune_parquet_converts_and_is_hash_checked(export_store: ExportStore, tmp_path: Path) -> None:
+    result = invoke("finetune", "--quiet", "--mix", "all", "--formats", "jsonl,parquet")
+    out = Path(result.stdout.strip())
+    dest = tmp_path / "ft.csv"
+    assert invoke("convert", str(out / "finetune.parquet"), "-o", str(dest)).exit_code == 0
+    jsonl = tmp_path / "ftj.csv"
+    assert invoke("convert", str(out / "finetune.jsonl"), "-o", str(jsonl)).exit_code == 0
+    assert dest.read_text() == jsonl.read_text()  # the same records, whichever file they come from
+    (out / "finetune.parquet").write_bytes((out / "finetune.parquet").read_bytes() + b"x")
+    bad = invoke("convert", str(out / "finetune.parquet"), "-o", str(tmp_path / "x.csv"))
+    assert bad.exit_code == 3 and "does not match the manifest" in bad.stderr
+
+
 def test_unknown_type_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("hi")
     assert invoke("convert", str(tmp_path / "x.txt")).exit_code == 3

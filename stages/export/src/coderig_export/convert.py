@@ -92,6 +92,7 @@ def rows_of(path: Path) -> Iterator[dict[str, Any]]:
     if not path.is_file():
         raise InvalidInputError(f"{path}: file not found", hint="give the path of a .jsonl or .parquet file")
     if path.suffix == ".parquet":
+        schema_of(path)  # inside a published output: checks the sha256 (parquet is typed, no records to validate)
         return iter_parquet_dicts(path)
     if path.suffix in (".jsonl", ".json"):
         return iter_jsonl_dicts(path, schema_of(path))
