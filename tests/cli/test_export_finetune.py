@@ -46,7 +46,8 @@ def test_stdout_is_the_path_and_a_second_call_is_a_no_op(export_store: ExportSto
     assert first.exit_code == 0
     out = Path(first.stdout.strip())
     assert first.stdout == f"{out}\n" and (out / "manifest.json").is_file()
-    assert "finetune export" in first.stderr  # logs go to stderr
+    assert "finetune export" in first.stderr  # logs go to stderr...
+    assert "finetune export" in (out / "logs" / "export.log").read_text()  # ...and to the output's log file
     mtime = (out / "manifest.json").stat().st_mtime_ns
     second = invoke("finetune", export_store.toy.ref)
     assert second.exit_code == 0 and second.stdout == first.stdout
