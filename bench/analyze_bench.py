@@ -58,7 +58,7 @@ def _run_files(model: str, dataset: str, seed: int, skill: float) -> tuple[bytes
                 f'{{"schema_version":1,"sample_id":"{sid}","problem_id":"{pid}","dataset":"{dataset}","split":"test",'
                 f'"sample_index":{k},"seed":{seed},"model_name":"{model}","model_id":null,"template_id":"default",'
                 f'"template_sha256":"{"0" * 64}","prompt_sha256":"{"1" * 64}",'
-                f'"prompt_text":"Write solve(xs) for task {p}. Return the sum of the list, weighted as described, and handle the empty list.",'
+                f'"prompt_text":"Write solve(xs) for task {p}. Return the weighted sum of the list; handle the empty list.",'
                 f'"prompt_messages":null,"raw_response":"```python\\n{code}```","extracted_code":"{code}",'
                 f'"extraction_method":"{"fenced" if k % 7 else "heuristic"}","finish_reason":"{"stop" if k % 9 else "length"}",'
                 f'"prompt_tokens":{rng.randrange(60, 300)},"completion_tokens":{tokens},"latency_s":{tokens / 2500:.5f},'
@@ -67,6 +67,8 @@ def _run_files(model: str, dataset: str, seed: int, skill: float) -> tuple[bytes
             passed = verdict == "passed"
             exc = EXCEPTIONS.get(verdict)
             msg = f'"{exc}: solve failed on test t1"' if exc else "null"
+            failing = "null" if passed else '"t1"'
+            level = ("easy", "medium", "hard")[p % 3]
             statuses = ["passed", "passed" if passed else "failed", "passed" if passed else "not_run"]
             tests = ",".join(
                 f'{{"test_id":"t{t}","visibility":"{"visible" if t == 0 else "hidden"}","status":"{st}","duration_s":0.0012,'
@@ -74,9 +76,9 @@ def _run_files(model: str, dataset: str, seed: int, skill: float) -> tuple[bytes
             results.append(
                 f'{{"schema_version":1,"sample_id":"{sid}","problem_id":"{pid}","dataset":"{dataset}","split":"test",'
                 f'"sample_index":{k},"seed":{seed},"model_name":"{model}","verdict":"{verdict}","passed":{"true" if passed else "false"},'
-                f'"exception_type":{json.dumps(exc)},"error_message":{msg},"failing_test_id":{"null" if passed else chr(34) + "t1" + chr(34)},'
+                f'"exception_type":{json.dumps(exc)},"error_message":{msg},"failing_test_id":{failing},'
                 f'"tests_passed":{3 if passed else 1},"tests_total":3,"visible_passed":1,"visible_total":1,'
-                f'"hidden_passed":{2 if passed else 0},"hidden_total":2,"tests":[{tests}],"difficulty":"{("easy", "medium", "hard")[p % 3]}",'
+                f'"hidden_passed":{2 if passed else 0},"hidden_total":2,"tests":[{tests}],"difficulty":"{level}",'
                 f'"duration_s":0.0051,"stdout":"","stderr":"","attempts":1}}'
             )
     return problems, ("\n".join(samples) + "\n").encode(), ("\n".join(results) + "\n").encode()

@@ -122,6 +122,9 @@ def test_partial_unscored_and_missing_generate_are_reported_not_fatal(run_store:
     other_gen = publish_generate(run_store, problems, samples, model="omega", seed=5)
     publish_score(run_store, other_gen, [make_result(s) for s in samples])
     shutil.rmtree(other_gen.path)  # the generate output of omega is gone
+    with RunStore(run_store).begin(stage="score", name="reftimes__toy", config={}, inputs=[], tool="t", tool_version="0") as b:
+        b.write_bytes("reference_timings.jsonl", b"")  # not a run: globs skip it
+        b.publish()
     r = invoke("run", "*", "--bootstrap", "50", "--no-charts")
     assert r.exit_code == 0, r.stderr
     a = load_analysis(r.stdout)
@@ -129,6 +132,7 @@ def test_partial_unscored_and_missing_generate_are_reported_not_fatal(run_store:
     assert ("partial", "gamma__toy__s0") in kinds
     assert ("unscored", "delta__toy__s0") in kinds
     assert ("no_generate", "omega__toy__s5") in kinds
+    assert len(a.runs) == 2 and not any(i.kind == "empty" for i in a.issues)
     gamma = next(x for x in a.runs if x.config.model_name == "gamma")
     assert not gamma.complete and gamma.samples_expected == 3 and gamma.summary.total_samples == 2
     omega = next(x for x in a.runs if x.summary.run_ref.startswith("score/omega"))

@@ -76,9 +76,11 @@ class Selection:
 
 
 def _latest_per_name(outputs: list[PublishedOutput]) -> list[PublishedOutput]:
+    """The newest version of each name; score outputs without results (reference timings) are not runs."""
     newest: dict[str, PublishedOutput] = {}
     for out in outputs:  # oldest first, so the last one per name wins
-        newest[out.manifest.name] = out
+        if out.stage != "score" or out.has(RESULTS):
+            newest[out.manifest.name] = out
     return list(newest.values())
 
 
