@@ -60,3 +60,12 @@ class DatasetSummaryRow(Record):
     contaminated_removed: int = Field(ge=0, description="Passing samples left out because their problem is in an evaluation split.")
     duplicates_removed: int = Field(ge=0, description="Passing samples left out as duplicates (same problem, same normalized code).")
     not_selected: int = Field(ge=0, description="Clean, unique samples the mix did not take (ratio, size or unknown difficulty).")
+
+    @classmethod
+    def example(cls) -> DatasetSummaryRow:
+        """A valid row, for the contract's schema tests."""
+        return cls(
+            dataset="mbpp", examples=3, easy=1, medium=1, hard=1, unknown_difficulty=0, problems=3, avg_problem_chars=80.5,
+            avg_solution_chars=120.0, scored_samples=10, passing_samples=6, success_rate=0.6, success_rate_easy=0.75,
+            success_rate_medium=0.5, success_rate_hard=None, contaminated_removed=2, duplicates_removed=1, not_selected=0,
+        )
