@@ -149,3 +149,21 @@ def test_bootstrap_in_blocks_for_big_inputs(monkeypatch: pytest.MonkeyPatch) -> 
     draws = bootstrap_means(np.array([[0.0], [1.0]]), 20_000, seed=7)[:, 0]
     assert np.mean(draws == 0.5) == pytest.approx(0.5, abs=0.02)
     assert np.array_equal(draws, bootstrap_means(np.array([[0.0], [1.0]]), 20_000, seed=7)[:, 0])
+
+
+def test_breakdowns_by_difficulty_split_and_tag() -> None:
+    import pandas as pd
+
+    from coderig_analyze.difficulty import breakdowns_by_run, tag_breakdowns
+
+    outcomes = pd.DataFrame({
+        "run": [0, 0, 0, 1, 1], "problem_id": ["a", "b", "c", "a", "b"], "first_passed": [True, False, True, False, False],
+        "difficulty": ["easy", "easy", None, "easy", "easy"], "split": ["test"] * 5,
+    })
+    d = breakdowns_by_run(outcomes, "difficulty")
+    assert (d[0]["easy"].total, d[0]["easy"].passed, d[0]["easy"].pass_rate) == (2, 1, 0.5)  # c has no label
+    assert (d[1]["easy"].total, d[1]["easy"].passed) == (2, 0)
+    problems = pd.DataFrame({"problem_id": ["a", "b", "c"], "tags": [["math", "list"], ["math"], []]})
+    t = tag_breakdowns(outcomes, [problems, problems])
+    assert {k: (v.total, v.passed) for k, v in t[0].items()} == {"math": (2, 1), "list": (1, 1)}
+    assert {k: (v.total, v.passed) for k, v in t[1].items()} == {"math": (2, 0), "list": (1, 0)}

@@ -31,8 +31,14 @@ def tag_breakdowns(outcomes: pd.DataFrame, problems: list[pd.DataFrame]) -> dict
 
     problems[i] holds run i's problem_id and tags.
     """
-    frames = [p[["problem_id", "tags"]].explode("tags").dropna(subset=["tags"]).assign(run=i) for i, p in enumerate(problems)
-              if not p.empty and "tags" in p]
+    exploded: dict[int, pd.DataFrame] = {}  # runs of one dataset share one problems frame: explode it once
+    frames = []
+    for i, p in enumerate(problems):
+        if p.empty or "tags" not in p:
+            continue
+        if id(p) not in exploded:
+            exploded[id(p)] = p[["problem_id", "tags"]].explode("tags").dropna(subset=["tags"])
+        frames.append(exploded[id(p)].assign(run=i))
     tags = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if tags.empty:
         return {}
