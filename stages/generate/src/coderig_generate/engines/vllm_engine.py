@@ -13,6 +13,7 @@ vLLM and torch are imported in :class:`VLLMEngine`'s constructor, never at modul
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import re
 import time
@@ -37,6 +38,12 @@ _RECORDED_ENV = (
     "VLLM_BATCH_INVARIANT", "VLLM_CPU_KVCACHE_SPACE", "VLLM_ENABLE_V1_MULTIPROCESSING", "OMP_NUM_THREADS",
     "VLLM_CPU_OMP_THREADS_BIND", "CUDA_VISIBLE_DEVICES", "VLLM_ATTENTION_BACKEND",
 )
+
+
+def _console_quiet() -> bool:
+    """True when coderig's console log shows warnings only (``--quiet``): its non-file handlers say so."""
+    handlers = [h for h in logging.getLogger("coderig").handlers if not isinstance(h, logging.FileHandler)]
+    return bool(handlers) and all(h.level >= logging.WARNING for h in handlers)
 
 
 def has_gpu() -> bool:
@@ -205,6 +212,8 @@ class VLLMEngine:
         # before torch / vLLM are imported (by the tiny model's build or by vLLM): they read these at import.
         # vLLM logs to stdout by default; stdout carries only the command's machine-readable output.
         os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+        if _console_quiet():
+            os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # --quiet silences vLLM's INFO lines too
         if not self._gpu:
             for key, value in cpu_environment(cache_dir()).items():
                 os.environ.setdefault(key, value)
