@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from coderig_export.dedup import Deduplicator, normalize_code
 
 
@@ -54,3 +56,19 @@ def test_deduplicator_is_per_problem_and_first_wins() -> None:
     assert not d.is_duplicate("toy", "p2", "x = 1\n")  # same code, another problem
     assert not d.is_duplicate("other", "p1", "x = 1\n")  # same id, another dataset
     assert not d.is_duplicate("toy", "p1", "x = 2\n")
+
+
+def test_a_lone_code_is_never_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import coderig_export.dedup as dedup
+
+    calls: list[str] = []
+    real = dedup.code_fingerprint
+    monkeypatch.setattr(dedup, "code_fingerprint", lambda code: calls.append(code) or real(code))
+    d = Deduplicator()
+    assert not d.is_duplicate("toy", "p1", "x = 1\n")
+    assert not d.is_duplicate("toy", "p2", "x = 1\n")
+    assert calls == []  # one code per problem: nothing to compare
+    assert d.is_duplicate("toy", "p1", "x = 1  # again\n")
+    assert calls == ["x = 1\n", "x = 1  # again\n"]
+    assert d.is_duplicate("toy", "p1", "x = 1\n")  # an exact repeat: its fingerprint is cached
+    assert len(calls) == 2

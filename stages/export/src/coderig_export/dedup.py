@@ -110,20 +110,38 @@ def code_fingerprint(code: str) -> str:
 
 
 class Deduplicator:
-    """Remembers (dataset, problem, normalized code); the first occurrence wins."""
+    """Remembers each problem's normalized codes; the first occurrence wins.
+
+    Normalizing means parsing and compiling, the costly part of an export, so it is done only when
+    it can matter: a problem's first code is kept raw until a second one arrives, and an exact
+    repeat of a code already seen (greedy decoding, several seeds) is recognized by its hash.
+    """
 
     def __init__(self) -> None:
-        self._seen: set[tuple[str, str, str]] = set()
-        self._raw: dict[str, str] = {}  # sha256 of raw code -> fingerprint: identical answers (greedy, several seeds) parse once
+        self._first: dict[tuple[str, str], str] = {}  # problem -> its only code so far, not yet normalized
+        self._fingerprints: dict[tuple[str, str], set[str]] = {}  # problem -> normalized codes, once it has two
+        self._cache: dict[str, str] = {}  # sha256 of raw code -> fingerprint
+
+    def _fingerprint(self, code: str) -> str:
+        raw = hashlib.sha256(code.encode()).hexdigest()
+        fingerprint = self._cache.get(raw)
+        if fingerprint is None:
+            fingerprint = self._cache[raw] = code_fingerprint(code)
+        return fingerprint
 
     def is_duplicate(self, dataset: str, problem_id: str, code: str) -> bool:
         """True when the same problem already has this code (after normalization); records it otherwise."""
-        raw = hashlib.sha256(code.encode()).hexdigest()
-        fingerprint = self._raw.get(raw)
-        if fingerprint is None:
-            fingerprint = self._raw[raw] = code_fingerprint(code)
-        key = (dataset, problem_id, fingerprint)
-        if key in self._seen:
+        key = (dataset, problem_id)
+        seen = self._fingerprints.get(key)
+        if seen is None:
+            first = self._first.get(key)
+            if first is None:
+                self._first[key] = code
+                return False
+            seen = self._fingerprints[key] = {self._fingerprint(first)}
+            del self._first[key]
+        fingerprint = self._fingerprint(code)
+        if fingerprint in seen:
             return True
-        self._seen.add(key)
+        seen.add(fingerprint)
         return False
