@@ -114,7 +114,7 @@ def test_runs_and_compare_give_pass_rates_side_by_side(export_store: ExportStore
     summary = pd.read_excel(path, sheet_name="Runs")
     toy = summary[summary["run"] == export_store.toy.manifest.name].set_index("difficulty")
     assert list(toy.index) == ["all", "easy", "medium", "hard", "unknown"]
-    assert (toy.loc["all", "samples"], toy.loc["all", "passed"]) == (22, 15)
+    assert (toy.loc["all", "samples"], toy.loc["all", "passed"], toy.loc["all", "seed"]) == (22, 15, 0)
     assert toy.loc["easy", "pass_rate"] == pytest.approx(10 / 12)
     assert (toy.loc["hard", "problems"], toy.loc["hard", "problems_solved"]) == (2, 1)
     assert set(summary["model"]) == {"alpha", "beta"}
@@ -172,3 +172,21 @@ def test_errors(export_store: ExportStore) -> None:
     assert wrong_stage.exit_code == 3 and "not a score output" in wrong_stage.stderr
     bad = invoke("xlsx", "--max-cell-chars", "50")
     assert bad.exit_code == 2
+
+
+def test_golden_workbook_values(export_store: ExportStore) -> None:
+    """Every cell value and number format of the fixture workbook (refresh: CODERIG_UPDATE_GOLDEN=1)."""
+    import os
+
+    path = workbook(export_store.toy.ref, export_store.humaneval.ref, "--name", "golden")
+    wb = openpyxl.load_workbook(path)
+    # One line per row: each cell's value, with its number format when it has one.
+    text = "".join(
+        f"{ws.title}\t{json.dumps([[c.value, c.number_format] if c.number_format != 'General' else c.value for c in row])}\n"
+        for ws in wb.worksheets for row in ws.iter_rows()
+    )
+    golden = Path(__file__).resolve().parent.parent / "golden" / "export" / "workbook.json"
+    if os.environ.get("CODERIG_UPDATE_GOLDEN") == "1":
+        golden.write_text(text)
+    assert golden.is_file(), f"{golden} missing: run with CODERIG_UPDATE_GOLDEN=1"
+    assert text == golden.read_text(), f"the workbook differs from {golden}; if intended, refresh with CODERIG_UPDATE_GOLDEN=1"

@@ -143,7 +143,8 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
             files = _write_files(builder, chosen, config)
             rows = summary_rows(got.tallies, chosen)
             builder.write_bytes(SUMMARY_CSV, summary_csv(rows))
-            sources = [{"run_id": r.ref, "model": r.model, "dataset": r.datasets, "seed": r.seed} for r in runs]
+            sources = [{"run_id": r.ref, "model": r.model, "dataset": r.datasets, "seed": "-" if r.seed is None else str(r.seed)}
+                       for r in runs]
             facts = CardFacts(name=name, sources=sources, criterion=str(config.criterion), instruction=str(config.instruction),
                               eval_splits=config.eval_splits, against=config.against, seed=config.seed, report=report, rows=rows,
                               files=[*files, SUMMARY_CSV])

@@ -56,10 +56,10 @@ class ScoredRun:
         return str(model) if model else self.name.split("__")[0]
 
     @property
-    def seed(self) -> str:
-        """Seed of the generate config as text ('-' when none)."""
+    def seed(self) -> int | None:
+        """Seed of the generate config, if it has one."""
         seed = self.generate.manifest.config.get("seed")
-        return "-" if seed is None else str(seed)
+        return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
     @property
     def datasets(self) -> str:

@@ -98,7 +98,7 @@ class RunLabel:
     name: str
     model: str
     dataset: str
-    seed: str
+    seed: int | None
 
 
 class WorkbookWriter:
