@@ -58,7 +58,6 @@ RUN_HEADERS: tuple[tuple[str, float], ...] = (
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _WRAP = Alignment(wrap_text=True, vertical="top")
-_TOP = Alignment(vertical="top")
 _PERCENT = "0.0%"
 _BUCKET_ORDER = {"all": 0, "easy": 1, "medium": 2, "hard": 3, "unknown": 4}
 _FILLS = {v: PatternFill("solid", fgColor=c) for v, c in VERDICT_FILLS.items()}
@@ -66,7 +65,7 @@ _WHITE = Font(color="FFFFFF")
 
 
 def excel_text(text: str | None, limit: int = EXCEL_CELL_LIMIT) -> str | None:
-    """Text an Excel cell accepts: control characters removed, and cut with a marker past ``limit`` characters."""
+    """Text an Excel cell accepts: control characters replaced by U+FFFD, and cut with a marker past ``limit`` characters."""
     if text is None:
         return None
     clean: str = ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", text)
