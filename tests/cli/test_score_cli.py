@@ -127,7 +127,7 @@ def test_shards_merge_into_the_union(tmp_path: Path) -> None:
     assert merged.exit_code == 0, merged.stderr
     out = RunStore(runs).resolve(merged.stdout.strip(), stage="score")
     assert [i.ref.split("/")[1] for i in out.manifest.inputs] == [gen.manifest.name] + [
-        f"{gen.manifest.name}__shard{i}of3" for i in range(3)]
+        f"shard{i}of3__{gen.manifest.name}" for i in range(3)]
     gen2 = publish_mixed(tmp_path / "runs-whole", problems=2)
     whole = invoke("run", "--generate", gen2.ref, runs=tmp_path / "runs-whole")
     assert results_of(out.path) == results_of(Path(whole.stdout.strip()))
@@ -146,6 +146,9 @@ def test_network_check_logic() -> None:
     assert not NetworkCheck(["lo", "eth0"], False, False, "").closed
     assert not NetworkCheck(["lo"], True, False, "").closed
     assert not NetworkCheck(["lo"], False, True, "").closed
+    # without bubblewrap the scorer's own loopback is shared by design; outside routes still count
+    assert NetworkCheck(["lo"], False, True, "", own_namespace_expected=False).closed
+    assert not NetworkCheck(["lo", "eth0"], False, True, "", own_namespace_expected=False).closed
 
 
 def test_kill_9_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:

@@ -281,30 +281,24 @@ class Server:
                 self.reap()
                 time.sleep(0.001 if _round < 10 else 0.01)
             return
-        if self.uid is not None:
-            # A reaper with the sample's uid kills everything that uid owns (the uid is this worker's
-            # alone) until nothing is left to signal; zombies are reaped in between (we are a subreaper).
-            for _round in range(200):
-                self.reap()
-                pid = os.fork()
-                if pid == 0:
-                    code = 1
-                    try:
-                        os.setgid(self.gid)
-                        os.setuid(self.uid)
-                        os.kill(-1, signal.SIGKILL)
-                    except ProcessLookupError:
-                        code = 0
-                    finally:
-                        os._exit(code)
-                _, status = os.waitpid(pid, 0)
-                if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-                    break
-                time.sleep(0.0005)
+        # Without a PID namespace of our own: we are a child subreaper, so every process the sample
+        # left behind (daemons included) is re-parented to us as its parent dies; kill our children
+        # until none is left.
         try:
             os.killpg(child_pid, signal.SIGKILL)
         except OSError:
             pass
+        for _round in range(1000):
+            self.reap()
+            kids = _children(self.me)
+            if not kids:
+                return
+            for p in kids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.0002)
 
     def reap(self):
         """Collect every exited child (orphans are re-parented to us: we are a subreaper)."""
@@ -488,6 +482,25 @@ class Server:
         if kind is None:
             kind = "done" if current is None or current >= n else "crash"
         return kind, current if current is not None else first, status, wall
+
+
+def _children(me):
+    """Our live and zombie children (from /proc)."""
+    try:
+        with open(f"/proc/{me}/task/{me}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
+                        kids.append(int(name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return kids
 
 
 def _is_ancestor(pid, me):

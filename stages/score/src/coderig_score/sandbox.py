@@ -307,11 +307,19 @@ class NetworkCheck:
     outside_reachable: bool
     host_loopback_reachable: bool
     detail: str
+    own_namespace_expected: bool = True
 
     @property
     def closed(self) -> bool:
-        """No way out: only a loopback interface, no outside address and no host service reachable."""
-        return not self.outside_reachable and not self.host_loopback_reachable and set(self.interfaces) <= {"lo"}
+        """No way out: only a loopback interface, no outside address reachable, and (with bubblewrap,
+        which gives the sandbox a network namespace of its own) not even the scorer's loopback.
+
+        Without bubblewrap the sandbox shares the scorer's namespace, so its loopback is reachable
+        by design; that is closed only when the namespace itself has nothing but loopback (a
+        container with network_mode none, or a namespace the server unshared as root).
+        """
+        loopback_ok = not self.host_loopback_reachable or not self.own_namespace_expected
+        return not self.outside_reachable and loopback_ok and set(self.interfaces) <= {"lo"}
 
 
 PROBE_CODE = """
@@ -348,7 +356,8 @@ def probe_network(worker: Worker) -> NetworkCheck:
         if line.startswith("NETPROBE "):
             res = json.loads(line[len("NETPROBE "):])
             return NetworkCheck(interfaces=res["interfaces"], outside_reachable=res["outside"],
-                                host_loopback_reachable=res["host"], detail="; ".join(res["detail"]))
+                                host_loopback_reachable=res["host"], detail="; ".join(res["detail"]),
+                                own_namespace_expected=worker.mode == "bwrap" or bool(worker.info.get("net_unshared")))
     raise SandboxError(f"the network probe printed no result (stderr: {reply['stderr'][-300:]!r})")
 
 

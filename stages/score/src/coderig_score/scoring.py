@@ -262,7 +262,7 @@ def run_score(store: RunStore, generate_ref: str, cfg: ScoreConfig, rt: Runtime)
         if rate is not None and rate < REFERENCE_WARN_BELOW:
             log.warning("!!! only %.1f%% of the reference solutions pass on this machine (%d fail): verdicts here are "
                         "suspect; see 'coderig-score run --check-references' !!!", 100 * rate, len(refs.failures()))
-        name = gen.manifest.name if shard is None else f"{gen.manifest.name}__shard{shard[0]}of{shard[1]}"
+        name = gen.manifest.name if shard is None else f"shard{shard[0]}of{shard[1]}__{gen.manifest.name}"
         inputs = [gen] + ([refs.output] if refs.output is not None else [])
         with store.begin(stage="score", name=name, config=cfg, inputs=inputs, tool=TOOL, tool_version=__version__) as b:
             if b.existing is not None:
@@ -347,7 +347,7 @@ def merge_shards(store: RunStore, refs: list[str]) -> Summary:
     """Publish the union of a complete set of shard outputs with one manifest listing them all."""
     shards = [store.resolve(r, stage="score") for r in refs]
     if not shards:
-        raise InvalidInputError("no shard outputs given", hint="pass every 'score/<name>__shard<i>of<N>' output")
+        raise InvalidInputError("no shard outputs given", hint="pass every 'score/shard<i>of<N>__<name>' output")
     base_cfgs: set[str] = set()
     seen: dict[int, str] = {}
     gen_refs: set[str] = set()

@@ -1,0 +1,60 @@
+"""The fork server without bubblewrap (--sandbox none, as inside a locked-down container).
+
+No private mounts here, but the other layers hold: limits, the result channel, the process-tree
+kill (the server is a child subreaper) and, as root, a network namespace of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from coderig_schemas import Verdict
+from coderig_score.sandbox import SandboxSettings, WorkerPool, make_job
+from coderig_score.scoring import score_items
+from coderig_score.timeouts import TimeoutPolicy, budget_for
+from tests.factories import make_problem, make_sample
+
+PROGRAMS = {
+    "def f(x):\n    return x\n": Verdict.PASSED,
+    "def f(x):\n    return -1\n": Verdict.WRONG_ANSWER,
+    "def f(x):\n    return {}[x]\n": Verdict.RUNTIME_ERROR,
+    "def f(x)\n": Verdict.SYNTAX_ERROR,
+    "def f(x):\n    while True:\n        pass\n": Verdict.TIMEOUT,
+    "def f(x):\n    return len(bytearray(8 * 1024 ** 3))\n": Verdict.MEMORY_EXCEEDED,
+    "import os\nos._exit(0)\n": Verdict.RUNTIME_ERROR,
+    "import os\ntry:\n    os.kill(os.getppid(), 9)\nexcept OSError:\n    pass\ndef f(x):\n    return -1\n": Verdict.WRONG_ANSWER,
+    "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)\ndef f(x):\n    return x\n": Verdict.RUNTIME_ERROR,
+}
+
+
+@pytest.fixture(scope="module")
+def plain_pool() -> Iterator[WorkerPool]:
+    with WorkerPool(SandboxSettings(mode="none"), 1) as pool:
+        yield pool
+
+
+def test_network_check_passes_and_verdicts_match(plain_pool: WorkerPool) -> None:
+    assert plain_pool.mode == "none" and plain_pool.network is not None and plain_pool.network.closed
+    problem = make_problem("p")
+    policy = TimeoutPolicy(default_s=0.5, floor_s=0.5)
+    items: list[tuple[Any, Any, Any, Any]] = [
+        (code, problem, make_sample(problem, extracted_code=code), budget_for(problem, None, policy)) for code in PROGRAMS]
+    got = {key: r.verdict for key, r, _ in score_items(plain_pool, items, plain_pool.settings.limits, 3)}
+    assert got == PROGRAMS
+
+
+def test_daemons_are_killed_without_a_pid_namespace(plain_pool: WorkerPool) -> None:
+    worker = plain_pool.workers[0]
+    daemon = ("import os, time\nr, w = os.pipe()\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+              "        os.write(w, str(os.getpid()).encode()); time.sleep(600)\n    os._exit(0)\nprint(os.read(r, 20).decode())\n")
+    job = make_job(daemon, prelude=[], tests=["pass"], test_timeouts=[2.0], prelude_timeout=2.0, sample_cap=10.0,
+                   limits=plain_pool.settings.limits)
+    reply = worker.call(job, timeout=30)
+    pid = int(reply["stdout"].strip())
+    assert reply["wall"] < 2
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
