@@ -43,7 +43,8 @@ label="${MODEL//\//-}__${DATASET}"
 echo ">> analyze: ${#scored[@]} score output(s)" >&2
 analysis=$("$BIN/coderig-analyze" run "${scored[@]}" --name "$label")
 echo ">> export: fine-tuning data and workbook" >&2
-finetune=$("$BIN/coderig-export" finetune "${scored[@]}" --name "${label}__finetune")
+# Evaluation splits are left out of fine-tuning data by default (decontamination); FINETUNE_ARGS=--include-eval-splits keeps them.
+finetune=$("$BIN/coderig-export" finetune "${scored[@]}" --name "${label}__finetune" ${FINETUNE_ARGS:-})
 workbook=$("$BIN/coderig-export" xlsx "${scored[@]}" --name "${label}__results")
 
 {
