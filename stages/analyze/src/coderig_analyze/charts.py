@@ -51,7 +51,7 @@ def pass_rate_by_model(a: Analysis) -> bytes:
     ax.set_ylabel("pass rate")
     ax.set_title("Pass rate by model (best configuration, 95% CI)")
     if models:
-        ax.legend(fontsize="small", loc="upper right")
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=min(len(models), 6), frameon=False)
     fig.tight_layout()
     return _png(fig)
 
@@ -78,7 +78,7 @@ def difficulty_breakdown(a: Analysis) -> bytes:
             total = sum(b.total for b in buckets)
             rates.append(sum(b.passed for b in buckets) / total if total else np.nan)
         ax.bar(x + (i - 1) * 0.27, rates, 0.27, label=level)
-    ax.set_xticks(x, [label for label, _ in groups], fontsize="x-small")
+    ax.set_xticks(x, [label.replace("\n", " / ") for label, _ in groups], fontsize="x-small", rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("pass rate (first sample)")
     ax.set_title("Pass rate by difficulty")
@@ -106,7 +106,8 @@ def verdict_distribution(a: Analysis) -> bytes:
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of samples")
     ax.set_title("Verdict distribution")
-    ax.legend(fontsize="x-small", loc="lower right")
+    # Below the axes, in one row: inside, it would hide the bars it explains.
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=5, frameon=False)
     fig.tight_layout()
     return _png(fig)
 
@@ -119,8 +120,8 @@ def seed_spread(a: Analysis, runs: pd.DataFrame) -> bytes:
         rates = group["pass_rate"].to_numpy()
         ax.scatter(np.full(len(rates), i), rates, s=30, zorder=3)
         ax.hlines(rates.mean(), i - 0.3, i + 0.3, colors="black", zorder=4)
-    ax.set_xticks(np.arange(len(groups)), [f"{g['model_name'].iloc[0]}\n{g['dataset'].iloc[0]} {cid}" for cid, g in groups],
-                  fontsize="x-small")
+    labels = [f"{g['model_name'].iloc[0]} / {g['dataset'].iloc[0]} / {cid}" for cid, g in groups]
+    ax.set_xticks(np.arange(len(groups)), labels, fontsize="x-small", rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("pass rate")
     ax.set_title("Spread across seeds (dots: seeds, line: mean)")

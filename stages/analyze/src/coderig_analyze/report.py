@@ -26,8 +26,8 @@ from .verdicts import VERDICTS
 TO_STORE = "../../../"
 #: Failure kinds listed, and example links per kind.
 TOP_FAILURES, EXAMPLES = 10, 3
-#: Problem ids listed per dataset in the never/always solved lists.
-LIST_PROBLEMS = 20
+#: Problem ids listed per dataset in the never/always solved lists; paired comparisons listed.
+LIST_PROBLEMS, LIST_PAIRS = 20, 50
 
 CHARTS = {
     "pass_rate_by_model.png": "Pass rate by model (best configuration, with CI)",
@@ -116,13 +116,19 @@ def _seeds_section(seeds: pd.DataFrame) -> str:
 
 def _paired_section(a: Analysis) -> str:
     rows = []
-    for p in a.paired:
+    # Strongest evidence first; a sweep has hundreds of pairs, all of them in paired.csv.
+    ranked = sorted(a.paired, key=lambda p: (p.mcnemar_p, -abs(p.difference.estimate), p.dataset, p.a_ref, p.b_ref))
+    seed = {r.summary.run_ref: "none" if r.config.seed is None else r.config.seed for r in a.runs}
+    for p in ranked[:LIST_PAIRS]:
         verdict = "A better" if p.mcnemar_p < 1 - a.level and p.difference.estimate > 0 else (
             "B better" if p.mcnemar_p < 1 - a.level and p.difference.estimate < 0 else "no significant difference")
-        rows.append([p.dataset, p.a_model, p.b_model, str(p.problems), pct(p.a_rate), pct(p.b_rate),
+        a_label, b_label = f"{p.a_model} s{seed.get(p.a_ref, '?')}", f"{p.b_model} s{seed.get(p.b_ref, '?')}"
+        rows.append([p.dataset, a_label, b_label, str(p.problems), pct(p.a_rate), pct(p.b_rate),
                      f"{p.difference.estimate:+.1%} [{p.difference.low:+.1%}, {p.difference.high:+.1%}]",
                      f"{p.a_only} / {p.b_only}", f"{p.mcnemar_p:.4g}", verdict])
-    return table(["dataset", "A", "B", "problems", "A rate", "B rate", "A − B [95% CI]", "only A / only B", "McNemar p", "reading"], rows)
+    more = f"\n{len(ranked) - LIST_PAIRS} more comparisons in `paired.csv`.\n" if len(ranked) > LIST_PAIRS else ""
+    header = ["dataset", "A", "B", "problems", "A rate", "B rate", "A − B [95% CI]", "only A / only B", "McNemar p", "reading"]
+    return table(header, rows) + more
 
 
 def _difficulty_section(runs: list[RunAnalysis]) -> str:
