@@ -141,6 +141,18 @@ def test_partial_unscored_and_missing_generate_are_reported_not_fatal(run_store:
     assert "(partial)" in (Path(r.stdout.strip()) / "report.md").read_text()
 
 
+def test_generate_changed_after_scoring_is_not_used(two_models: dict[tuple[str, int], PublishedOutput], run_store: Path) -> None:
+    score = two_models[("alpha", 0)]
+    gen = RunStore(run_store).resolve(score.manifest.inputs[0].ref)
+    manifest = gen.path / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"tool": "test-factory"', '"tool": "edited"'))
+    r = invoke("run", "alpha__toy__s0", "--bootstrap", "50", "--no-charts")
+    assert r.exit_code == 0, r.stderr
+    (run,) = load_analysis(r.stdout).runs
+    assert run.generate_ref is None and run.summary.pass_rate == 0.5  # still analyzed, from the results
+    assert "changed after scoring" in err(r)
+
+
 def test_compare_prints_difference_ci_and_p(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
     r = invoke("compare", "alpha__toy__s1", "beta__toy__s1", "--bootstrap", "200")
     assert r.exit_code == 0, r.stderr

@@ -167,3 +167,16 @@ def test_breakdowns_by_difficulty_split_and_tag() -> None:
     t = tag_breakdowns(outcomes, [problems, problems])
     assert {k: (v.total, v.passed) for k, v in t[0].items()} == {"math": (2, 1), "list": (1, 1)}
     assert {k: (v.total, v.passed) for k, v in t[1].items()} == {"math": (2, 0), "list": (1, 0)}
+
+
+def test_pass_at_k_bootstrap_interval_by_exact_enumeration() -> None:
+    from coderig_analyze.runs import pass_at_k_intervals
+
+    # alpha s0: n = 2 per problem, c = 2, 1, 1, 0. Per-problem pass@1 = 1, 1/2, 1/2, 0 and pass@2 = 1, 1, 1, 0.
+    # Enumerating the 4^4 equally likely resamples: the mean of pass@1 is <= 0 with chance 1/256 and
+    # <= 1/8 with 9/256 (so the 2.5% quantile is 1/8), <= 3/4 with 247/256 and <= 7/8 with 255/256
+    # (97.5% quantile 7/8). For pass@2 the resampled mean is Bin(4, 3/4) / 4: P(<= 0) = 1/256,
+    # P(<= 1/4) = 13/256 -> 1/4; P(<= 3/4) = 175/256 -> 97.5% quantile 1.
+    p1, p2 = pass_at_k_intervals(np.array([2, 2, 2, 2]), np.array([2, 1, 1, 0]), replicates=20_000, seed=0, level=0.95)
+    assert (p1.estimate, p1.low, p1.high) == (0.5, 0.125, 0.875)
+    assert (p2.estimate, p2.low, p2.high) == (0.75, 0.25, 1.0)
