@@ -73,6 +73,7 @@ class Selection:
 
     scores: list[PublishedOutput]
     issues: list[InputIssue]
+    missing_pairs: list[str]  # 'model on dataset' pairs of the category without a score output
 
 
 def _latest_per_name(outputs: list[PublishedOutput]) -> list[PublishedOutput]:
@@ -92,6 +93,7 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
     """Resolve refs, globs and a category into score outputs (the newest version of each name)."""
     chosen: dict[str, PublishedOutput] = {}
     issues: list[InputIssue] = []
+    missing_pairs: list[str] = []
     globs: list[str] = []
     for ref in refs:
         if _GLOB_CHARS & set(ref):
@@ -114,6 +116,7 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
                 if not found:
                     msg = f"category {cat_name}: no score output for model {model} on dataset {dataset}"
                     issues.append(InputIssue(kind="missing", ref=None, message=msg))
+                    missing_pairs.append(f"{model} on {dataset}")
                 chosen.update((o.ref, o) for o in found)
                 globs.append(pattern)
     # Generate outputs that nobody scored: only knowable for globs and categories.
@@ -128,7 +131,7 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
             hint="list them with 'ls runs/score' and pass 'score/<name>' or a glob like 'model*__mbpp__*'",
         )
     unique = list({(i.kind, i.ref, i.message): i for i in issues}.values())
-    return Selection(scores=sorted(chosen.values(), key=lambda o: o.ref), issues=unique)
+    return Selection(scores=sorted(chosen.values(), key=lambda o: o.ref), issues=unique, missing_pairs=missing_pairs)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from coderig_schemas import InvalidInputError, PublishedOutput, RunStore
 from coderig_schemas._base import Record
 from coderig_schemas.analysis import Analysis, ConfigEffect, InputIssue, Interval, PairedComparison, ProblemSummary, RunConfig, SeedGroup
 from coderig_schemas.cli_support import attach_log_file, progress
-from coderig_schemas.layout import ANALYSIS, REPORT, SUMMARIES, default_name
+from coderig_schemas.layout import ANALYSIS, REPORT, SUMMARIES
 
 from . import __version__
 from .comparisons import first_outcomes, paired_comparison, pairs_to_compare
@@ -136,17 +136,16 @@ def _breakdowns(t: RunTables) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "kind", "bucket", "total", "passed", "pass_rate"])
 
 
-def compute(data: list[RunData], cfg: AnalyzeConfig, issues: list[InputIssue]) -> tuple[Analysis, dict[str, bytes]]:
+def compute(
+    data: list[RunData], cfg: AnalyzeConfig, issues: list[InputIssue], missing: list[str] | None = None,
+) -> tuple[Analysis, dict[str, bytes]]:
     """Every number and file of the analysis, from runs already read (pure: no store access)."""
     t = analyze_runs(data, replicates=cfg.bootstrap, seed=cfg.seed, level=cfg.level)
     runs = t.runs
     seeds = seed_analysis(runs, cfg.level)
     best = best_configs(seeds)
     configs = config_analysis(runs)
-    # Compared by output name, which is how the category's runs were found (model names made path-safe).
-    present = {default_name(m, d, None) for m, d in zip(runs["model_name"], runs["dataset"], strict=True)}
-    missing = [f"{m} on {d}" for m in cfg.category_models for d in cfg.category_datasets if default_name(m, d, None) not in present]
-    matrix = comparison_matrix(best, runs, category=cfg.category, missing=missing, level=cfg.level)
+    matrix = comparison_matrix(best, runs, category=cfg.category, missing=missing or [], level=cfg.level)
     paired: list[PairedComparison] = []
     first = first_outcomes(t.outcomes)
     for ia, ib in pairs_to_compare(runs, best):
@@ -229,7 +228,7 @@ def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
                     issues += found
                     advance(1)
             builder.mark("read")
-            analysis, files = compute(data, cfg, issues)
+            analysis, files = compute(data, cfg, issues, selection.missing_pairs)
             builder.mark("compute")
             for rel, content in files.items():
                 builder.write_bytes(rel, content)
