@@ -179,6 +179,22 @@ def test_tiny_model_build_is_deterministic_and_atomic(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_tiny_model_of_an_older_recipe_is_rebuilt(tmp_path: Path) -> None:
+    import json
+
+    from coderig_generate.tiny_model import BUILD_INFO, RECIPE, ensure_tiny_model, is_built
+
+    target = tmp_path / "tiny-random"
+    target.mkdir()
+    (target / BUILD_INFO).write_text(json.dumps({"recipe": RECIPE - 1}))
+    (target / "model.safetensors").write_bytes(b"old")
+    assert not is_built(target)
+    assert ensure_tiny_model(target) == target and is_built(target)
+    assert (target / "model.safetensors").read_bytes() != b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-random"]  # the stale copy and the build dir are gone
+
+
+@pytest.mark.slow
 def test_tiny_model_shape_and_chat_template(tmp_path: Path) -> None:
     from transformers import AutoConfig, AutoTokenizer
 
@@ -187,6 +203,7 @@ def test_tiny_model_shape_and_chat_template(tmp_path: Path) -> None:
     out = build_tiny_model(tmp_path / "m")
     config = AutoConfig.from_pretrained(out)
     assert (config.hidden_size, config.num_attention_heads, config.num_key_value_heads, config.num_hidden_layers) == (128, 4, 2, 2)
+    assert config.max_position_embeddings == 8192
     assert config.hidden_size // config.num_attention_heads == 32
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert 1900 <= len(tokenizer) <= 2048

@@ -183,7 +183,7 @@ def test_retries_on_503_and_connection_errors_then_succeeds(vllm_server: str) ->
 def test_rejected_request_is_not_retried(vllm_server: str) -> None:
     engine = _engine(vllm_server, retries=3)
     with pytest.raises(ServerError, match=r"P/0: .*rejected the request: HTTP 400"):
-        engine.generate([_request()], SamplingParams(temperature=0, max_tokens=5000), 0)
+        engine.generate([_request()], SamplingParams(temperature=0, max_tokens=9000), 0)
 
 
 @pytest.mark.vllm
@@ -192,3 +192,16 @@ def test_unknown_model_lists_what_the_server_has(vllm_server: str) -> None:
     with pytest.raises(InvalidInputError, match="not served by") as excinfo:
         OpenAIEngine(config)
     assert "tiny-random" in excinfo.value.one_line()
+
+
+@pytest.mark.vllm
+def test_thinking_switch_reaches_a_vllm_servers_chat_template(vllm_server: str) -> None:
+    config = GenerateConfig(
+        model="tiny-random", dataset="humaneval", enable_thinking=False, engine=EngineConfig(name="openai", base_url=vllm_server)
+    )
+    engine = OpenAIEngine(config)
+    _, body = engine.payload(_request(), SamplingParams(temperature=0, max_tokens=2), 0)
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+    [[out]] = engine.generate([_request()], SamplingParams(temperature=0, max_tokens=2), 0)
+    assert out.prompt_text is not None and out.prompt_text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert engine.describe()["chat_template_kwargs"] == {"enable_thinking": False}

@@ -174,8 +174,8 @@ def test_progress_reports_requests_and_tokens(vllm_engine: Any) -> None:
 
 @pytest.mark.vllm
 def test_prompt_longer_than_context_is_invalid_input(vllm_engine: Any) -> None:
-    with pytest.raises(InvalidInputError, match=r"P/0: prompt \(\d+ tokens\) \+ max_tokens \(2048\) exceeds max_model_len 2048"):
-        vllm_engine.generate(_requests(1), SamplingParams(temperature=0, max_tokens=2048), 0)
+    with pytest.raises(InvalidInputError, match=r"P/0: prompt \(\d+ tokens\) \+ max_tokens \(8192\) exceeds max_model_len 8192"):
+        vllm_engine.generate(_requests(1), SamplingParams(temperature=0, max_tokens=8192), 0)
 
 
 @pytest.mark.vllm

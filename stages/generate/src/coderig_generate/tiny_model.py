@@ -27,7 +27,7 @@ INTERMEDIATE_SIZE = 256
 NUM_LAYERS = 2
 NUM_HEADS = 4  # head_dim = 128 / 4 = 32: vLLM's CPU attention rejects head_dim 16
 NUM_KV_HEADS = 2
-MAX_POSITIONS = 2048
+MAX_POSITIONS = 8192  # the longest benchmark prompt (an MBPP problem) is about 3,900 of its tokens
 CORPUS_BYTES = 2_000_000  # enough text for 2,048 merges, small enough to train in a few seconds
 SEED = 0
 
@@ -45,6 +45,8 @@ CHAT_TEMPLATE = (
 )
 
 BUILD_INFO = "coderig_tiny_model.json"
+#: bump when the recipe changes: a cached build of another recipe is rebuilt
+RECIPE = 2
 
 
 def corpus_files() -> list[Path]:
@@ -115,6 +117,8 @@ def build_tiny_model(out: Path) -> Path:
     tokenizer.save_pretrained(out)
     info = {
         "what": "tiny random-weight Qwen2 built by coderig_generate.tiny_model",
+        "recipe": RECIPE,
+        "max_positions": MAX_POSITIONS,
         "seed": SEED,
         "vocab_size": len(tokenizer),
         "hidden_size": HIDDEN_SIZE,
@@ -129,25 +133,36 @@ def build_tiny_model(out: Path) -> Path:
     return out
 
 
+def is_built(target: Path) -> bool:
+    """True when ``target`` holds a complete build of the current recipe."""
+    try:
+        return bool(json.loads((target / BUILD_INFO).read_text(encoding="utf-8")).get("recipe") == RECIPE)
+    except (OSError, ValueError):
+        return False
+
+
 def ensure_tiny_model(target: Path) -> Path:
-    """Return ``target``, building the model there first if it is not built yet.
+    """Return ``target``, building the model there first if it is not built (or built by an older recipe).
 
     The build happens in a temporary sibling directory that is renamed into place, so an interrupted
     build leaves nothing behind and a concurrent build by another process is harmless (the loser's copy
-    is discarded).
+    is discarded: both are identical by construction). A stale build is moved aside, then deleted.
     """
-    if (target / BUILD_INFO).is_file():
+    if is_built(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    stale = target.parent / f".{target.name}.stale-{os.getpid()}"
     try:
         build_tiny_model(tmp)
+        if target.exists() and not is_built(target):
+            os.rename(target, stale)
         try:
             os.rename(tmp, target)
         except OSError:
-            if not (target / BUILD_INFO).is_file():
+            if not is_built(target):
                 raise
-            # another process finished first: keep its copy (identical by construction)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(stale, ignore_errors=True)
     return target
