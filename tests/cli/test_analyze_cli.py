@@ -12,7 +12,7 @@ from coderig_analyze.cli import main
 from coderig_schemas import PublishedOutput, RunStore
 from coderig_schemas.analysis import Analysis, PairedComparison
 from coderig_schemas.layout import RESULTS
-from tests.factories import make_problem, make_result, make_sample, publish_generate, publish_score
+from tests.factories import make_problem, make_result, make_sample, publish_generate, publish_score, scored_run
 
 FAST = ["--bootstrap", "50", "--no-charts", "--quiet"]
 
@@ -165,9 +165,12 @@ def test_compare_prints_difference_ci_and_p(two_models: dict[tuple[str, int], Pu
     assert (pc.a_only, pc.b_only, pc.problems) == (2, 0, 4)
 
 
-def test_compare_errors(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
+def test_compare_errors(two_models: dict[tuple[str, int], PublishedOutput], run_store: Path) -> None:
     r = invoke("compare", "alpha__toy__s1", "absent")
     assert r.exit_code == 3 and r.stdout == ""
+    scored_run(run_store, {"q1": ["passed"], "q2": ["wrong_answer"]}, model="gamma")
+    r = invoke("compare", "alpha__toy__s1", "gamma__toy__s0")
+    assert r.exit_code == 3 and r.stdout == "" and "share no problem" in err(r)
     r = invoke("compare", "alpha__toy__s1")
     assert r.exit_code == 2
 

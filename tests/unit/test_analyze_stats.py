@@ -57,6 +57,8 @@ def test_wilson_interval_by_hand() -> None:
     assert low == pytest.approx(0.150039, abs=1e-6)
     assert high == pytest.approx(0.849961, abs=1e-6)
     assert wilson(0, 0) == (0.0, 1.0)
+    narrow = wilson(2, 4, level=0.9)  # z = 1.644854: a narrower interval around the same centre
+    assert 0.150039 < narrow[0] < 0.5 < narrow[1] < 0.849961 and narrow[0] + narrow[1] == pytest.approx(1.0)
     low, high = wilson(10, 10)
     assert high == 1.0 and low == pytest.approx(0.722467, abs=1e-6)  # 1/(1 + z^2/10); the upper bound is p itself
 
