@@ -156,3 +156,12 @@ def test_openai_engine_run_against_a_real_server(
         assert manifest["stats"]["engine"]["server_is_vllm"] is True
         texts.append([s.raw_response for s in samples])
     assert texts[0] != texts[1]
+
+
+def test_hub_model_offline_is_a_one_line_invalid_input_error(engine_env: dict[str, str], run_store: Path, shared_data: Path) -> None:
+    env = {**_env(engine_env, run_store, shared_data), "HF_HUB_OFFLINE": "1", "HF_HOME": str(run_store / "hf")}
+    done = _run(["--quiet", "--model", "Qwen/Qwen2.5-Coder-0.5B-Instruct", "--dataset", "humaneval", "--limit", "1"], env)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stdout == ""
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert "cannot load model 'Qwen/Qwen2.5-Coder-0.5B-Instruct'" in line and "network" in line

@@ -241,7 +241,7 @@ class VLLMEngine:
             self.llm = LLM(**self.args)
         except OSError as e:  # missing weights, no network for a hub id, bad local path
             raise InvalidInputError(
-                f"cannot load model '{self.spec.name}' ({self.spec.hf_id}): {e}",
+                f"cannot load model '{self.spec.name}' ({self.spec.hf_id}): {' '.join(str(e).split())}",
                 hint="check the name, the revision and the network (or HF_HUB_OFFLINE with a cached model)",
             ) from e
         self.load_seconds = time.perf_counter() - start
