@@ -115,3 +115,25 @@ def test_empty_file_gives_empty_columns(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text("")
     assert read_columns(path, ScoreResult, COLUMNS).num_rows == 0
+
+
+def test_required_nullable_key_also_used_in_a_nested_object(tmp_path: Path, no_slow_path: None) -> None:
+    # Sample.seed is required (may be null) and sampling.seed exists too: a null top-level seed is
+    # accepted on the fast path; a missing one is rejected, even though '"seed":' is in the line.
+    problem = make_problem("p1")
+    samples = [json.loads(make_sample(problem, i, seed=None).model_dump_json()) for i in range(3)]
+    for s in samples:
+        s["sampling"]["seed"] = 5
+    path = write(tmp_path / "ok.jsonl", samples)
+    assert read_columns(path, Sample, ["sample_id"]).num_rows == 3
+
+
+def test_missing_required_nullable_key_beside_a_nested_namesake_is_rejected(tmp_path: Path) -> None:
+    problem = make_problem("p1")
+    samples = [json.loads(make_sample(problem, i, seed=None).model_dump_json()) for i in range(3)]
+    for s in samples:
+        s["sampling"]["seed"] = 5
+    del samples[2]["seed"]
+    path = write(tmp_path / "bad.jsonl", samples)
+    with pytest.raises(InvalidInputError, match=r"bad\.jsonl:3: seed: Field required"):
+        read_columns(path, Sample, ["sample_id"])

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from coderig_schemas.io import iter_jsonl, sha256_file
 
@@ -61,6 +61,20 @@ class ArrowContract:
 
     schema: pa.Schema
     checks: tuple[Check, ...]
+    model: type[BaseModel]
+    nested_names: frozenset[str]  # field names used inside nested objects
+
+
+def _nested_names(data_type: pa.DataType, depth: int = 0) -> set[str]:
+    names: set[str] = set()
+    if pa.types.is_list(data_type):
+        return _nested_names(data_type.value_type, depth)
+    if pa.types.is_struct(data_type):
+        for f in data_type:
+            if depth > 0:
+                names.add(f.name)
+            names |= _nested_names(f.type, depth + 1)
+    return names
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +152,8 @@ def arrow_contract(model: type[BaseModel]) -> ArrowContract:
     js = model.model_json_schema()
     checks: list[Check] = []
     fields = _fields(js, js.get("$defs", {}), (), checks)
-    return ArrowContract(pa.schema(fields), tuple(checks))
+    nested = _nested_names(pa.struct(fields))
+    return ArrowContract(pa.schema(fields), tuple(checks), model, frozenset(nested))
 
 
 Located = tuple[pa.Array, "pa.Array | None"]
@@ -173,13 +188,31 @@ def _repeat(mask: pa.Array, counts: pa.Array) -> pa.Array:
     return pa.array(np.repeat(m, c), pa.bool_())
 
 
-def _lines_missing_key(chunk: bytes, rows: np.ndarray, key: str) -> bool:
-    """Whether any of the given rows (0-based lines of chunk) lacks the key."""
-    ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == ord("\n"))
+def _lines(chunk: bytes, rows: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(start, end) offsets of the given rows (0-based non-blank lines of chunk)."""
+    view = np.frombuffer(chunk, dtype=np.uint8)
+    ends = np.flatnonzero(view == ord("\n"))
     starts = np.concatenate(([0], ends[:-1] + 1))
+    keep = ends > starts  # pyarrow skips blank lines: so do the row numbers
+    starts, ends = starts[keep], ends[keep]
+    for r in rows:
+        yield int(starts[r]), int(ends[r])
+
+
+def _key_missing(chunk: bytes, rows: np.ndarray, key: str, contract: ArrowContract) -> bool:
+    """Whether any of the given rows lacks a top-level key whose value is null in the parsed table."""
+    if key in contract.nested_names:
+        # The same name also lives in a nested object: only a real parse tells the levels apart.
+        # pydantic validates just these lines (those where the value came out null).
+        for start, end in _lines(chunk, rows):
+            try:
+                contract.model.model_validate_json(chunk[start:end])
+            except ValidationError:
+                return True
+        return False
     # A quote inside a JSON string is escaped, so '"key"' then ':' can only be a real key.
     pattern = re.compile(rb'"' + re.escape(key).encode() + rb'"\s*:')
-    return any(pattern.search(chunk, int(starts[r]), int(ends[r])) is None for r in rows)
+    return any(pattern.search(chunk, start, end) is None for start, end in _lines(chunk, rows))
 
 
 def _check_table(table: pa.Table, chunk: bytes, contract: ArrowContract) -> None:
@@ -190,7 +223,7 @@ def _check_table(table: pa.Table, chunk: bytes, contract: ArrowContract) -> None
         if check.kind == "present":
             # The key must be there, possibly with null: look at the raw lines of the null rows only.
             nulls = np.flatnonzero(pc.is_null(values).to_numpy(zero_copy_only=False))
-            if len(check.path) == 1 and len(nulls) and _lines_missing_key(chunk, nulls, check.path[0]):
+            if len(check.path) == 1 and len(nulls) and _key_missing(chunk, nulls, check.path[0], contract):
                 raise Mismatch(f"missing key {check.path[0]}")
             continue
         if check.kind in ("required", "no_null"):
