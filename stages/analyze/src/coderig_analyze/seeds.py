@@ -10,6 +10,10 @@ from .intervals import t_interval
 CONFIG_COLUMNS = ["config_id", "model_name", "dataset", "temperature", "top_p", "max_tokens", "template", "preset"]
 
 
+def _seed_order(seed: object) -> tuple[int, float]:
+    return (0, 0.0) if seed is None or pd.isna(seed) else (1, float(seed))  # type: ignore[arg-type]
+
+
 def seed_analysis(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """One row per config_id: runs, seeds, mean, std (ddof=1), min, max and a t interval of the mean (clipped to [0, 1]).
 
@@ -22,7 +26,7 @@ def seed_analysis(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         first = group.iloc[0]
         rows.append({
             **{c: first[c] for c in CONFIG_COLUMNS}, "config_id": config_id,
-            "runs": len(rates), "seeds": " ".join("none" if pd.isna(s) else str(int(s)) for s in sorted(group["seed"], key=str)),
+            "runs": len(rates), "seeds": " ".join("none" if pd.isna(s) else str(int(s)) for s in sorted(group["seed"], key=_seed_order)),
             "mean": float(rates.mean()), "std": float(rates.std(ddof=1)) if len(rates) > 1 else np.nan,
             "min": float(rates.min()), "max": float(rates.max()),
             # A rate lives in [0, 1]: the t interval is clipped there (with two seeds it is very wide).
