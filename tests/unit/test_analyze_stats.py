@@ -204,3 +204,26 @@ def test_seed_analysis_by_hand() -> None:
     assert (c1["ci_low"], c1["ci_high"]) == (pytest.approx(0.351586, abs=1e-6), pytest.approx(0.848414, abs=1e-6))
     assert np.isnan(table.loc["c2", "std"]) and np.isnan(table.loc["c2", "ci_low"])
     assert best_configs(seed_analysis(runs))["config_id"].tolist() == ["c2"]  # 0.8 beats a mean of 0.6
+
+
+def test_matrix_ranks_ties_and_markdown() -> None:
+    import pandas as pd
+
+    from coderig_analyze.matrix import comparison_matrix, matrix_markdown
+
+    runs = pd.DataFrame([
+        {"config_id": "a1", "pass_rate": 0.5, "passed_problems": 5, "total_problems": 10},
+        {"config_id": "b1", "pass_rate": 0.5, "passed_problems": 5, "total_problems": 10},
+        {"config_id": "c1", "pass_rate": 0.2, "passed_problems": 2, "total_problems": 10},
+        {"config_id": "c2", "pass_rate": 0.9, "passed_problems": 9, "total_problems": 10},
+    ])
+    best = pd.DataFrame([
+        {"model_name": "a", "dataset": "x", "config_id": "a1"}, {"model_name": "b", "dataset": "x", "config_id": "b1"},
+        {"model_name": "c", "dataset": "x", "config_id": "c1"}, {"model_name": "c", "dataset": "y", "config_id": "c2"},
+    ])
+    m = comparison_matrix(best, runs, category="cat", missing=["a on y"])
+    ranks = {(c.model_name, c.dataset): c.rank for c in m.cells}
+    assert ranks == {("a", "x"): 1, ("b", "x"): 1, ("c", "x"): 3, ("c", "y"): 1}  # ties share the better rank
+    assert m.mean_rank == {"a": 1.0, "b": 1.0, "c": 2.0} and m.models == ["a", "b", "c"] and m.datasets == ["x", "y"]
+    text = matrix_markdown(m)
+    assert "| a | 50.0% [23.7%, 76.3%] (#1) | — | 1.00 |" in text  # Wilson 5/10
