@@ -111,6 +111,10 @@ def test_category_errors(categories_file: Path) -> None:
     assert r.exit_code == 3 and "no category 'nope'" in err(r) and "toy_pair" in err(r)
     r = invoke("run", "--category", "toy_pair", *FAST)
     assert r.exit_code == 3 and "--categories-file" in err(r)
+    bad = categories_file.with_name("bad.yaml")
+    bad.write_text("categories:\n  broken:\n    models: alpha\n    datasets: []\n")
+    r = invoke("run", "--category", "broken", "--categories-file", str(bad), *FAST)
+    assert r.exit_code == 3 and "categories.broken.models" in err(r)
 
 
 def test_partial_unscored_and_missing_generate_are_reported_not_fatal(run_store: Path) -> None:

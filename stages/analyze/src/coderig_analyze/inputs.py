@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult
 from coderig_schemas._base import Record
@@ -64,7 +64,12 @@ def read_category(path: Path, name: str) -> Category:
     entry = categories[name]
     if not isinstance(entry, dict):
         raise InvalidInputError(f"{path}: categories.{name}: not a mapping", hint="give it models and datasets lists")
-    return Category.model_validate({"models": entry.get("models"), "datasets": entry.get("datasets")}, strict=False)
+    try:
+        return Category.model_validate({"models": entry.get("models"), "datasets": entry.get("datasets")}, strict=False)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(f"{path}: categories.{name}.{loc}: {first['msg']}", hint="give lists of model and dataset names") from None
 
 
 @dataclass
