@@ -195,8 +195,8 @@ def child_main(job, nonce, workdir, uid, gid, first):
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_NPROC, lim["processes"]),
     ):
-        if val is None:
-            continue
+        if val is None or (res == resource.RLIMIT_NPROC and uid is None):
+            continue  # without a uid of its own, NPROC would count the server's other processes too
         try:
             resource.setrlimit(res, (val, val))
         except (ValueError, OSError):

@@ -69,6 +69,7 @@ class SandboxSettings(BaseModel):
     python: str | None = Field(default=None, description="Interpreter of the workers (default: /usr/bin/python3 if usable).")
     limits: Limits = Field(default_factory=Limits)
     allow_open_network: bool = Field(default=False, description="Score even when the network check finds a way out.")
+    run_as: int | None = Field(default=None, description="Start the workers as this uid (root only): the unprivileged layout.")
 
 
 class SandboxError(Exception):
@@ -165,6 +166,7 @@ class Worker:
     python: str
     limits: Limits
     uid: int | None = None
+    run_as: int | None = None
     proc: subprocess.Popen[bytes] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     _host_tmp: str | None = None
@@ -172,7 +174,7 @@ class Worker:
 
     def start(self) -> None:
         """Start the server and wait until it says it is ready."""
-        as_root = os.geteuid() == 0
+        as_root = os.geteuid() == 0 and self.run_as is None
         self.uid = _uid_base() + self.index if as_root else None
         cfg: dict[str, Any] = {"uid": self.uid, "gid": self.uid}
         if self.mode == "bwrap":
@@ -188,8 +190,9 @@ class Worker:
             cfg.update({"own_pidns": False, "tmp": self._host_tmp, "unshare_net": as_root})
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
         try:
+            who: dict[str, Any] = {} if self.run_as is None else {"user": self.run_as, "group": self.run_as, "extra_groups": []}
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         start_new_session=True, env=env, close_fds=True)
+                                         start_new_session=True, env=env, close_fds=True, cwd="/", **who)
         except OSError as e:
             raise SandboxError(f"cannot start a worker ({cmd[0]}): {e}") from None
         try:
@@ -376,7 +379,7 @@ def make_job(code: str, *, prelude: list[str], tests: list[str], test_timeouts: 
         "output_cap": limits.output_kb * 1024,
         "limits": {
             "memory_bytes": limits.memory_mb * 1024 * 1024, "file_bytes": limits.file_mb * 1024 * 1024,
-            "open_files": limits.open_files, "processes": limits.processes if os.geteuid() == 0 else None,
+            "open_files": limits.open_files, "processes": limits.processes,
         },
     }
 
@@ -389,6 +392,7 @@ class Outcome:
     reply: dict[str, Any] | None
     error: str | None
     attempts: int
+    server_killed: bool = False  # both attempts ended with the server dead, where the program could kill it
 
 
 class WorkerPool:
@@ -403,9 +407,8 @@ class WorkerPool:
         self.network: NetworkCheck | None = None
 
     def __enter__(self) -> WorkerPool:
-        as_root = os.geteuid() == 0
-        self.python = choose_python(self.settings.python, need_world_readable=as_root)
-        first = Worker(0, self.mode, self.python, self.settings.limits)
+        self.python = choose_python(self.settings.python, need_world_readable=os.geteuid() == 0)
+        first = Worker(0, self.mode, self.python, self.settings.limits, run_as=self.settings.run_as)
         try:
             first.start()
         except SandboxError as e:
@@ -414,12 +417,12 @@ class WorkerPool:
             log.warning("bubblewrap cannot start here (%s); falling back to the fork server without bubblewrap "
                         "(no private mounts); the network check still decides", e)
             self.mode = "none"
-            first = Worker(0, self.mode, self.python, self.settings.limits)
+            first = Worker(0, self.mode, self.python, self.settings.limits, run_as=self.settings.run_as)
             first.start()
         self.workers = [first]
         try:
             for i in range(1, self.size):
-                w = Worker(i, self.mode, self.python, self.settings.limits)
+                w = Worker(i, self.mode, self.python, self.settings.limits, run_as=self.settings.run_as)
                 w.start()
                 self.workers.append(w)
             self.network = probe_network(first)
@@ -464,6 +467,7 @@ class WorkerPool:
                         return
                     key, job, timeout = item
                     errors: list[str] = []
+                    deaths = 0
                     for attempt in (1, 2):
                         try:
                             reply = worker.call(job, timeout)
@@ -471,10 +475,13 @@ class WorkerPool:
                             break
                         except SandboxError as e:
                             errors.append(str(e))
+                            # Without a uid of its own the program runs as the server's user and can kill it.
+                            if worker.uid is None and worker.proc is not None and worker.proc.poll() is not None:
+                                deaths += 1
                             log.warning("sandbox error on %s (attempt %d): %s", key, attempt, e)
                             worker.close()
                     else:
-                        done.put(Outcome(key, None, " | ".join(errors), 2))
+                        done.put(Outcome(key, None, " | ".join(errors), 2, server_killed=deaths == 2))
             except BaseException as e:
                 done.put(e)
 

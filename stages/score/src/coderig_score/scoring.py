@@ -20,7 +20,7 @@ from coderig_schemas.store import check_name
 from . import __version__, passk
 from .sandbox import Limits, SandboxMode, SandboxSettings, WorkerPool, make_job
 from .timeouts import SampleBudget, TimeoutPolicy, budget_for, measuring_budget
-from .verdicts import has_code, judge, no_code_result, sandbox_error_result
+from .verdicts import has_code, judge, no_code_result, sandbox_error_result, server_killed_result
 
 log = logging.getLogger("coderig.score")
 
@@ -101,7 +101,9 @@ def score_items(
         jobs.append((key, build_job(problem, sample.extracted_code, budget, limits, max_timeouts), host_timeout(budget)))
     for out in pool.run(jobs):
         problem, sample = by_key[out.key]
-        if out.reply is None:
+        if out.reply is None and out.server_killed:
+            yield out.key, server_killed_result(problem, sample, out.attempts), None
+        elif out.reply is None:
             yield out.key, sandbox_error_result(problem, sample, out.error or "unknown harness failure", out.attempts), None
         else:
             yield out.key, judge(problem, sample, out.reply, out.attempts), out.reply

@@ -91,6 +91,17 @@ def sandbox_error_result(problem: Problem, sample: Sample, error: str, attempts:
                    duration_s=0.0, error_message=error[:2000], exception_type="SandboxError", attempts=attempts)
 
 
+def server_killed_result(problem: Problem, sample: Sample, attempts: int) -> ScoreResult:
+    """The server died during this sample twice, in a sandbox where the program shares its uid.
+
+    Only there can a program kill the server, and a harness failure does not repeat on one sample
+    while every other sample runs: the program's failure, so that killing the parent is no way to
+    turn a wrong answer into an excluded sandbox error.
+    """
+    return _finish(_base(problem, sample), sample, Verdict.RUNTIME_ERROR, not_run(problem), duration_s=0.0,
+                   error_message="the program killed the sandbox's server process (on both attempts)", attempts=attempts)
+
+
 def judge(problem: Problem, sample: Sample, reply: dict[str, Any], attempts: int = 1) -> ScoreResult:
     """The verdict on one executed sample, from the worker's reply."""
     base = _base(problem, sample)

@@ -1,0 +1,75 @@
+"""bubblewrap started by an unprivileged user (a user namespace; no uid drop possible).
+
+The scorer runs as root in CI; this starts the workers as 'nobody' to exercise the layout a
+non-root host uses: private mounts, no network, limits and the process-tree kill still hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from coderig_schemas import Verdict
+from coderig_score.sandbox import SandboxSettings, WorkerPool, make_job
+from coderig_score.scoring import score_items
+from coderig_score.timeouts import TimeoutPolicy, budget_for
+from tests.factories import make_problem, make_sample
+
+NOBODY = 65534
+PROGRAMS = {
+    "def f(x):\n    return x\n": Verdict.PASSED,
+    "def f(x):\n    return -1\n": Verdict.WRONG_ANSWER,
+    "def f(x)\n": Verdict.SYNTAX_ERROR,
+    "def f(x):\n    while True:\n        pass\n": Verdict.TIMEOUT,
+    "def f(x):\n    return len(bytearray(8 * 1024 ** 3))\n": Verdict.MEMORY_EXCEEDED,
+    "import os\nos._exit(0)\n": Verdict.RUNTIME_ERROR,
+    "open('/etc/hostname-copy', 'w')\ndef f(x):\n    return x\n": Verdict.RUNTIME_ERROR,
+    "print(open('/root/.bashrc').read())\ndef f(x):\n    return x\n": Verdict.RUNTIME_ERROR,
+    "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)\ndef f(x):\n    return x\n": Verdict.RUNTIME_ERROR,
+}
+
+
+@pytest.fixture(scope="module")
+def nobody_pool() -> Iterator[WorkerPool]:
+    with WorkerPool(SandboxSettings(mode="bwrap", run_as=NOBODY), 1) as pool:
+        yield pool
+
+
+def test_unprivileged_bwrap_contains_and_judges(nobody_pool: WorkerPool) -> None:
+    assert nobody_pool.mode == "bwrap" and nobody_pool.network is not None and nobody_pool.network.closed
+    assert nobody_pool.workers[0].info["uid"] == NOBODY
+    problem = make_problem("p")
+    policy = TimeoutPolicy(default_s=0.5, floor_s=0.5)
+    items: list[tuple[Any, Any, Any, Any]] = [
+        (code, problem, make_sample(problem, extracted_code=code), budget_for(problem, None, policy)) for code in PROGRAMS]
+    got = {key: r.verdict for key, r, _ in score_items(nobody_pool, items, nobody_pool.settings.limits, 3)}
+    assert got == PROGRAMS
+
+
+def test_unprivileged_daemon_is_killed(nobody_pool: WorkerPool) -> None:
+    worker = nobody_pool.workers[0]
+    limits = nobody_pool.settings.limits
+    daemon = ("import os, time\nr, w = os.pipe()\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+              "        os.write(w, str(os.getpid()).encode()); time.sleep(600)\n    os._exit(0)\nprint(os.read(r, 20).decode())\n")
+    pid = int(worker.call(make_job(daemon, prelude=[], tests=["pass"], test_timeouts=[2.0], prelude_timeout=2.0,
+                                   sample_cap=10.0, limits=limits), timeout=30)["stdout"])
+    look = f"import os\nprint(os.path.exists('/proc/{pid}'))"
+    reply = worker.call(make_job(look, prelude=[], tests=["pass"], test_timeouts=[2.0], prelude_timeout=2.0, sample_cap=10.0,
+                                 limits=limits), timeout=30)
+    assert reply["stdout"].strip() == "False"
+
+
+def test_killing_the_server_is_the_programs_failure(nobody_pool: WorkerPool) -> None:
+    # Same uid as the server here, so the kill succeeds: the verdict must still be the program's failure.
+    problem = make_problem("p")
+    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(x):\n    return x\n"
+    items: list[tuple[Any, Any, Any, Any]] = [(0, problem, make_sample(problem, extracted_code=code),
+                                               budget_for(problem, None, TimeoutPolicy(default_s=1.0)))]
+    [(_, result, _)] = list(score_items(nobody_pool, items, nobody_pool.settings.limits, 3))
+    assert result.verdict == Verdict.RUNTIME_ERROR and result.attempts == 2
+    assert "killed the sandbox's server" in (result.error_message or "")
+    ok = make_sample(problem, extracted_code=next(iter(PROGRAMS)))
+    [(_, after, _)] = list(score_items(nobody_pool, [(1, problem, ok, items[0][3])], nobody_pool.settings.limits, 3))
+    assert after.verdict == Verdict.PASSED  # the pool restarted its worker and goes on
