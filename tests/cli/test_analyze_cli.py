@@ -157,6 +157,17 @@ def test_generate_changed_after_scoring_is_not_used(two_models: dict[tuple[str, 
     assert "changed after scoring" in err(r)
 
 
+def test_a_run_with_no_results_yet_is_analyzed_with_charts(run_store: Path) -> None:
+    problem = make_problem("p1")
+    gen = publish_generate(run_store, [problem], [make_sample(problem, 0)], model="zero")
+    publish_score(run_store, gen, [])
+    r = invoke("run", "*", "--bootstrap", "20", "--html")
+    assert r.exit_code == 0, r.stderr
+    (run,) = load_analysis(r.stdout).runs
+    assert run.summary.total_samples == 0 and run.summary.pass_rate == 0.0 and not run.complete
+    assert len(list(Path(r.stdout.strip()).glob("charts/*.png"))) == 4
+
+
 def test_compare_prints_difference_ci_and_p(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
     r = invoke("compare", "alpha__toy__s1", "beta__toy__s1", "--bootstrap", "200")
     assert r.exit_code == 0, r.stderr

@@ -106,8 +106,8 @@ def verdict_distribution(a: Analysis) -> bytes:
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of samples")
     ax.set_title("Verdict distribution")
-    # Below the axes, in one row: inside, it would hide the bars it explains.
-    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=5, frameon=False)
+    if left.any():  # below the axes, in one row: inside, it would hide the bars it explains
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=5, frameon=False)
     fig.tight_layout()
     return _png(fig)
 
