@@ -18,6 +18,7 @@ start-up network check decides whether scoring may go on.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -248,19 +249,36 @@ class Worker:
             need = n
             header_done = True
 
-    def call(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Run one job; raise SandboxError when the worker fails (it must then be restarted)."""
+    def submit(self, job: dict[str, Any]) -> int:
+        """Send a job (the server queues it behind earlier ones); return its id."""
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         self._next_id += 1
-        job = {**job, "id": self._next_id}
-        self._send(job)
+        self._send({**job, "id": self._next_id})
+        return self._next_id
+
+    def receive(self, job_id: int, timeout: float) -> dict[str, Any]:
+        """The reply to the oldest job in flight; raise SandboxError if the worker fails."""
         reply = self._recv(timeout)
-        if reply.get("id") != self._next_id:
-            raise SandboxError(f"worker {self.index} answered job {reply.get('id')} instead of {self._next_id}")
+        if reply.get("id") != job_id:
+            raise SandboxError(f"worker {self.index} answered job {reply.get('id')} instead of {job_id}")
         if not reply.get("ok"):
             raise SandboxError(f"worker {self.index}: {reply.get('error')}")
         return reply
+
+    def exited(self, grace: float = 1.0) -> bool:
+        """Whether the server process has exited (waiting up to grace seconds for it to finish dying)."""
+        if self.proc is None:
+            return False
+        try:
+            self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def call(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Run one job; raise SandboxError when the worker fails (it must then be restarted)."""
+        return self.receive(self.submit(job), timeout)
 
     def close(self) -> None:
         """Stop the server and everything in its sandbox."""
@@ -384,6 +402,20 @@ def make_job(code: str, *, prelude: list[str], tests: list[str], test_timeouts: 
     }
 
 
+PIPELINE_DEPTH = 2
+
+
+@dataclass
+class _Flight:
+    key: Any
+    job: dict[str, Any]
+    timeout: float
+    attempt: int = 1
+    errors: list[str] = field(default_factory=list)
+    deaths: int = 0
+    job_id: int | None = None
+
+
 @dataclass
 class Outcome:
     """A job's reply, or the harness failure that prevented one, with the attempts made."""
@@ -460,28 +492,55 @@ class WorkerPool:
         stop = threading.Event()
 
         def serve(worker: Worker) -> None:
+            # Two jobs in flight per worker: the server starts the next one while the host judges the last.
+            inflight: collections.deque[_Flight] = collections.deque()
+            exhausted = False
             try:
                 while not stop.is_set():
-                    item = todo.get()
-                    if item is None:
-                        return
-                    key, job, timeout = item
-                    errors: list[str] = []
-                    deaths = 0
-                    for attempt in (1, 2):
+                    while not exhausted and len(inflight) < PIPELINE_DEPTH:
                         try:
-                            reply = worker.call(job, timeout)
-                            done.put(Outcome(key, reply, None, attempt))
+                            item = todo.get() if not inflight else todo.get_nowait()
+                        except queue.Empty:
                             break
+                        if item is None:
+                            exhausted = True
+                            break
+                        flight = _Flight(*item)
+                        inflight.append(flight)
+                        try:
+                            flight.job_id = worker.submit(flight.job)
                         except SandboxError as e:
-                            errors.append(str(e))
-                            # Without a uid of its own the program runs as the server's user and can kill it.
-                            if worker.uid is None and worker.proc is not None and worker.proc.poll() is not None:
-                                deaths += 1
-                            log.warning("sandbox error on %s (attempt %d): %s", key, attempt, e)
-                            worker.close()
+                            flight.job_id = None
+                            log.warning("cannot send %s to worker %d: %s", flight.key, worker.index, e)
+                    if not inflight:
+                        return
+                    head = inflight[0]
+                    try:
+                        if head.job_id is None:
+                            raise SandboxError(f"worker {worker.index} could not be started or fed")
+                        reply = worker.receive(head.job_id, head.timeout)
+                        inflight.popleft()
+                        done.put(Outcome(head.key, reply, None, head.attempt))
+                        continue
+                    except SandboxError as e:
+                        head.errors.append(str(e))
+                        # Without a uid of its own the program runs as the server's user and can kill it.
+                        if worker.uid is None and worker.exited():
+                            head.deaths += 1
+                        log.warning("sandbox error on %s (attempt %d): %s", head.key, head.attempt, e)
+                        worker.close()
+                    if head.attempt >= 2:
+                        inflight.popleft()
+                        done.put(Outcome(head.key, None, " | ".join(head.errors), head.attempt, server_killed=head.deaths == 2))
                     else:
-                        done.put(Outcome(key, None, " | ".join(errors), 2, server_killed=deaths == 2))
+                        head.attempt += 1
+                    # The restarted worker gets every job still in flight again, in order.
+                    for flight in inflight:
+                        try:
+                            flight.job_id = worker.submit(flight.job)
+                        except SandboxError as e:
+                            flight.job_id = None
+                            log.warning("cannot send %s to worker %d: %s", flight.key, worker.index, e)
             except BaseException as e:
                 done.put(e)
 

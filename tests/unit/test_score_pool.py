@@ -1,0 +1,63 @@
+"""The worker pool: a harness failure is retried once on a restarted worker, then reported as sandbox_error."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from coderig_schemas import Verdict
+from coderig_score.sandbox import SandboxSettings, WorkerPool
+from coderig_score.scoring import score_items
+from coderig_score.timeouts import TimeoutPolicy, budget_for
+from tests.factories import make_problem, make_sample
+
+SLOW = "import time\ntime.sleep(1.5)\ndef f(x):\n    return x\n"
+FAST = "def f(x):\n    return x\n"
+
+
+@pytest.fixture
+def one_worker() -> Iterator[WorkerPool]:
+    with WorkerPool(SandboxSettings(mode="bwrap"), 1) as pool:
+        yield pool
+
+
+def kill_worker_after(pool: WorkerPool, delays: list[float]) -> threading.Thread:
+    """Kill the worker's whole sandbox (as a harness crash would) after each delay."""
+    def run() -> None:
+        for d in delays:
+            time.sleep(d)
+            proc = pool.workers[0].proc
+            if proc is not None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def items(codes: list[str]) -> list[tuple[Any, Any, Any, Any]]:
+    problem = make_problem("p")
+    budget = budget_for(problem, None, TimeoutPolicy(default_s=3.0))
+    return [(i, problem, make_sample(problem, i, extracted_code=c), budget) for i, c in enumerate(codes)]
+
+
+def test_a_harness_crash_is_retried_once(one_worker: WorkerPool) -> None:
+    killer = kill_worker_after(one_worker, [0.5])
+    got = {k: r for k, r, _ in score_items(one_worker, items([SLOW, FAST, FAST]), one_worker.settings.limits, 3)}
+    killer.join()
+    assert [got[i].verdict for i in range(3)] == [Verdict.PASSED] * 3
+    assert [got[i].attempts for i in range(3)] == [2, 1, 1]  # only the job that was running counts an attempt
+
+
+def test_two_harness_crashes_give_sandbox_error_and_the_pool_goes_on(one_worker: WorkerPool) -> None:
+    killer = kill_worker_after(one_worker, [0.5, 0.8])
+    got = {k: r for k, r, _ in score_items(one_worker, items([SLOW, FAST]), one_worker.settings.limits, 3)}
+    killer.join()
+    assert got[0].verdict == Verdict.SANDBOX_ERROR and got[0].attempts == 2 and not got[0].passed
+    assert "worker 0" in (got[0].error_message or "")
+    assert got[1].verdict == Verdict.PASSED
