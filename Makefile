@@ -17,7 +17,7 @@ endif
 # make run knobs (see README): MODEL is required.
 export MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE RUNNER CATEGORY DRY_RUN FINETUNE_ARGS
 
-.PHONY: help setup test lint typecheck schemas schemas-check pytest clean-venv run category
+.PHONY: help setup test lint typecheck schemas schemas-check pytest clean-venv run category tiny-model serve-tiny bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,20 @@ run: $(STAMP) ## the whole chain for one model: make run MODEL=tiny-random [DATA
 
 category: $(STAMP) ## every model of a category: make category CATEGORY=coding_specialists [DRY_RUN=1]
 	@scripts/run_category.sh
+
+tiny-model: $(STAMP) ## build the tiny random-weight model into $(CODERIG_CACHE)/models/tiny-random
+	$(PY) -c "from coderig_generate.models import resolve_model; print(resolve_model('tiny-random').hf_id)"
+
+serve-tiny: tiny-model ## an OpenAI-compatible vLLM server of tiny-random on 127.0.0.1:8000 (CPU settings)
+	VLLM_CPU_KVCACHE_SPACE=1 OMP_NUM_THREADS=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 $(PY) -m vllm.entrypoints.openai.api_server \
+	  --model $(CODERIG_CACHE)/models/tiny-random --served-model-name tiny-random --host 127.0.0.1 --port 8000 \
+	  --dtype float32 --max-model-len 8192 --enforce-eager --no-enable-chunked-prefill --generation-config vllm
+
+bench: $(STAMP) ## every benchmark under bench/ (figures go to docs/benchmarks.md)
+	$(PY) bench/score_bench.py
+	$(PY) bench/generate_bench.py
+	$(PY) bench/analyze_bench.py
+	$(PY) bench/export_bench.py
 
 clean-venv: ## remove .venv (the next target re-creates it)
 	rm -rf $(VENV)
