@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from coderig_schemas import Verdict
-from coderig_score.sandbox import SandboxSettings, WorkerPool
+from coderig_score.sandbox import SandboxSettings, WorkerPool, make_job
 from coderig_score.scoring import score_items
 from coderig_score.timeouts import TimeoutPolicy, budget_for
 from tests.factories import make_problem, make_sample
@@ -61,3 +61,14 @@ def test_two_harness_crashes_give_sandbox_error_and_the_pool_goes_on(one_worker:
     assert got[0].verdict == Verdict.SANDBOX_ERROR and got[0].attempts == 2 and not got[0].passed
     assert "worker 0" in (got[0].error_message or "")
     assert got[1].verdict == Verdict.PASSED
+
+
+def test_replies_waiting_together_stay_in_step(one_worker: WorkerPool) -> None:
+    # Two jobs in flight whose replies both sit in the pipe before the host reads: none may be lost.
+    worker = one_worker.workers[0]
+    job = make_job("def f(x):\n    return x\n", prelude=[], tests=["assert f(1) == 1"], test_timeouts=[2.0],
+                   prelude_timeout=2.0, sample_cap=10.0, limits=one_worker.settings.limits)
+    ids = [worker.submit(job) for _ in range(3)]
+    time.sleep(1.0)
+    replies = [worker.receive(i, timeout=10) for i in ids]
+    assert [r["id"] for r in replies] == ids

@@ -81,3 +81,13 @@ def test_setup_error_is_a_runtime_error(score_code: Score) -> None:
     problem = make_problem("setup", setup_code="raise RuntimeError('bad setup')")
     r = score_code("def f(x):\n    return x\n", problem=problem)
     assert r.verdict == Verdict.RUNTIME_ERROR and r.error_message == "bad setup"
+
+
+def test_cpu_limit_is_per_test_not_cumulative(score_code: Score) -> None:
+    # Eight tests of ~0.45 s CPU each, 1.5 s per test: the process's CPU total (3.6 s) passes the first
+    # phases' limits, yet every test passes (the hard limit covers the sample; the soft one follows each test).
+    burn = ("def f(x):\n    import time\n    t = time.process_time()\n"
+            "    while time.process_time() - t < 0.45:\n        pass\n    return x\n")
+    tests = [{"test_id": f"t{i}", "code": f"assert f({i}) == {i}", "visibility": "hidden"} for i in range(8)]
+    r = score_code(burn, problem=make_problem("cpu", tests=tests), policy=TimeoutPolicy(default_s=1.5, floor_s=1.5))
+    assert r.verdict == Verdict.PASSED, [(t.status, t.error_message) for t in r.tests]

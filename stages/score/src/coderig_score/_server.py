@@ -127,9 +127,13 @@ def _expected_actual(code, ns):
 
 
 def _set_cpu(seconds):
-    s = max(1, int(seconds) + 1)
+    """Lower or raise the soft CPU limit (SIGXCPU) under the hard one, which is set once per sample."""
     try:
-        _setrlimit(resource.RLIMIT_CPU, (s, s + 1))
+        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        soft = max(1, int(seconds) + 1)
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        _setrlimit(resource.RLIMIT_CPU, (soft, hard))
     except _BaseException:
         pass
 
@@ -201,6 +205,13 @@ def child_main(job, nonce, workdir, uid, gid, first):
             resource.setrlimit(res, (val, val))
         except (ValueError, OSError):
             pass
+    # The hard CPU limit covers the whole sample (a dropped process could not raise it later); the
+    # soft limit follows the current phase: loading, then each test (its CPU time so far + its timeout).
+    cap = int(job["sample_cap"]) + 2
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (cap, cap))
+    except (ValueError, OSError):
+        pass
     _set_cpu(job["prelude_deadline"])
     if uid is not None:
         os.setgroups([])

@@ -172,6 +172,7 @@ class Worker:
     info: dict[str, Any] = field(default_factory=dict)
     _host_tmp: str | None = None
     _next_id: int = 0
+    _rbuf: bytearray = field(default_factory=bytearray)
 
     def start(self) -> None:
         """Start the server and wait until it says it is ready."""
@@ -190,6 +191,7 @@ class Worker:
             cmd = [self.python, "-I", "-c", SERVER_SOURCE]
             cfg.update({"own_pidns": False, "tmp": self._host_tmp, "unshare_net": as_root})
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        self._rbuf = bytearray()
         try:
             who: dict[str, Any] = {} if self.run_as is None else {"user": self.run_as, "group": self.run_as, "extra_groups": []}
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -222,32 +224,30 @@ class Worker:
         except (BrokenPipeError, OSError) as e:
             raise SandboxError(f"worker {self.index} is gone ({e})") from None
 
-    def _recv(self, timeout: float) -> dict[str, Any]:
+    def _fill(self, need: int, deadline: float, timeout: float) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
+        while len(self._rbuf) < need:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SandboxError(f"worker {self.index} did not answer within {timeout:.0f}s")
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(fd, max(65536, need - len(self._rbuf)))
+            if not chunk:
+                raise SandboxError(f"worker {self.index} exited (code {self.proc.poll()})")
+            self._rbuf += chunk
+
+    def _recv(self, timeout: float) -> dict[str, Any]:
+        """One length-prefixed reply; bytes of the next one stay buffered (two jobs may be in flight)."""
         deadline = time.monotonic() + timeout
-        buf = b""
-        need = _HEADER.size
-        header_done = False
-        while True:
-            while len(buf) < need:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise SandboxError(f"worker {self.index} did not answer within {timeout:.0f}s")
-                r, _, _ = select.select([fd], [], [], left)
-                if not r:
-                    continue
-                chunk = os.read(fd, max(65536, need - len(buf)))
-                if not chunk:
-                    raise SandboxError(f"worker {self.index} exited (code {self.proc.poll()})")
-                buf += chunk
-            if header_done:
-                reply: dict[str, Any] = json.loads(buf[:need])
-                return reply
-            (n,) = _HEADER.unpack(buf[:need])
-            buf = buf[need:]
-            need = n
-            header_done = True
+        self._fill(_HEADER.size, deadline, timeout)
+        (n,) = _HEADER.unpack(bytes(self._rbuf[:_HEADER.size]))
+        self._fill(_HEADER.size + n, deadline, timeout)
+        reply: dict[str, Any] = json.loads(bytes(self._rbuf[_HEADER.size:_HEADER.size + n]))
+        del self._rbuf[:_HEADER.size + n]
+        return reply
 
     def submit(self, job: dict[str, Any]) -> int:
         """Send a job (the server queues it behind earlier ones); return its id."""

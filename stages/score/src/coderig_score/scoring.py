@@ -308,11 +308,13 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
         buckets: dict[int, dict[int, ScoreResult]] = {k: {} for k in pending}
         with _maybe_progress(rt, "score", len(mine)) as advance:
             advance(n_done)
-            for (k, j), result, _ in score_items(pool, items, cfg.limits, cfg.timeouts.max_timeouts):
+            t_start = time.monotonic()
+            for n_new, ((k, j), result, _) in enumerate(score_items(pool, items, cfg.limits, cfg.timeouts.max_timeouts), 1):
                 buckets[k][j] = result
                 n_done += 1
                 n_pass += result.passed
-                advance(1, pass_rate=f"{n_pass / n_done:.1%}")
+                rate = n_new / max(time.monotonic() - t_start, 1e-6)
+                advance(1, pass_rate=f"{n_pass / n_done:.1%}", rate=f"{rate:.1f}/s")
                 if len(buckets[k]) == len(units[k]):
                     b.write_unit(names[k], [buckets[k][j] for j in range(len(units[k]))])
                     del buckets[k]
