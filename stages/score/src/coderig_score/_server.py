@@ -18,7 +18,6 @@ import ctypes
 import json
 import os
 import resource
-import secrets
 import select
 import signal
 import struct
@@ -39,6 +38,12 @@ _pack = _MSG.pack
 _ast_Assert, _ast_Compare, _ast_Eq, _ast_Expression, _fix = ast.Assert, ast.Compare, ast.Eq, ast.Expression, ast.fix_missing_locations
 
 RES_FD = 3
+# What the LeetCode preamble and MBPP/HumanEval solutions import (measured: 300 LeetCode samples took
+# 4.1 s without this, 1.8 s with it; MBPP, which imports little, is about 5% slower for the larger fork).
+PRELOAD = (
+    "re", "math", "cmath", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing", "random",
+    "datetime", "operator", "copy", "array", "sortedcontainers",
+)
 RES_CAP = 64 * 1024 * 1024
 PROGRESS_FD = 4
 MSG_CAP = 2000
@@ -338,7 +343,7 @@ class Server:
     def run(self, job):
         """Score one program: fork C (resumed after a crash or timeout), watch it, collect results."""
         self.counter += 1
-        nonce = secrets.token_hex(16)
+        nonce = os.urandom(16).hex()
         workdir = os.path.join(self.tmp, f"s{self.counter}")
         os.mkdir(workdir, 0o700)
         if self.uid is not None:
@@ -547,6 +552,14 @@ def main():
     net_unshared = False
     if cfg.get("unshare_net") and libc is not None:
         net_unshared = libc.unshare(CLONE_NEWNET) == 0
+    # Warm the modules programs and test preambles import most (an import in a sample would read
+    # and execute them again for every program). Module state stays pristine: this process never
+    # runs untrusted code, and each sample is a fresh fork (random re-seeds itself after a fork).
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except Exception:
+            pass
     server = Server(cfg, proto_out)
     os.makedirs(server.tmp, exist_ok=True)
     send(proto_out, {"ok": True, "ready": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0],
