@@ -271,6 +271,8 @@ def _problems(gen: PublishedOutput) -> pd.DataFrame:
     path = gen.path_of(PROBLEMS)  # checks the sha256 against the manifest
     digest = gen.entry(PROBLEMS).sha256
     if digest not in _PROBLEMS_SEEN:
+        if len(_PROBLEMS_SEEN) >= 256:  # a long-lived process analyzing many stores: keep the cache bounded
+            _PROBLEMS_SEEN.clear()
         rows = [(p.problem_id, p.split, p.difficulty.value if p.difficulty else None, list(p.tags)) for p in iter_jsonl(path, Problem)]
         _PROBLEMS_SEEN[digest] = pd.DataFrame(rows, columns=["problem_id", "split", "difficulty", "tags"])
     return _PROBLEMS_SEEN[digest]
