@@ -4,12 +4,16 @@
 
 The host starts it as ``python -I -c <this file's text>`` inside bubblewrap and talks to it over
 stdin/stdout with length-prefixed JSON messages. This process (P) never runs untrusted code: for
-each sample it forks a child (C) that drops privileges and limits, runs the candidate code and the
-problem's setup once, then forks one grandchild (T) per test case. Outcomes travel back on a
-dedicated result pipe as lines ``<nonce> <repr(tuple)>``; P keeps only lines carrying this
-sample's random nonce, which is never written to stdout/stderr, and a test counts as passed only
-when the harness code wrote a ``passed`` record after the test code returned. Exit codes are never
-read as verdicts.
+each sample it forks a child (C) that enters a fresh directory, sets limits, drops to the worker's
+uid (as root), runs the test imports, the candidate code and the problem's setup, then the tests in
+order, announcing each on a progress pipe so that P can hold it to its own time limit. If C dies or
+overruns in a test, P kills everything the sample started and forks a new C from the next test.
+
+Outcomes travel back on a dedicated result pipe as lines ``<nonce> <repr(tuple)>``; P keeps only
+lines carrying this sample's random nonce, which is never written to stdout/stderr, and a test
+counts as passed only when the harness code wrote a ``passed`` record after the test code
+returned. Exit codes are never read as verdicts. (Progress announcements only move deadlines,
+never beyond the sample's own budget, so forging them gains nothing.)
 """
 
 import ast
@@ -85,7 +89,7 @@ def send(fd, obj):
         data = data[k:]
 
 
-# --------------------------------------------------------------------------- harness (runs in C and T)
+# --------------------------------------------------------------------------- harness (runs in C)
 def _cut(s, cap):
     s = _str(s)
     return s if _len(s) <= cap else s[:cap] + "...[truncated]"
