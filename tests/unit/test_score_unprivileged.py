@@ -6,13 +6,14 @@ non-root host uses: private mounts, no network, limits and the process-tree kill
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from coderig_schemas import Verdict
-from coderig_score.sandbox import SandboxSettings, WorkerPool, make_job
+from coderig_score.sandbox import NetworkOpenError, SandboxSettings, WorkerPool, make_job
 from coderig_score.scoring import score_items
 from coderig_score.timeouts import TimeoutPolicy, budget_for
 from tests.factories import make_problem, make_sample
@@ -73,3 +74,14 @@ def test_killing_the_server_is_the_programs_failure(nobody_pool: WorkerPool) -> 
     ok = make_sample(problem, extracted_code=next(iter(PROGRAMS)))
     [(_, after, _)] = list(score_items(nobody_pool, [(1, problem, ok, items[0][3])], nobody_pool.settings.limits, 3))
     assert after.verdict == Verdict.PASSED  # the pool restarted its worker and goes on
+
+
+def test_open_network_is_refused_unless_overridden(caplog: pytest.LogCaptureFixture) -> None:
+    # Without bubblewrap and without root (so no namespace of its own) the sandbox sees the host's network.
+    with pytest.raises(NetworkOpenError, match="network is reachable from inside the sandbox"):
+        WorkerPool(SandboxSettings(mode="none", run_as=NOBODY), 1).__enter__()
+    with caplog.at_level(logging.WARNING, logger="coderig"), \
+            WorkerPool(SandboxSettings(mode="none", run_as=NOBODY, allow_open_network=True), 1) as pool:
+        assert pool.network is not None and not pool.network.closed
+        assert "eth0" in pool.network.interfaces or len(pool.network.interfaces) > 1
+    assert "--i-know-the-network-is-open" in caplog.text

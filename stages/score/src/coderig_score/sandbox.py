@@ -188,6 +188,8 @@ class Worker:
         else:
             self._host_tmp = tempfile.mkdtemp(prefix="coderig-score-")
             os.chmod(self._host_tmp, 0o711)
+            if self.run_as is not None:
+                os.chown(self._host_tmp, self.run_as, self.run_as)
             cmd = [self.python, "-I", "-c", SERVER_SOURCE]
             cfg.update({"own_pidns": False, "tmp": self._host_tmp, "unshare_net": as_root})
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
