@@ -72,3 +72,16 @@ def test_replies_waiting_together_stay_in_step(one_worker: WorkerPool) -> None:
     time.sleep(1.0)
     replies = [worker.receive(i, timeout=10) for i in ids]
     assert [r["id"] for r in replies] == ids
+
+
+def test_big_jobs_and_big_replies_do_not_deadlock(one_worker: WorkerPool) -> None:
+    # 100 KiB programs whose replies exceed a pipe buffer: queued behind a running job, such a program
+    # could fill the server's stdin while the server fills ours. Run it in a thread to detect a hang.
+    big = "# " + "x" * 100_000 + "\nimport sys\nsys.stdout.write('o' * 70000)\nsys.stderr.write('e' * 70000)\n" + FAST
+    result: list[Any] = []
+    t = threading.Thread(target=lambda: result.extend(
+        score_items(one_worker, items([big, FAST, big, big, FAST]), one_worker.settings.limits, 3)), daemon=True)
+    t.start()
+    t.join(timeout=60)
+    assert not t.is_alive(), "the host and the worker deadlocked"
+    assert [(r.verdict, r.attempts) for _, r, _ in result] == [(Verdict.PASSED, 1)] * 5

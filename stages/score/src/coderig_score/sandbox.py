@@ -405,6 +405,7 @@ def make_job(code: str, *, prelude: list[str], tests: list[str], test_timeouts: 
 
 
 PIPELINE_DEPTH = 2
+PIPE_SAFE_BYTES = 48 * 1024  # a queued job this small fits in the pipe without blocking the host
 
 
 @dataclass
@@ -416,6 +417,7 @@ class _Flight:
     errors: list[str] = field(default_factory=list)
     deaths: int = 0
     job_id: int | None = None
+    size: int = 0
 
 
 @dataclass
@@ -496,26 +498,38 @@ class WorkerPool:
         def serve(worker: Worker) -> None:
             # Two jobs in flight per worker: the server starts the next one while the host judges the last.
             inflight: collections.deque[_Flight] = collections.deque()
+            held: _Flight | None = None
             exhausted = False
             try:
                 while not stop.is_set():
-                    while not exhausted and len(inflight) < PIPELINE_DEPTH:
-                        try:
-                            item = todo.get() if not inflight else todo.get_nowait()
-                        except queue.Empty:
+                    while len(inflight) < PIPELINE_DEPTH and (held is not None or not exhausted):
+                        if held is not None:
+                            flight, held = held, None
+                        else:
+                            try:
+                                item = todo.get() if not inflight else todo.get_nowait()
+                            except queue.Empty:
+                                break
+                            if item is None:
+                                exhausted = True
+                                break
+                            flight = _Flight(*item)
+                            flight.size = len(json.dumps(flight.job))
+                        if inflight and flight.size > PIPE_SAFE_BYTES:
+                            # Queued behind a running job it could fill the server's stdin while the
+                            # server fills our stdout: a big job waits until the worker is idle.
+                            held = flight
                             break
-                        if item is None:
-                            exhausted = True
-                            break
-                        flight = _Flight(*item)
                         inflight.append(flight)
                         try:
                             flight.job_id = worker.submit(flight.job)
                         except SandboxError as e:
                             flight.job_id = None
                             log.warning("cannot send %s to worker %d: %s", flight.key, worker.index, e)
-                    if not inflight:
+                    if not inflight and held is None:
                         return
+                    if not inflight:
+                        continue
                     head = inflight[0]
                     try:
                         if head.job_id is None:
