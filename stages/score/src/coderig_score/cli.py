@@ -16,6 +16,8 @@ from coderig_schemas.cli_support import build_config, emit, progress, quiet_opti
 from .sandbox import NetworkOpenError
 
 log = logging.getLogger("coderig.score")
+POSITIVE = click.FloatRange(min=0, min_open=True)
+AT_LEAST_1 = click.FloatRange(min=1)
 
 
 @click.group()
@@ -28,10 +30,10 @@ def main() -> None:
 @click.option("--generate", "generate_ref", required=True, help="Generate output to score: 'generate/<name>[/<key>]' or its path.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Warm sandboxed workers.  [default: number of cores]")
 @click.option("--shard", default=None, metavar="I/N", help="Score only slice I of N (0-based), e.g. 0/4; merge the slices later.")
-@click.option("--timeout-floor", type=float, default=1.0, show_default=True, help="Smallest per-test timeout, seconds.")
-@click.option("--timeout-factor", type=float, default=5.0, show_default=True, help="Timeout = max(floor, factor x reference time).")
-@click.option("--timeout-default", type=float, default=5.0, show_default=True, help="Per-test timeout when the reference was not timed.")
-@click.option("--timeout-cap", type=float, default=120.0, show_default=True, help="Wall-clock cap per sample, seconds.")
+@click.option("--timeout-floor", type=POSITIVE, default=1.0, show_default=True, help="Smallest per-test timeout, seconds.")
+@click.option("--timeout-factor", type=AT_LEAST_1, default=5.0, show_default=True, help="Timeout = max(floor, factor x reference time).")
+@click.option("--timeout-default", type=POSITIVE, default=5.0, show_default=True, help="Per-test timeout when the reference was not timed.")
+@click.option("--timeout-cap", type=POSITIVE, default=120.0, show_default=True, help="Wall-clock cap per sample, seconds.")
 @click.option("--max-timeouts", type=click.IntRange(1), default=3, show_default=True, help="Timed-out tests after which a sample stops.")
 @click.option("--memory-mb", type=click.IntRange(64), default=2048, show_default=True, help="Address-space limit per process, MiB.")
 @click.option("--output-kb", type=click.IntRange(1), default=64, show_default=True, help="Captured stdout/stderr kept per sample, KiB.")
