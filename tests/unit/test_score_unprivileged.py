@@ -7,6 +7,7 @@ non-root host uses: private mounts, no network, limits and the process-tree kill
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from coderig_score.timeouts import TimeoutPolicy, budget_for
 from tests.factories import make_problem, make_sample
 
 NOBODY = 65534
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting the workers as another user needs root")
 PROGRAMS = {
     "def f(x):\n    return x\n": Verdict.PASSED,
     "def f(x):\n    return -1\n": Verdict.WRONG_ANSWER,
