@@ -75,6 +75,11 @@ def test_run_publishes_one_result_per_sample_and_rerun_is_a_no_op(run_store: Pat
     assert [i.ref.split("/")[0] for i in m.inputs] == ["generate", "score"]  # the samples and the reference timings
     assert m.inputs[1].ref.startswith("score/reftimes__toy/")
     assert m.stats["verdicts"]["passed"] == 3 and abs(m.stats["pass_at_k"]["1"] - 1 / 7) < 1e-12
+    pk = json.loads((out / "pass_at_k.json").read_text())
+    assert pk["k"] == [1, 2, 3, 4, 5, 6, 7] and abs(pk["overall"]["1"] - 1 / 7) < 1e-12
+    assert pk["per_problem"]["p0"]["n"] == 7 and pk["per_problem"]["p0"]["c"] == 1
+    assert abs(pk["per_problem"]["p0"]["pass_at_k"]["3"] - 3 / 7) < 1e-12
+    assert published.has("pass_at_k.json")
     again = invoke("run", "--generate", gen.ref, "--workers", "1", "--json", runs=run_store)
     assert again.exit_code == 0
     assert json.loads(again.stdout)["output"] == str(out)

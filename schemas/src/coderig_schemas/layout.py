@@ -11,6 +11,7 @@ SAMPLES = "samples.jsonl"  # Sample records, sorted by (problem order, sample_in
 
 # score: one output per generate output, same name; reads PROBLEMS and SAMPLES of its input.
 RESULTS = "results.jsonl"  # ScoreResult records, one per sample, in SAMPLES order
+PASS_AT_K = "pass_at_k.json"  # {"k": [...], "overall": {k: value}, "per_problem": {problem_id: {"n", "c", "pass_at_k": {k: value}}}}
 
 # score reference timings: name 'reftimes__<dataset>' (calibrates the timeouts).
 REFERENCE_TIMINGS = "reference_timings.jsonl"  # ReferenceTiming records

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from coderig_schemas import InvalidInputError, Problem, PublishedOutput, ReferenceTiming, RunStore, Sample, ScoreResult, Verdict
 from coderig_schemas.environment import cpu_fingerprint
 from coderig_schemas.io import hash_json
-from coderig_schemas.layout import PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES
+from coderig_schemas.layout import PASS_AT_K, PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES
 from coderig_schemas.store import check_name
 
 from . import __version__, passk
@@ -325,6 +325,7 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
     b.mark("score")
     results: list[ScoreResult] = [r for n in names for r in b.read_unit(n, ScoreResult)]
     b.write_records(RESULTS, results)
+    b.write_json(PASS_AT_K, pass_at_k_report(results))
     wall = time.monotonic() - t0
     stats = result_stats(results)
     stats.update(stats_extra)
@@ -334,11 +335,28 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
     return Summary(out, stats)
 
 
+def pass_at_k_report(results: list[ScoreResult]) -> dict[str, Any]:
+    """pass@k per problem (every k <= its n) and overall (every k <= the smallest n), for PASS_AT_K.
+
+    Sandbox errors are left out of n and c: they are not the model's answers being wrong.
+    """
+    counts = passk.counts_from((r.problem_id, r.passed) for r in results if r.verdict != Verdict.SANDBOX_ERROR)
+    n_max = max((n for n, _ in counts.values()), default=0)
+    per = passk.per_problem(counts, range(1, n_max + 1))
+    overall = passk.overall(counts)
+    return {
+        "k": sorted(overall),
+        "overall": {str(k): v for k, v in overall.items()},
+        "per_problem": {pid: {"n": counts[pid][0], "c": counts[pid][1], "pass_at_k": {str(k): v for k, v in per[pid].items()}}
+                        for pid in counts},
+    }
+
+
 def result_stats(results: list[ScoreResult]) -> dict[str, Any]:
     """Counts by verdict, pass rate and pass@k (every k <= the smallest n)."""
     verdicts = Counter(r.verdict.value for r in results)
-    counts = passk.counts_from((r.problem_id, r.passed) for r in results)
     scored = [r for r in results if r.verdict != Verdict.SANDBOX_ERROR]
+    counts = passk.counts_from((r.problem_id, r.passed) for r in scored)
     return {
         "samples": len(results), "passed": sum(r.passed for r in results),
         "pass_rate": (sum(r.passed for r in scored) / len(scored)) if scored else None,
@@ -399,6 +417,7 @@ def merge_shards(store: RunStore, refs: list[str]) -> Summary:
         if b.existing is not None:
             return Summary(b.existing, dict(b.existing.manifest.stats))
         b.write_records(RESULTS, merged)
+        b.write_json(PASS_AT_K, pass_at_k_report(merged))
         stats = result_stats(merged)
         stats["merged_from"] = [seen[i] for i in range(n_total)]
         return Summary(b.publish(stats=stats, schema_names={RESULTS: "score_result"}), stats)
