@@ -190,3 +190,16 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     assert results_of(a) == results_of(b)
     ids = [r["sample_id"] for r in results_of(a)]
     assert len(ids) == len(set(ids)) == 28
+
+
+def test_reference_timings_of_a_larger_set_are_reused_for_a_subset(run_store: Path) -> None:
+    problems = [make_problem(f"p{i}") for i in range(4)]
+    full = publish_generate(run_store, problems, [make_sample(p) for p in problems], model="m-full")
+    subset = publish_generate(run_store, problems[:2], [make_sample(p) for p in problems[:2]], model="m-sub")
+    first = invoke("run", "--generate", full.ref, "--check-references", "--json", runs=run_store)
+    assert first.exit_code == 0, first.stderr
+    second = invoke("run", "--generate", subset.ref, "--check-references", "--json", runs=run_store)
+    assert second.exit_code == 0, second.stderr
+    assert json.loads(second.stdout)["output"] == json.loads(first.stdout)["output"]  # not measured again
+    assert json.loads(second.stdout)["problems"] == 2
+    assert len(list((run_store / "score" / "reftimes__toy").iterdir())) == 1
