@@ -87,3 +87,17 @@ def test_open_network_is_refused_unless_overridden(caplog: pytest.LogCaptureFixt
         assert pool.network is not None and not pool.network.closed
         assert "eth0" in pool.network.interfaces or len(pool.network.interfaces) > 1
     assert "--i-know-the-network-is-open" in caplog.text
+
+
+def test_nothing_written_in_scratch_space_survives_to_the_next_sample(nobody_pool: WorkerPool) -> None:
+    # Unprivileged, /tmp and /dev/shm inside the sandbox are writable by the program: wiped after each sample.
+    worker = nobody_pool.workers[0]
+    limits = nobody_pool.settings.limits
+
+    def run(code: str) -> str:
+        job = make_job(code, prelude=[], tests=["pass"], test_timeouts=[2.0], prelude_timeout=2.0, sample_cap=10.0, limits=limits)
+        return str(worker.call(job, timeout=30)["stdout"]).strip()
+
+    wrote = run("import os\nfor d in ('/tmp', '/dev/shm'):\n    open(d + '/left', 'w').write('x')\nprint('wrote')\n")
+    assert wrote == "wrote"
+    assert run("import os\nprint(os.path.exists('/tmp/left'), os.path.exists('/dev/shm/left'))") == "False False"

@@ -332,17 +332,25 @@ class Server:
             self.reaped[pid] = status
 
     def clean_tmp(self):
+        """Empty the scratch space so that nothing a sample wrote is seen by the next one."""
         import shutil
 
-        for name in os.listdir(self.tmp):
-            path = os.path.join(self.tmp, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+        # Inside bubblewrap /tmp and /dev/shm are this worker's own; outside them only our directory is.
+        scratch = [self.tmp, "/dev/shm"] if self.own_pidns else [self.tmp]
+        for top in scratch:
+            try:
+                names = os.listdir(top)
+            except OSError:
+                continue
+            for name in names:
+                path = os.path.join(top, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
 
     def run(self, job):
         """Score one program: fork C (resumed after a crash or timeout), watch it, collect results."""
