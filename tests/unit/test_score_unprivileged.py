@@ -101,3 +101,14 @@ def test_nothing_written_in_scratch_space_survives_to_the_next_sample(nobody_poo
     wrote = run("import os\nfor d in ('/tmp', '/dev/shm'):\n    open(d + '/left', 'w').write('x')\nprint('wrote')\n")
     assert wrote == "wrote"
     assert run("import os\nprint(os.path.exists('/tmp/left'), os.path.exists('/dev/shm/left'))") == "False False"
+
+
+def test_process_limit_holds_without_a_uid_of_its_own(nobody_pool: WorkerPool) -> None:
+    # RLIMIT_NPROC counts per user namespace: inside this sandbox only, so it bounds a fork bomb here too.
+    worker = nobody_pool.workers[0]
+    code = ("import os, time\nmade = 0\nfor _ in range(200):\n    try:\n        if os.fork() == 0:\n"
+            "            time.sleep(30)\n            os._exit(0)\n        made += 1\n    except OSError:\n        break\nprint(made)\n")
+    job = make_job(code, prelude=[], tests=["pass"], test_timeouts=[5.0], prelude_timeout=5.0, sample_cap=10.0,
+                   limits=nobody_pool.settings.limits)
+    made = int(worker.call(job, timeout=30)["stdout"].strip())
+    assert 0 < made <= nobody_pool.settings.limits.processes

@@ -196,7 +196,7 @@ def _run_tests(nonce, first, codes, sources, ns, timeouts, progress_fd):
     _exit(0)
 
 
-def child_main(job, nonce, workdir, uid, gid, first):
+def child_main(job, nonce, workdir, uid, gid, first, nproc):
     """Body of C: enter the jail, run imports, candidate and setup, then the tests from first on."""
     os.setsid()
     os.chdir(workdir)
@@ -206,10 +206,10 @@ def child_main(job, nonce, workdir, uid, gid, first):
         (resource.RLIMIT_FSIZE, lim["file_bytes"]),
         (resource.RLIMIT_NOFILE, lim["open_files"]),
         (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NPROC, lim["processes"]),
+        (resource.RLIMIT_NPROC, nproc),
     ):
-        if val is None or (res == resource.RLIMIT_NPROC and uid is None):
-            continue  # without a uid of its own, NPROC would count the server's other processes too
+        if val is None:
+            continue
         try:
             resource.setrlimit(res, (val, val))
         except (ValueError, OSError):
@@ -319,6 +319,19 @@ class Server:
                 except OSError:
                     pass
             time.sleep(0.0002)
+
+    def nproc_limit(self, job):
+        """RLIMIT_NPROC for the sample, where it counts the sample's processes only (else None).
+
+        With a uid of its own (root) the count is the sample's alone. Unprivileged inside bubblewrap
+        the count is per user namespace, i.e. this sandbox's processes: ours plus the sample's.
+        Otherwise (no namespace of our own) it would count the user's processes system-wide.
+        """
+        if self.uid is not None:
+            return job["limits"]["processes"]
+        if self.own_pidns:
+            return job["limits"]["processes"] + sum(1 for p in os.listdir("/proc") if p.isdigit())
+        return None
 
     def reap(self):
         """Collect every exited child (orphans are re-parented to us: we are a subreaper)."""
@@ -451,7 +464,7 @@ class Server:
                 os.dup2(res_w, RES_FD)
                 os.dup2(prog_w, PROGRESS_FD)
                 os.closerange(PROGRESS_FD + 1, 1 << 16)
-                child_main(job, nonce, workdir, self.uid, self.gid, first)
+                child_main(job, nonce, workdir, self.uid, self.gid, first, self.nproc_limit(job))
             except BaseException as e:
                 try:
                     os.write(2, f"coderig harness: {e!r}\n".encode())
