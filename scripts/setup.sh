@@ -12,11 +12,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-# Debian packages the sandbox uses (bubblewrap; the system python3 runs as an unprivileged uid).
+# Debian packages the sandbox uses (bubblewrap; the system python3 runs as an unprivileged uid, with the
+# third-party modules benchmark solutions import).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   command -v bwrap >/dev/null || missing+=(bubblewrap)
   [ -x /usr/bin/python3 ] || missing+=(python3)
+  # LeetCode reference solutions import sortedcontainers; the sandbox runs Debian's python3.
+  /usr/bin/python3 -c "import sortedcontainers" 2>/dev/null || missing+=(python3-sortedcontainers)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: apt-get install ${missing[*]}" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2 \

@@ -213,3 +213,11 @@ def test_inputs_for_provenance_only_do_not_change_the_key(run_store: Path) -> No
                 assert out.manifest.inputs[0].ref == gen1.ref
             keys.append(b.key)
     assert keys[0] == keys[1]
+
+
+def test_published_files_are_readable_by_other_users(run_store: Path) -> None:
+    p = make_problem("p1")
+    out = publish_generate(run_store, [p], [make_sample(p)])
+    for e in out.manifest.outputs:
+        assert (out.path / e.path).stat().st_mode & 0o044 == 0o044
+    assert (out.path / "manifest.json").stat().st_mode & 0o044 == 0o044

@@ -96,7 +96,7 @@ def _check_references(store: RunStore, generate_ref: str, cfg: Any, rt: Any, as_
     settings = SandboxSettings(mode=cfg.sandbox, python=rt.python, limits=cfg.limits, allow_open_network=cfg.allow_open_network)
     lazy = LazyPool(settings, rt.workers)
     try:
-        info = ensure_reference_timings(store, problems, cfg, lazy, rt, gen.ref)
+        info = ensure_reference_timings(store, problems, cfg, lazy, rt, gen)
     finally:
         lazy.close()
     failures = [{"problem_id": t.problem_id, "verdict": t.verdict.value, "failing_test_id": t.failing_test_id,

@@ -188,7 +188,7 @@ class LazyPool:
 
 
 def ensure_reference_timings(store: RunStore, problems: list[Problem], cfg: ScoreConfig, lazy: LazyPool,
-                             rt: Runtime, source: str) -> ReferenceInfo:
+                             rt: Runtime, source: PublishedOutput) -> ReferenceInfo:
     """The reference timings of these problems on this machine: read them, or measure and publish once."""
     with_ref = [p for p in problems if p.reference_solution]
     if not with_ref:
@@ -205,8 +205,10 @@ def ensure_reference_timings(store: RunStore, problems: list[Problem], cfg: Scor
         covering = _covering_timings(store, name, config, with_ref)
         if covering is not None:
             return covering
-    with store.begin(stage="score", name=name, config=config, inputs=[], tool=TOOL,
-                     tool_version=__version__) as b:
+    # The generate output the problems came from is listed for provenance; the key depends on the problems'
+    # content (in config) only, so any output with the same problems reuses these timings.
+    with store.begin(stage="score", name=name, config=config, inputs=[source], tool=TOOL,
+                     tool_version=__version__, key_from_inputs=False) as b:
         if b.existing is not None:
             timings = list(b.existing.records(REFERENCE_TIMINGS, ReferenceTiming))
             return ReferenceInfo(b.existing, {t.problem_id: t for t in timings}, False)
@@ -217,7 +219,7 @@ def ensure_reference_timings(store: RunStore, problems: list[Problem], cfg: Scor
         b.mark("measure")
         b.write_records(REFERENCE_TIMINGS, timings)
         passed = sum(t.verdict == Verdict.PASSED for t in timings)
-        out = b.publish(stats={"problems": len(timings), "reference_passed": passed, "source": source,
+        out = b.publish(stats={"problems": len(timings), "reference_passed": passed, "source": source.ref,
                                "sandbox": pool.mode, "python": pool.python})
         return ReferenceInfo(out, {t.problem_id: t for t in timings}, True)
 
@@ -282,7 +284,7 @@ def run_score(store: RunStore, generate_ref: str, cfg: ScoreConfig, rt: Runtime)
     settings = SandboxSettings(mode=cfg.sandbox, python=rt.python, limits=cfg.limits, allow_open_network=cfg.allow_open_network)
     lazy = LazyPool(settings, rt.workers)
     try:
-        refs = (ensure_reference_timings(store, problems, cfg, lazy, rt, gen.ref) if cfg.calibrate
+        refs = (ensure_reference_timings(store, problems, cfg, lazy, rt, gen) if cfg.calibrate
                 else ReferenceInfo(None, {}, False))
         rate = refs.pass_rate()
         if rate is not None and rate < REFERENCE_WARN_BELOW:
