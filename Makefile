@@ -17,7 +17,7 @@ endif
 # make run knobs (see README): MODEL is required.
 export MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE RUNNER CATEGORY DRY_RUN FINETUNE_ARGS
 
-.PHONY: help setup test lint typecheck schemas schemas-check pytest clean-venv run category tiny-model serve-tiny bench
+.PHONY: help setup test lint typecheck schemas schemas-publish schemas-check pytest clean-venv run category tiny-model serve-tiny bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ $(STAMP): $(PKGS) requirements-dev.txt scripts/setup.sh
 
 schemas: $(STAMP) ## regenerate the JSON Schema files from the pydantic models
 	$(PY) -m coderig_schemas.jsonschema_gen schemas/json
+
+schemas-publish: $(STAMP) ## record the current schema files as published (never to be edited again)
+	$(PY) -m coderig_schemas.jsonschema_gen schemas/json --publish
 
 schemas-check: $(STAMP) ## fail if a JSON Schema file drifted from its model
 	$(PY) -m coderig_schemas.jsonschema_gen schemas/json --check
