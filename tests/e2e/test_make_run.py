@@ -70,9 +70,9 @@ def test_make_run_tiny_random(run_store: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     _check_chain(run_store)
     store = RunStore(run_store)
-    gen = store.list_outputs("generate")[0]
+    gen = store.resolve("generate/tiny-random__humaneval__s0")
     assert gen.manifest.stats.get("samples", gen.entry("samples.jsonl").records) == 5
-    score = store.list_outputs("score")[0]
+    score = store.resolve("score/tiny-random__humaneval__s0")
     assert score.entry("results.jsonl").records == 5
     before = _published(run_store)
     again = _make("run", run_store, MODEL="tiny-random", LIMIT="5", MAX_TOKENS="64")
