@@ -177,7 +177,8 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     victim = tmp_path / schema_filename("problem")
     victim.write_text(victim.read_text().replace('"dataset"', '"dataset_renamed"', 1))
     problems = check(tmp_path)
-    assert len(problems) == 1 and "problem.v1.schema.json" in problems[0]
+    assert problems and all("problem.v1.schema.json" in p for p in problems)
+    assert any("differs from the model Problem" in p for p in problems)
 
 
 def test_published_schema_cannot_be_edited(tmp_path: Path) -> None:
