@@ -9,7 +9,6 @@ BIN=.venv/bin
 : "${CATEGORY:?set CATEGORY, e.g. make category CATEGORY=coding_specialists}"
 PRESET=${PRESET:-balanced}
 SEEDS=${SEEDS:-0}
-N=${N:-1}
 CATEGORIES_FILE=${CATEGORIES_FILE:-stages/generate/src/coderig_generate/registry/categories.yaml}
 
 # The category's models and datasets, from the registry file (data, not code).
@@ -27,10 +26,10 @@ for d in cats[name]["datasets"]:
 PY
 )
 
-gen_args=(run "${members[@]}" --seeds "$SEEDS" --n "$N" --preset "$PRESET")
-[ -n "${TEMPERATURE:-}" ] && gen_args+=(--temperature "$TEMPERATURE")
-[ -n "${MAX_TOKENS:-}" ] && gen_args+=(--max-tokens "$MAX_TOKENS")
-[ -n "${LIMIT:-}" ] && gen_args+=(--limit "$LIMIT")
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
+gen_args=(run "${members[@]}" --preset "$PRESET")
+add_sampling_args
 
 if [ -n "${DRY_RUN:-}" ] && [ "${DRY_RUN}" != 0 ]; then
   exec "$BIN/coderig-generate" "${gen_args[@]}" --dry-run

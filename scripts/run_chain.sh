@@ -18,16 +18,16 @@ if [ "$RUNNER" = compose ]; then
   exec docker compose -f compose.yaml up --build --abort-on-container-exit --exit-code-from export export
 fi
 
-gen_args=(run --model "$MODEL" --dataset "$DATASET" --seeds "$SEEDS" --n "$N")
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
+gen_args=(run --model "$MODEL" --dataset "$DATASET")
+add_sampling_args
 if [ "$MODEL" = reference ]; then
   gen_args+=(--engine replay)
 else
   gen_args+=(--engine "${ENGINE:-vllm}" --preset "$PRESET")
 fi
 [ -n "${SPLIT:-}" ] && gen_args+=(--split "$SPLIT")
-[ -n "${TEMPERATURE:-}" ] && gen_args+=(--temperature "$TEMPERATURE")
-[ -n "${MAX_TOKENS:-}" ] && gen_args+=(--max-tokens "$MAX_TOKENS")
-[ -n "${LIMIT:-}" ] && gen_args+=(--limit "$LIMIT")
 
 echo ">> generate: $MODEL on $DATASET (seeds $SEEDS)" >&2
 mapfile -t generated < <("$BIN/coderig-generate" "${gen_args[@]}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -309,7 +310,7 @@ class Builder:
             return self
         self.path.mkdir(parents=True, exist_ok=True)
         marker = self.path / ".config.json"
-        if marker.is_file() and hash_json(_load_json(marker)) != self.config_hash:
+        if marker.is_file() and hash_json(json.loads(marker.read_text())) != self.config_hash:
             # Same key with another config is a hash collision or a tampered staging dir: start over.
             shutil.rmtree(self.path)
             self.path.mkdir(parents=True)
@@ -427,12 +428,6 @@ class Builder:
                 raise
             # Someone else published the same output first: theirs stands, ours is dropped.
             shutil.rmtree(self.path, ignore_errors=True)
-
-
-def _load_json(path: Path) -> Any:
-    import json
-
-    return json.loads(path.read_text())
 
 
 def verify_chain(out: PublishedOutput, store: RunStore) -> None:
