@@ -40,8 +40,8 @@ schemas-check: $(STAMP) ## fail if a JSON Schema file drifted from its model
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check schemas stages tests bench scripts examples
 
-typecheck: $(STAMP) ## mypy (strict on the contract package)
-	$(VENV)/bin/mypy schemas/src/coderig_schemas
+typecheck: $(STAMP) ## mypy: the contract package strict, the four stages with the defaults
+	$(VENV)/bin/mypy schemas/src/coderig_schemas $(wildcard stages/*/src/coderig_*/__init__.py:%/__init__.py=%)
 
 pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
