@@ -41,7 +41,7 @@ lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check schemas stages tests bench scripts examples
 
 typecheck: $(STAMP) ## mypy: the contract package strict, the four stages with the defaults
-	$(VENV)/bin/mypy schemas/src/coderig_schemas $(wildcard stages/*/src/coderig_*/__init__.py:%/__init__.py=%)
+	$(VENV)/bin/mypy schemas/src/coderig_schemas $(patsubst %/__init__.py,%,$(wildcard stages/*/src/coderig_*/__init__.py))
 
 pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
