@@ -170,3 +170,31 @@ def test_printing_passed_or_forging_records_does_not_pass(score_code: Score) -> 
     )
     r = score_code(code)
     assert r.verdict == Verdict.WRONG_ANSWER and r.tests_passed == 0
+
+
+LOOP = "def f(x):\n    while True:\n        pass\n"
+CHANNEL_ATTACKS = {
+    # Per-test deadlines are kept by the server, not by an alarm the program could switch off.
+    "signal_hijack": "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                     "signal.setitimer = lambda *a: None\nsignal.alarm = lambda *a: None\n" + LOOP,
+    "forged_progress": "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'0\\n1\\n2\\n' * 1000)\n"
+                       "    except OSError:\n        pass\n" + LOOP,
+    "stop_itself": "import os, signal\ndef f(x):\n    os.kill(os.getpid(), signal.SIGSTOP)\n    return x\n",
+    "close_every_fd": "import os\nos.closerange(3, 4096)\ndef f(x):\n    return -1\n",
+    "close_every_fd_in_test": "import os\ndef f(x):\n    os.closerange(0, 4096)\n    return -1\n",
+    "flood_every_fd": "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'x' * 10_000_000)\n"
+                      "    except OSError:\n        pass\ndef f(x):\n    return -1\n",
+    "segfault": "import ctypes\ndef f(x):\n    ctypes.string_at(0)\n",
+    "exit_from_a_thread": "import os, threading, time\n"
+                          "threading.Thread(target=lambda: (time.sleep(0.05), os._exit(0)), daemon=True).start()\n"
+                          "def f(x):\n    time.sleep(0.3)\n    return -1\n",
+    "exit_at_exit": "import atexit, os\natexit.register(lambda: os._exit(0))\ndef f(x):\n    return -1\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANNEL_ATTACKS))
+def test_attacks_on_the_harness_are_the_programs_failure(score_code: Score, name: str) -> None:
+    # sandbox_error is left out of pass@k's n, so a program able to cause it would hide its own failure.
+    r = score_code(CHANNEL_ATTACKS[name])
+    assert r.verdict not in (Verdict.PASSED, Verdict.SANDBOX_ERROR), (name, r.verdict, r.error_message)
+    assert r.tests_passed == 0
