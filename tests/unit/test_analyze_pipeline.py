@@ -157,3 +157,20 @@ def test_analysis_json_is_valid_against_its_json_schema(toy_analysis: tuple[Outc
     out, _ = toy_analysis
     schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "json" / "analysis.v1.schema.json").read_text())
     jsonschema.validate(json.loads((out.output.path / "analysis.json").read_text()), schema)
+
+
+def test_sandbox_errors_are_left_out_of_rates_as_score_does(run_store: Path) -> None:
+    from tests.factories import scored_run
+
+    # p1: sample 0 hit a harness failure, sample 1 passed; p2: both passed; p3: only harness failures.
+    # As in score's pass_at_k.json: n, c = (1, 1), (2, 2); p3 has no judged sample and drops out.
+    scored_run(run_store, {"p1": ["sandbox_error", "passed"], "p2": ["passed", "passed"],
+                           "p3": ["sandbox_error", "sandbox_error"]}, model="m")
+    out = analyze(run_store, charts=False, bootstrap=50)
+    (run,) = Analysis.model_validate_json((out.output.path / "analysis.json").read_text()).runs
+    s = run.summary
+    assert (s.total_problems, s.passed_problems, s.pass_rate) == (2, 2, 1.0)
+    assert s.pass_at_k == {"1": 1.0} and run.samples_per_problem == 1
+    assert s.verdict_counts["sandbox_error"] == 3 and s.total_samples == 6  # still counted as verdicts
+    (issue,) = out.issues
+    assert issue.kind == "partial" and "3 of 6 samples ended in sandbox_error" in issue.message

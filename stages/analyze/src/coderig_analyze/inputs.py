@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import Field, ValidationError
 
-from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult
+from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult, Verdict
 from coderig_schemas._base import Record
 from coderig_schemas.analysis import InputIssue, RunConfig
 from coderig_schemas.io import hash_json, iter_jsonl
@@ -252,6 +252,11 @@ def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunDa
     config = run_config(model, dataset, seed, gen_config, samples)
     if samples_expected is not None and n < samples_expected:
         issues.append(InputIssue(kind="partial", ref=score.ref, message=f"{score.ref}: {n} of {samples_expected} samples scored"))
+    harness = pc.sum(pc.equal(results.column("verdict"), Verdict.SANDBOX_ERROR.value)).as_py() if n else 0
+    if harness:
+        issues.append(InputIssue(kind="partial", ref=score.ref, message=(
+            f"{score.ref}: {harness} of {n} samples ended in sandbox_error (the harness failed, not the model): "
+            "left out of every rate and pass@k; re-score them")))
     table = _attach_samples(results, samples)
     known = pa.array(problems["problem_id"], pa.string())
     if n and (problems.empty or not pc.all(pc.is_in(table.column("problem_id"), value_set=known)).as_py()):
