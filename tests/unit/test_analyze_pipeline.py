@@ -174,3 +174,27 @@ def test_sandbox_errors_are_left_out_of_rates_as_score_does(run_store: Path) -> 
     assert s.verdict_counts["sandbox_error"] == 3 and s.total_samples == 6  # still counted as verdicts
     (issue,) = out.issues
     assert issue.kind == "partial" and "3 of 6 samples ended in sandbox_error" in issue.message
+
+
+def test_a_run_with_nothing_scored_stays_out_of_seeds_matrix_and_configs(run_store: Path) -> None:
+    from tests.factories import make_problem, make_sample, publish_generate, publish_score, scored_run
+
+    def config(seed: int) -> dict[str, object]:
+        return {"model": "m", "dataset": "toy", "seed": seed, "temperature": 0.2, "max_tokens": 256}
+
+    scored_run(run_store, {"p1": ["passed"], "p2": ["passed"]}, model="m", seed=0, config=config(0))
+    scored_run(run_store, {"p1": ["passed"], "p2": ["wrong_answer"]}, model="m", seed=1, config=config(1))
+    problem = make_problem("p1")
+    gen = publish_generate(run_store, [problem], [make_sample(problem, 0, 2, model_name="m")], model="m", seed=2, config=config(2))
+    publish_score(run_store, gen, [])  # seed 2: not scored yet
+    out = analyze(run_store, charts=False, bootstrap=50)
+    a = Analysis.model_validate_json((out.output.path / "analysis.json").read_text())
+    empty = next(r for r in a.runs if r.summary.total_samples == 0)
+    assert empty.config.seed == 2 and empty.summary.seed == 2  # from the generate config, as there is no result
+    # Seeds 0 and 1 only: rates 1.0 and 0.5 -> mean 0.75, std (ddof=1) 0.5 / sqrt(2); not a third 0.0.
+    (group,) = a.seed_analysis
+    assert group.seeds == [0, 1] and group.runs == 2 and group.mean == 0.75
+    assert group.std == pytest.approx(0.3535534, abs=1e-7) and group.min == 0.5
+    (cell,) = a.matrix.cells
+    assert cell.runs == 2 and cell.pass_rate.estimate == 0.75
+    assert {(c.factor, c.runs, c.mean) for c in a.config_analysis if c.factor == "temperature"} == {("temperature", 2, 0.75)}

@@ -248,7 +248,8 @@ def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunDa
     gen_config = gen.manifest.config if gen else {}
     model = str(_first_value(results, "model_name") or _config_value(gen_config, "model") or score.manifest.name)
     dataset = str(_first_value(results, "dataset") or _config_value(gen_config, "dataset") or "unknown")
-    seed = _first_value(results, "seed")
+    # With no result to read it from (nothing scored yet), the seed is the generate config's.
+    seed = _first_value(results, "seed") if n else _config_value(gen_config, "seed")
     config = run_config(model, dataset, seed, gen_config, samples)
     if samples_expected is not None and n < samples_expected:
         issues.append(InputIssue(kind="partial", ref=score.ref, message=f"{score.ref}: {n} of {samples_expected} samples scored"))

@@ -142,13 +142,16 @@ def compute(
     """Every number and file of the analysis, from runs already read (pure: no store access)."""
     t = analyze_runs(data, replicates=cfg.bootstrap, seed=cfg.seed, level=cfg.level)
     runs = t.runs
-    seeds = seed_analysis(runs, cfg.level)
+    # A run with no judged problem (nothing scored yet, or only sandbox errors) has no pass rate:
+    # its 0.0 placeholder must not enter the means across seeds, the configurations or the ranks.
+    scored = runs[runs["total_problems"] > 0] if len(runs) else runs
+    seeds = seed_analysis(scored, cfg.level)
     best = best_configs(seeds)
-    configs = config_analysis(runs)
-    matrix = comparison_matrix(best, runs, category=cfg.category, missing=missing or [], level=cfg.level)
+    configs = config_analysis(scored)
+    matrix = comparison_matrix(best, scored, category=cfg.category, missing=missing or [], level=cfg.level)
     paired: list[PairedComparison] = []
     first = first_outcomes(t.outcomes)
-    for ia, ib in pairs_to_compare(runs, best):
+    for ia, ib in pairs_to_compare(scored, best):
         pc = paired_comparison(first, runs.iloc[ia], runs.iloc[ib], replicates=cfg.bootstrap, seed=cfg.seed, level=cfg.level)
         if pc is not None:
             paired.append(pc)
@@ -187,7 +190,7 @@ def compute(
     if cfg.charts and analysis.runs:
         from .charts import all_charts  # matplotlib is imported only when charts are drawn
 
-        charts = all_charts(analysis, runs)
+        charts = all_charts(analysis, scored)
         files.update({f"{CHARTS_DIR}/{name}": png for name, png in charts.items()})
     markdown = render_markdown(ReportInputs(analysis=analysis, seeds=seeds, best=best, failures=failures, charts=list(charts)))
     files[REPORT] = markdown.encode()
