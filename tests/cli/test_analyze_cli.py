@@ -194,3 +194,28 @@ def test_help_texts() -> None:
     for cmd in (["--help"], ["run", "--help"], ["compare", "--help"]):
         r = invoke(*cmd)
         assert r.exit_code == 0 and r.stdout.strip()
+
+
+def test_results_contradicting_themselves_exit_3_naming_file_and_line(run_store: Path) -> None:
+    problems = [make_problem(f"p{i}") for i in range(2)]
+    samples = [make_sample(p, 0, model_name="liar") for p in problems]
+    gen = publish_generate(run_store, problems, samples, model="liar")
+    # Valid records each, but passed=true with a wrong answer would count as a pass.
+    publish_score(run_store, gen, [make_result(samples[0]), make_result(samples[1], "wrong_answer", passed=True)])
+    r = invoke("run", "liar__toy__s0", *FAST)
+    assert r.exit_code == 3 and r.stdout == ""
+    assert f"{RESULTS}:2: passed: true contradicts verdict 'wrong_answer'" in err(r)
+    assert not (run_store / "analyze").exists()  # nothing published
+
+
+def test_a_sample_scored_twice_exits_3_naming_both_lines(run_store: Path) -> None:
+    problems = [make_problem(f"p{i}") for i in range(2)]
+    samples = [make_sample(p, 0, model_name="twice") for p in problems]
+    gen = publish_generate(run_store, problems, samples, model="twice")
+    # p1's sample twice: it would count as n = 2, c = 2 for p1.
+    publish_score(run_store, gen, [make_result(samples[0], "wrong_answer"), make_result(samples[1]), make_result(samples[1])])
+    r = invoke("run", "twice__toy__s0", *FAST)
+    assert r.exit_code == 3 and r.stdout == ""
+    assert f"{RESULTS}:3: sample_id: 'p1#s0#0' already scored at line 2" in err(r)
+    r = invoke("compare", "twice__toy__s0", "twice__toy__s0")
+    assert r.exit_code == 3 and "already scored" in err(r)

@@ -228,7 +228,9 @@ def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunDa
     issues: list[InputIssue] = []
     columns = [*RESULT_COLUMNS, "model_name", "dataset", "seed"]
     if score.has(RESULTS):
-        results = read_columns(_existing(score, RESULTS), ScoreResult, columns, verify=lambda d: score.accept_digest(RESULTS, d))
+        path = _existing(score, RESULTS)
+        results = read_columns(path, ScoreResult, columns, verify=lambda d: score.accept_digest(RESULTS, d))
+        _check_consistent(path, results)
     else:
         issues.append(InputIssue(kind="empty", ref=score.ref, message=f"{score.ref} has no {RESULTS}"))
         results = pa.table({c: pa.array([], pa.string()) for c in columns})
@@ -266,6 +268,34 @@ def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunDa
         problems = first.assign(tags=[[] for _ in range(len(first))]).reset_index(drop=True)
     return RunData(score=score, generate=gen, config=config, results=table, problems=problems,
                    samples_expected=samples_expected, has_samples=samples is not None), issues
+
+
+def _check_consistent(path: Path, results: pa.Table) -> None:
+    """What the schema cannot say about results: passed agrees with verdict, and each sample is scored once.
+
+    Either would silently skew the rates (a 'wrong_answer' counted as passed; a sample counted twice
+    in n and c), so they are invalid input, named by file:line like a schema violation.
+    """
+    if results.num_rows == 0:
+        return
+    passed = results.column("passed").to_numpy(zero_copy_only=False).astype(bool)
+    verdict = results.column("verdict").to_numpy(zero_copy_only=False)
+    bad = np.flatnonzero(passed != (verdict == Verdict.PASSED.value))
+    if bad.size:
+        i = int(bad[0])
+        raise InvalidInputError(
+            f"{path}:{i + 1}: passed: {str(bool(passed[i])).lower()} contradicts verdict {verdict[i]!r}",
+            hint="passed must be true exactly when verdict is 'passed'; re-score the run",
+        )
+    ids = pd.Index(results.column("sample_id").to_numpy(zero_copy_only=False))
+    repeated = np.flatnonzero(ids.duplicated())
+    if repeated.size:
+        i = int(repeated[0])
+        first = int(np.flatnonzero(ids == ids[i])[0])
+        raise InvalidInputError(
+            f"{path}:{i + 1}: sample_id: {ids[i]!r} already scored at line {first + 1}",
+            hint="each sample must be scored once; re-score the run (or merge its shards again)",
+        )
 
 
 #: Problem snapshots already read, by sha256: the runs of one dataset share the same file content.
