@@ -66,6 +66,8 @@ CORPUS: list[tuple[str, str, str | None, M, str]] = [
     ("closing_fence_glued_to_code",
      f"{F}python\ndef glued():\n    return 5{F}\nDone.", "glued", M.FENCED, "return 5"),
     ("tilde_fence", "~~~python\ndef t():\n    return 't'\n~~~", "t", M.FENCED, "return 't'"),
+    ("crlf_line_ends",
+     f"Sure!\r\n{F}py\r\ndef crlf(x):\r\n    return x\r\n{F}\r\nDone.\r\n", "crlf", M.FENCED, "def crlf(x):\n    return x\n"),
 ]
 
 
@@ -96,6 +98,24 @@ def test_completion_mode_appends_to_the_prompt() -> None:
     assert got.method == M.VERBATIM and got.code == prefix + "    return x + 1\n"
     whole = extract_code("def inc(x):\n    return x + 1\n", "inc", completion_prefix=prefix)
     assert whole.code == "def inc(x):\n    return x + 1\n"
+
+
+def test_completion_mode_whole_function_keeps_the_prompts_imports_and_helpers() -> None:
+    # HumanEval/10-style prompt: an import, a helper, then the stub; the answer restates only the stub
+    prefix = ("from typing import List\n\n\ndef is_pal(s: str) -> bool:\n    return s == s[::-1]\n\n\n"
+              "def make(xs: List[str]) -> bool:\n    \"\"\"Doc.\"\"\"\n")
+    answer = "def make(xs: List[str]) -> bool:\n    return all(is_pal(x) for x in xs)\n\nprint(make(['a']))\n"
+    got = extract_code(answer, "make", completion_prefix=prefix)
+    assert got.method == M.VERBATIM
+    assert got.code.startswith("from typing import List\n") and "def is_pal" in got.code
+    assert got.code.count("def make") == 1 and got.code.endswith(answer)
+    ns: dict[str, object] = {}
+    exec(got.code, ns)  # NameError on List or is_pal before the fix
+    assert ns["make"](["aba", "cc"]) is True  # type: ignore[operator]
+    # a helper the answer redefines is not duplicated; a prose prefix adds nothing
+    own = "def is_pal(s):\n    return True\n\ndef make(xs):\n    return is_pal(xs)\n"
+    assert extract_code(own, "make", completion_prefix=prefix).code == "from typing import List\n\n\n" + own
+    assert extract_code(own, "make", completion_prefix="Write make().\n").code == own
 
 
 def test_strip_think_variants() -> None:

@@ -8,8 +8,9 @@ Order (documented in docs/generate.md):
    defines the entry point; else the last Python block; else the last block of any language -> ``fenced``;
 3. an opening fence that never closes (a truncated answer): the text after it -> ``unclosed_fence``;
 4. no fence: from the first code-looking line, the longest stretch that parses -> ``heuristic``;
-5. in completion mode (chat template off), an answer without a fence is appended to the plain prompt
-   -> ``verbatim``;
+5. in completion mode (chat template off), an answer without a fence is appended to the plain prompt;
+   an answer that restates the entry point and parses alone is kept whole, after the prompt's imports
+   and the definitions it does not redefine -> ``verbatim``;
 6. otherwise nothing -> ``empty``.
 
 ``keep_reachable`` then optionally keeps only the imports and the top-level definitions reachable from
@@ -150,7 +151,9 @@ def heuristic(text: str) -> str:
 
 def extract_code(response: str, entry_point: str | None = None, *, completion_prefix: str | None = None) -> Extraction:
     """Find the code of a response (see the module docstring for the order of the rules)."""
-    text = strip_think(response)
+    # CRLF (or lone CR) line ends, as some servers and Windows-trained models emit: the fence and
+    # line rules below work on "\n" only (a closing "```\r" would otherwise never close the block)
+    text = strip_think(response.replace("\r\n", "\n").replace("\r", "\n"))
     names = entry_names(entry_point)
     blocks = fenced_blocks(text)
     closed = [b for b in blocks if b.closed and b.code.strip()]
@@ -163,12 +166,33 @@ def extract_code(response: str, entry_point: str | None = None, *, completion_pr
         return Extraction(open_blocks[-1].code, ExtractionMethod.UNCLOSED_FENCE)
     if completion_prefix is not None and text.strip():
         if defines(text, names) and _parses(text):
-            return Extraction(text.strip("\n") + "\n", ExtractionMethod.VERBATIM)
+            return Extraction(prompt_context(completion_prefix, text) + text.strip("\n") + "\n", ExtractionMethod.VERBATIM)
         return Extraction(completion_prefix + text, ExtractionMethod.VERBATIM)
     code = heuristic(text)
     if code:
         return Extraction(code, ExtractionMethod.HEURISTIC)
     return Extraction("", ExtractionMethod.EMPTY)
+
+
+def prompt_context(prompt: str, code: str) -> str:
+    """The prompt's imports and top-level definitions that ``code`` does not redefine, as source text.
+
+    A completion-mode answer that restates the whole function replaces the prompt's stub, but it still
+    needs what the prompt set up around it (HumanEval's ``from typing import List``, helper functions
+    such as ``is_palindrome``). Empty when the prompt is not Python or adds nothing.
+    """
+    try:
+        tree = ast.parse(prompt)
+        mine = {name for node in ast.parse(code).body for name in _defined_names(node)}
+    except SyntaxError:
+        return ""
+    lines = prompt.split("\n")
+    parts = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (_defined_names(node) and not set(_defined_names(node)) & mine):
+            start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
+            parts.append("\n".join(lines[start:node.end_lineno]))
+    return "\n\n".join(parts) + "\n\n\n" if parts else ""
 
 
 def keep_reachable(code: str, entry_point: str | None) -> str:
