@@ -219,3 +219,20 @@ def test_a_sample_scored_twice_exits_3_naming_both_lines(run_store: Path) -> Non
     assert f"{RESULTS}:3: sample_id: 'p1#s0#0' already scored at line 2" in err(r)
     r = invoke("compare", "twice__toy__s0", "twice__toy__s0")
     assert r.exit_code == 3 and "already scored" in err(r)
+
+
+def test_compare_refuses_runs_of_different_datasets(run_store: Path) -> None:
+    # humaneval and humaneval_plus share problem ids but not tests: pairing them would be wrong.
+    scored_run(run_store, {"HumanEval/0": ["passed"], "HumanEval/1": ["passed"]}, model="a", dataset="humaneval")
+    scored_run(run_store, {"HumanEval/0": ["wrong_answer"], "HumanEval/1": ["passed"]}, model="b", dataset="humaneval_plus")
+    r = invoke("compare", "a__humaneval__s0", "b__humaneval_plus__s0")
+    assert r.exit_code == 3 and r.stdout == ""
+    assert "is on dataset 'humaneval' but b__humaneval_plus__s0 on 'humaneval_plus'" in err(r)
+
+
+def test_compare_warns_about_problems_left_out(run_store: Path) -> None:
+    scored_run(run_store, {"p1": ["passed"], "p2": ["wrong_answer"], "p3": ["passed"]}, model="a")
+    scored_run(run_store, {"p1": ["wrong_answer"], "p2": ["passed"]}, model="b")
+    r = invoke("compare", "a__toy__s0", "b__toy__s0", "--bootstrap", "50")
+    assert r.exit_code == 0 and r.stdout.split()[-1] == "1"  # one discordant pair each way
+    assert "paired on the 2 problems both scored: 1 of A's and 0 of B's others are left out" in err(r)

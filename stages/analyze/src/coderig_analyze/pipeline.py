@@ -261,10 +261,19 @@ def compare_runs(store: RunStore, a_ref: str, b_ref: str, *, replicates: int, se
             log.warning("%s: %s", issue.kind, issue.message)
         loaded.append(run)
     if loaded[0].config.dataset != loaded[1].config.dataset:
-        log.warning("comparing runs on different datasets (%s, %s): only shared problem ids are paired",
-                    loaded[0].config.dataset, loaded[1].config.dataset)
+        # Datasets may share problem ids (humaneval and humaneval_plus) with other tests: pairing
+        # them would pass off two different problems as one.
+        raise InvalidInputError(
+            f"{a_ref} is on dataset {loaded[0].config.dataset!r} but {b_ref} on {loaded[1].config.dataset!r}",
+            hint="a paired comparison needs two runs of the same dataset",
+        )
     t = analyze_runs(loaded, replicates=1, seed=seed, level=level)
-    result = paired_comparison(first_outcomes(t.outcomes), t.runs.iloc[0], t.runs.iloc[1], replicates=replicates, seed=seed, level=level)
+    first = first_outcomes(t.outcomes)
+    result = paired_comparison(first, t.runs.iloc[0], t.runs.iloc[1], replicates=replicates, seed=seed, level=level)
     if result is None:
         raise InvalidInputError(f"{a_ref} and {b_ref} share no problem", hint="compare two runs of the same dataset")
+    sizes = [len(first.get(i, ())) for i in (0, 1)]
+    if sizes != [result.problems] * 2:
+        log.warning("paired on the %d problems both scored: %d of A's and %d of B's others are left out",
+                    result.problems, sizes[0] - result.problems, sizes[1] - result.problems)
     return result
