@@ -56,6 +56,26 @@ def test_stdout_is_the_path_and_a_second_call_is_a_no_op(export_store: ExportSto
     assert len(list((export_store.root / "export").glob("*/*"))) == 1
 
 
+def test_a_no_op_re_run_reads_no_input_file(export_store: ExportStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from coderig_schemas import PublishedOutput
+
+    _, out = finetune("--mix", "all", "--against", export_store.mbpp.ref)
+    generate_input = next(i for i in RunStore(export_store.root).resolve(str(out)).manifest.inputs
+                          if i.ref == export_store.toy.manifest.inputs[0].ref)
+    assert {f.path for f in generate_input.files} == {"problems.jsonl", "samples.jsonl"}  # problems still listed as read
+    read: list[str] = []
+    real_path_of = PublishedOutput.path_of
+
+    def spy(self: PublishedOutput, rel: str) -> Path:
+        read.append(f"{self.ref}/{rel}")
+        return real_path_of(self, rel)
+
+    monkeypatch.setattr(PublishedOutput, "path_of", spy)
+    again = invoke("finetune", "--mix", "all", "--against", export_store.mbpp.ref)
+    assert again.exit_code == 0 and again.stdout == f"{out}\n"
+    assert read == []  # the output key hashes the manifests only: nothing else is read to find it exists
+
+
 def test_globs_skip_score_outputs_without_results(export_store: ExportStore) -> None:
     from coderig_schemas.layout import REFERENCE_TIMINGS
 

@@ -104,20 +104,15 @@ def _warn_shortfall(report: MixReport) -> None:
 
 def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConfig, name: str, quiet: bool) -> tuple[PublishedOutput, bool]:
     """Build and publish the fine-tuning dataset; return the output and whether it already existed."""
+    # Only manifests are read before the output key is known: a no-op re-run reads no file.
     runs = open_runs(store, refs)
-    decontaminator = Decontaminator(config.rules())
-    extra_inputs: list[PublishedOutput] = []
+    against: list[PublishedOutput] = []
     for ref in config.against:
         out = store.resolve(ref)
         if out.stage not in ("generate", "score") or (out.stage == "score" and not out.manifest.inputs):
             raise InvalidInputError(f"--against {ref}: a {out.stage} output holds no problems", hint="name a generate or score output")
-        source = store.resolve(out.manifest.inputs[0].ref, stage="generate") if out.stage == "score" else out
-        for p in source.records(PROBLEMS, Problem):
-            decontaminator.add_eval_problem(p)
-        extra_inputs.append(source)
-    for run in runs:
-        decontaminator.learn(run.problems.values())
-    inputs = [o for r in runs for o in r.inputs()] + extra_inputs
+        against.append(store.resolve(out.manifest.inputs[0].ref, stage="generate") if out.stage == "score" else out)
+    inputs = [o for r in runs for o in r.inputs()] + against
     with store.begin(stage="export", name=name, config=config, inputs=inputs, tool=TOOL, tool_version=__version__,
                      packages=["pyarrow", "coderig-export"]) as builder:
         if builder.existing is not None:
@@ -125,6 +120,12 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
         handler = attach_log_file(builder.log_path)
         try:
             log.info("finetune export of %d run(s) into %s", len(runs), builder.ref)
+            decontaminator = Decontaminator(config.rules())
+            for source in against:
+                for p in source.records(PROBLEMS, Problem):
+                    decontaminator.add_eval_problem(p)
+            for run in runs:
+                decontaminator.learn(run.problems.values())
             got = gather(runs, config, decontaminator, quiet)
             builder.mark("gather")
             for reason, n in got.contamination.most_common():

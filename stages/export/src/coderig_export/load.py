@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from glob import has_magic
 
 from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult
@@ -26,11 +27,19 @@ class ScoredRow:
 
 @dataclass
 class ScoredRun:
-    """A score output opened together with the generate output it scored."""
+    """A score output opened together with the generate output it scored.
+
+    Opening reads only the two manifests; the problems are read on first use, so a command can
+    find out that its output already exists (the key hashes the manifests) before reading any file.
+    """
 
     score: PublishedOutput
     generate: PublishedOutput
-    problems: dict[str, Problem]
+
+    @cached_property
+    def problems(self) -> dict[str, Problem]:
+        """The generate output's problems by problem id (read, and hash-checked, on first use)."""
+        return {p.problem_id: p for p in self.generate.records(PROBLEMS, Problem)}
 
     @property
     def ref(self) -> str:
@@ -128,14 +137,13 @@ def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[P
 
 
 def open_run(store: RunStore, score: PublishedOutput) -> ScoredRun:
-    """Open a score output's generate input and read its problems."""
+    """Open a score output and its generate input (manifests only; the problems are read on first use)."""
     if not score.manifest.inputs:
         raise InvalidInputError(
             f"{score.path / 'manifest.json'}: inputs: {score.ref} names no generate output", hint="re-run score on a generate output"
         )
     generate = store.resolve(score.manifest.inputs[0].ref, stage="generate")
-    problems = {p.problem_id: p for p in generate.records(PROBLEMS, Problem)}
-    return ScoredRun(score=score, generate=generate, problems=problems)
+    return ScoredRun(score=score, generate=generate)
 
 
 def open_runs(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[ScoredRun]:
