@@ -198,3 +198,19 @@ def test_a_run_with_nothing_scored_stays_out_of_seeds_matrix_and_configs(run_sto
     (cell,) = a.matrix.cells
     assert cell.runs == 2 and cell.pass_rate.estimate == 0.75
     assert {(c.factor, c.runs, c.mean) for c in a.config_analysis if c.factor == "temperature"} == {("temperature", 2, 0.75)}
+
+
+def test_every_bucket_rate_has_its_wilson_interval(toy_analysis: tuple[Outcome, Analysis]) -> None:
+    import pandas as pd
+
+    out, _ = toy_analysis
+    table = pd.read_csv(out.output.path / "breakdowns.csv")
+    alpha0 = table[table["run_ref"].str.startswith("score/alpha__toy__s0/")].set_index(["kind", "bucket"])
+    # alpha s0, easy: 2 of 2 first samples passed -> Wilson (1 + z^2/2)^-1 = 0.342380 .. 1; split test: 2 of 4.
+    easy = alpha0.loc[("difficulty", "easy")]
+    assert (easy["passed"], easy["total"], easy["ci_high"]) == (2, 2, 1.0)
+    assert easy["ci_low"] == pytest.approx(0.342380, abs=1e-6)
+    test = alpha0.loc[("split", "test")]
+    assert (test["ci_low"], test["ci_high"]) == (pytest.approx(0.150039, abs=1e-6), pytest.approx(0.849961, abs=1e-6))
+    empty = table[(table["kind"] == "difficulty") & (table["total"] == 0)]
+    assert empty.empty or empty[["ci_low", "ci_high"]].isna().all().all()  # no interval without problems

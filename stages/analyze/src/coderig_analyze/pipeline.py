@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -22,6 +23,7 @@ from .comparisons import first_outcomes, paired_comparison, pairs_to_compare
 from .configs import config_analysis
 from .difficulty import problem_difficulty
 from .inputs import Category, RunData, load_run, open_generate, read_category, select
+from .intervals import wilson
 from .matrix import comparison_matrix, matrix_markdown
 from .report import ReportInputs, failure_table, render_html, render_markdown
 from .runs import RunTables, analyze_runs
@@ -125,15 +127,21 @@ def _problem_summaries(table: pd.DataFrame) -> list[ProblemSummary]:
     return out
 
 
-def _breakdowns(t: RunTables) -> pd.DataFrame:
+BREAKDOWN_COLUMNS = ["kind", "bucket", "total", "passed", "pass_rate", "ci_low", "ci_high"]
+
+
+def _breakdowns(t: RunTables, level: float) -> pd.DataFrame:
+    """Every bucket of every run, with the Wilson interval of its rate (BucketStats has no room for one)."""
     rows = []
     for i, a in enumerate(t.analyses):
         d = a.summary.difficulty_breakdown
         for kind, buckets in (("difficulty", {"easy": d.easy, "medium": d.medium, "hard": d.hard}), ("split", a.split_breakdown),
                               ("tag", a.tag_breakdown)):
-            rows += [{"run": i, "kind": kind, "bucket": k, "total": b.total, "passed": b.passed, "pass_rate": b.pass_rate}
-                     for k, b in buckets.items()]
-    return pd.DataFrame(rows, columns=["run", "kind", "bucket", "total", "passed", "pass_rate"])
+            for k, b in buckets.items():
+                low, high = wilson(b.passed, b.total, level) if b.total else (np.nan, np.nan)
+                rows.append({"run": i, "kind": kind, "bucket": k, "total": b.total, "passed": b.passed, "pass_rate": b.pass_rate,
+                             "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=["run", *BREAKDOWN_COLUMNS])
 
 
 def compute(
@@ -167,7 +175,7 @@ def compute(
     files: dict[str, bytes] = {
         RUNS_CSV: _csv(runs.drop(columns=["run"])),
         PASS_AT_K: _csv(_with_run(t.pass_at_k, runs, ["k", "estimate", "low", "high"])),
-        BREAKDOWNS: _csv(_with_run(_breakdowns(t), runs, ["kind", "bucket", "total", "passed", "pass_rate"])),
+        BREAKDOWNS: _csv(_with_run(_breakdowns(t, cfg.level), runs, BREAKDOWN_COLUMNS)),
         VERDICTS_CSV: _csv(_with_run(t.verdicts, runs, ["verdict", "count", "share"])),
         EXCEPTIONS: _csv(_with_run(t.exceptions, runs, ["exception_type", "count"])),
         GENERATION: _csv(_with_run(t.generation, runs, ["kind", "value", "count", "share"])),
