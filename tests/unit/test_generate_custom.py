@@ -66,3 +66,17 @@ def test_custom_splits(tmp_path: Path) -> None:
     assert [p.problem_id for p in load_problems("custom", source=f, split="dev")] == ["adv/1"]
     with pytest.raises(UsageError, match="no problem of 'custom' is in split 'train'"):
         load_problems("custom", source=f, split="train")
+
+
+def test_unicode_line_separators_inside_strings_are_not_line_breaks(tmp_path: Path) -> None:
+    # ensure_ascii=False leaves U+2028/U+2029/U+0085 unescaped; they are legal inside JSON strings
+    rows = [{"problem_id": "u1", "prompt": "one\u2028two\u2029three\x85four", "tests": ["assert 1"]},
+            {"problem_id": "u2", "prompt": "p", "tests": ["assert 2"]}]
+    f = tmp_path / "u.jsonl"
+    f.write_text("\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    problems = load_problems("custom", source=f)
+    assert [p.problem_id for p in problems] == ["u1", "u2"]
+    assert problems[0].prompt == "one\u2028two\u2029three\x85four"
+    f.write_text(json.dumps(rows[0], ensure_ascii=False) + "\n{bad\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"u\.jsonl:2: not JSON"):
+        load_problems("custom", source=f)

@@ -69,7 +69,9 @@ def read_file(path: Path) -> list[RawRecord]:
     if stem.endswith(".json") and text.lstrip().startswith("["):
         return _read_json_array(path, text)
     out: list[RawRecord] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines also breaks at U+2028, U+2029 and U+0085, which JSON strings
+    # may hold unescaped (json.dumps(..., ensure_ascii=False) writes them as they are)
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
