@@ -214,3 +214,10 @@ def test_every_bucket_rate_has_its_wilson_interval(toy_analysis: tuple[Outcome, 
     assert (test["ci_low"], test["ci_high"]) == (pytest.approx(0.150039, abs=1e-6), pytest.approx(0.849961, abs=1e-6))
     empty = table[(table["kind"] == "difficulty") & (table["total"] == 0)]
     assert empty.empty or empty[["ci_low", "ci_high"]].isna().all().all()  # no interval without problems
+
+
+def test_report_labels_follow_the_confidence_level(toy_root: Path) -> None:
+    out = analyze(toy_root, level=0.9, charts=False)
+    report = (out.output.path / "report.md").read_text()
+    assert "90% intervals" in report and "pass rate [90% CI]" in report and "A − B [90% CI]" in report
+    assert "90% CI of mean" in report and "95%" not in report

@@ -49,7 +49,7 @@ def pass_rate_by_model(a: Analysis) -> bytes:
     ax.set_xticks(x, datasets)
     ax.set_ylim(0, 1)
     ax.set_ylabel("pass rate")
-    ax.set_title("Pass rate by model (best configuration, 95% CI)")
+    ax.set_title(f"Pass rate by model (best configuration, {a.level * 100:.10g}% CI)")
     if models:
         ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=min(len(models), 6), frameon=False)
     fig.tight_layout()

@@ -58,6 +58,11 @@ def num(x: float | None, digits: int = 1) -> str:
     return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
 
 
+def level_text(level: float) -> str:
+    """A confidence level as a percentage: '95%', '97.5%'."""
+    return f"{level * 100:.10g}%"
+
+
 def link(text: str, ref: str, rel: str, line: int | None = None) -> str:
     """A relative Markdown link to a file of a published output (optionally a line)."""
     anchor = f"#L{line}" if line else ""
@@ -78,7 +83,7 @@ def _run_label(r: RunAnalysis) -> str:
     return f"{r.config.model_name} / {r.config.dataset} / s{seed}"
 
 
-def _runs_section(runs: list[RunAnalysis]) -> str:
+def _runs_section(runs: list[RunAnalysis], level: float) -> str:
     rows = []
     for r in runs:
         s = r.summary
@@ -91,7 +96,7 @@ def _runs_section(runs: list[RunAnalysis]) -> str:
             f"{pct(top.estimate)} [{pct(top.low)}, {pct(top.high)}] (k={k_max})" if top else "—",
             link("results", s.run_ref, RESULTS),
         ])
-    return table(["run", "config", "problems", "samples", "pass rate [95% CI]", "pass@k max", "data"], rows)
+    return table(["run", "config", "problems", "samples", f"pass rate [{level_text(level)} CI]", "pass@k max", "data"], rows)
 
 
 def _config_text(row: pd.Series) -> str:
@@ -108,10 +113,10 @@ def _best_section(best: pd.DataFrame) -> str:
     return table(["model", "dataset", "config", "settings", "seeds", "mean ± std"], rows)
 
 
-def _seeds_section(seeds: pd.DataFrame) -> str:
+def _seeds_section(seeds: pd.DataFrame, level: float) -> str:
     rows = [[str(r["model_name"]), str(r["dataset"]), str(r["config_id"]), str(r["seeds"]), pct(r["mean"]), pct(r["std"]),
              f"{pct(r['min'])} – {pct(r['max'])}", f"[{pct(r['ci_low'])}, {pct(r['ci_high'])}]"] for _, r in seeds.iterrows()]
-    return table(["model", "dataset", "config", "seeds", "mean", "std", "min – max", "95% CI of mean"], rows)
+    return table(["model", "dataset", "config", "seeds", "mean", "std", "min – max", f"{level_text(level)} CI of mean"], rows)
 
 
 def _paired_section(a: Analysis) -> str:
@@ -127,7 +132,8 @@ def _paired_section(a: Analysis) -> str:
                      f"{p.difference.estimate:+.1%} [{p.difference.low:+.1%}, {p.difference.high:+.1%}]",
                      f"{p.a_only} / {p.b_only}", f"{p.mcnemar_p:.4g}", verdict])
     more = f"\n{len(ranked) - LIST_PAIRS} more comparisons in `paired.csv`.\n" if len(ranked) > LIST_PAIRS else ""
-    header = ["dataset", "A", "B", "problems", "A rate", "B rate", "A − B [95% CI]", "only A / only B", "McNemar p", "reading"]
+    header = ["dataset", "A", "B", "problems", "A rate", "B rate", f"A − B [{level_text(a.level)} CI]", "only A / only B",
+              "McNemar p", "reading"]
     return table(header, rows) + more
 
 
@@ -183,7 +189,7 @@ def render_markdown(inp: ReportInputs) -> str:
     a = inp.analysis
     head = [f"# Analysis `{a.name}`", ""]
     head.append(f"{len(a.runs)} score output(s)" + (f" of category `{a.category}`" if a.category else "") +
-                f"; {int(a.level * 100)}% intervals; bootstrap {a.bootstrap} replicates over problems, seed {a.seed}. "
+                f"; {level_text(a.level)} intervals; bootstrap {a.bootstrap} replicates over problems, seed {a.seed}. "
                 "Pass rate counts a problem as passed when its first sample passed.")
     head.append("")
     sections: list[tuple[str, Callable[[], str]]] = []
@@ -192,9 +198,9 @@ def render_markdown(inp: ReportInputs) -> str:
     sections += [
         ("Model × dataset", lambda: matrix_markdown(a.matrix) + (
             "\nMissing: " + "; ".join(a.matrix.missing) + "\n" if a.matrix.missing else "")),
-        ("Runs", lambda: _runs_section(a.runs)),
+        ("Runs", lambda: _runs_section(a.runs, a.level)),
         ("Best configuration per model", lambda: _best_section(inp.best)),
-        ("Spread across seeds", lambda: _seeds_section(inp.seeds)),
+        ("Spread across seeds", lambda: _seeds_section(inp.seeds, a.level)),
         ("Paired comparisons", lambda: _paired_section(a)),
         ("Difficulty", lambda: _difficulty_section(a.runs)),
         ("Problems every run fails or passes", lambda: _problems_section(a)),
