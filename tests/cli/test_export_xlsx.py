@@ -44,6 +44,18 @@ def test_excel_text_truncates_with_a_marker_and_cleans_control_characters() -> N
     assert excel_text(exact) == exact
 
 
+def test_excel_text_counts_as_excel_does_and_drops_what_xml_cannot_hold() -> None:
+    assert excel_text("a\ufffeb\uffffc") == "a\ufffdb\ufffdc"  # lxml refuses these non-characters
+    emoji = "\U0001F600" * 20_000  # 20,000 characters but 40,000 UTF-16 units: too long for Excel
+    cut = excel_text(emoji)
+    assert cut is not None and len(cut.encode("utf-16-le")) // 2 <= EXCEL_CELL_LIMIT
+    kept = cut.split("\n…[truncated", 1)[0]
+    assert kept == "\U0001F600" * len(kept)  # never half a surrogate pair
+    assert f"{20_000 - len(kept)} of 20000 characters cut" in cut
+    fits = "\U0001F600" * (EXCEL_CELL_LIMIT // 2)
+    assert excel_text(fits) == fits
+
+
 def test_the_writer_streams() -> None:
     assert WorkbookWriter().wb.write_only
 
@@ -137,6 +149,35 @@ def test_long_code_is_truncated_and_the_file_still_opens(run_store: Path) -> Non
     cell = ws.cell(row=2, column=len(RESULT_HEADERS)).value
     assert isinstance(cell, str) and len(cell) <= EXCEL_CELL_LIMIT and "truncated by coderig" in cell
     assert cell.startswith("def f(x):\n    return x\n# zzz")
+
+
+def test_hostile_texts_stay_text_and_the_workbook_opens(run_store: Path) -> None:
+    """Ids, exception names and messages come from datasets and from untrusted code: none may become a formula,
+    an error value or a character the file cannot hold."""
+    from tests.factories import make_problem, make_result, make_sample, publish_generate, publish_score
+
+    texts = {"=cmd|' /C calc'!A0": "=2+3", "ctl\x01id": "#N/A", "bom\ufffe": "=HYPERLINK(\"http://x\",\"y\")"}
+    problems = [make_problem(pid, dataset="custom", difficulty="easy") for pid in texts]
+    samples = [make_sample(p, extracted_code="=1+1\ndef f(x):\n    return '\x0b\uffff'\n") for p in problems]
+    results = [make_result(s, "runtime_error", "easy", exception_type=msg, error_message=msg)
+               for s, msg in zip(samples, texts.values(), strict=True)]
+    score = publish_score(run_store, publish_generate(run_store, problems, samples, dataset="custom"), results)
+    result = invoke("xlsx", "--quiet", score.ref)
+    assert result.exit_code == 0, result.stderr
+    path = Path(result.stdout.strip()) / "results.xlsx"
+    wb = openpyxl.load_workbook(path)
+    assert all(c.data_type in ("s", "n", "b") for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None)
+    ws = wb["Results"]
+    headers = [c.value for c in ws[1]]
+    rows = [dict(zip(headers, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    want = {pid.replace("\x01", "\ufffd").replace("\ufffe", "\ufffd"): msg for pid, msg in texts.items()}
+    assert {r["problem_id"]: r["error_message"] for r in rows} == want
+    assert {r["problem_id"]: r["exception_type"] for r in rows} == want
+    assert {r["code"] for r in rows} == {"=1+1\ndef f(x):\n    return '\ufffd\ufffd'\n"}
+    df = pd.read_excel(path, sheet_name="Results", keep_default_na=False)
+    assert dict(zip(df["problem_id"], df["error_message"], strict=True)) == want
+    compare = pd.read_excel(path, sheet_name="Compare", keep_default_na=False)
+    assert set(compare["problem_id"]) == set(want)
 
 
 def test_rows_past_the_sheet_limit_continue_on_another_sheet(export_store: ExportStore, tmp_path: Path,

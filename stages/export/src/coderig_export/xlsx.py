@@ -6,13 +6,14 @@ temporary file until save), so the same code path serves 100 rows and 100k rows.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -64,17 +65,34 @@ _FILLS = {v: PatternFill("solid", fgColor=c) for v, c in VERDICT_FILLS.items()}
 _WHITE = Font(color="FFFFFF")
 
 
+#: Characters XML 1.0 (the xlsx format) cannot hold: openpyxl refuses the control characters
+#: (IllegalCharacterError) and lxml the non-characters U+FFFE and U+FFFF (ValueError).
+_XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _utf16_len(text: str) -> int:
+    # Excel counts a cell's characters in UTF-16 code units: a character outside the BMP (an emoji) counts twice.
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
+def _too_long(text: str, limit: int) -> bool:
+    return len(text) * 2 > limit and _utf16_len(text) > limit
+
+
 def excel_text(text: str | None, limit: int = EXCEL_CELL_LIMIT) -> str | None:
-    """Text an Excel cell accepts: control characters replaced by U+FFFD, and cut with a marker past ``limit`` characters."""
+    """Text an Excel cell accepts: characters XML cannot hold replaced by U+FFFD, and cut with a marker past
+    ``limit`` characters as Excel counts them (UTF-16 code units); the marker counts code points, as the JSONL does."""
     if text is None:
         return None
-    clean: str = ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", text)
-    if len(clean) <= limit:
+    clean: str = _XML_ILLEGAL_RE.sub("\N{REPLACEMENT CHARACTER}", text)
+    if not _too_long(clean, limit):
         return clean
     marker = TRUNCATION_MARKER.format(dropped="{dropped}", total=len(clean))
     # The marker's own length depends on the number it states; reserve room for the widest number.
-    keep = limit - len(marker.format(dropped=len(clean)))
-    return clean[:keep] + marker.format(dropped=len(clean) - keep)
+    room = limit - len(marker.format(dropped=len(clean)))  # the marker is in the BMP: one unit per character
+    # The longest prefix within room units; 'ignore' drops half a surrogate pair cut at the end.
+    kept = clean.encode("utf-16-le")[: 2 * room].decode("utf-16-le", errors="ignore")
+    return kept + marker.format(dropped=len(clean) - len(kept))
 
 
 @dataclass
@@ -158,9 +176,27 @@ class WorkbookWriter:
         return cell
 
     def _text(self, text: str | None) -> str | None:
-        if text is not None and len(text) > self.max_cell_chars:
+        if text is not None and _too_long(text, self.max_cell_chars):
             self.truncated += 1
         return excel_text(text, self.max_cell_chars)
+
+    def _value(self, ws: WriteOnlyWorksheet, value: object, alignment: Alignment | None = None) -> object:
+        """A cell value as Excel must see it: text cleaned and cut (see excel_text) and kept as text.
+
+        openpyxl turns a string that starts with '=' into a formula and '#N/A' or '#DIV/0!' into an
+        error value: texts from models and datasets (an exception message, an id) would then be
+        evaluated by Excel, or read back as empty by pandas. Such texts get a cell typed as a string.
+        """
+        if not isinstance(value, str):
+            return value if alignment is None else self._styled(ws, value, alignment=alignment)
+        text = self._text(value) or ""
+        literal = (text.startswith("=") and len(text) > 1) or text in ERROR_CODES
+        if not literal and alignment is None:
+            return text
+        cell = self._styled(ws, text, alignment=alignment)
+        if literal:
+            cell.data_type = "s"
+        return cell
 
     def _next_results_sheet(self) -> None:
         self._close_results_sheet()
@@ -186,11 +222,13 @@ class WorkbookWriter:
         values: list[object] = [
             label.name, r.model_name, r.dataset, r.split, r.problem_id, r.sample_id, r.sample_index, r.seed, difficulty, verdict,
             r.passed, r.tests_passed, r.tests_total, r.visible_passed, r.visible_total, r.hidden_passed, r.hidden_total,
-            r.exception_type, self._text(r.error_message), r.failing_test_id, r.duration_s,
+            r.exception_type, r.error_message, r.failing_test_id, r.duration_s,
         ]
+        ws = self.results
+        cells = [self._value(ws, v) for v in values]
         if self.code_column:
-            values.append(self._styled(self.results, self._text(row.sample.extracted_code), alignment=_WRAP))
-        self.results.append(values)
+            cells.append(self._value(ws, row.sample.extracted_code, alignment=_WRAP))
+        ws.append(cells)
         self._sheet_rows += 1
         self.rows += 1
         for bucket in ("all", difficulty or "unknown"):
@@ -212,11 +250,14 @@ class WorkbookWriter:
     def _write_summaries(self) -> None:
         # Summary: pass rates by model, dataset and difficulty over all runs (seeds) given; Runs: the same per run.
         for (model, dataset, bucket), t in sorted(self._model_tallies.items(), key=lambda kv: (*kv[0][:2], _BUCKET_ORDER.get(kv[0][2], 9))):
-            self.summary.append([model, dataset, bucket, len(self._model_runs[(model, dataset)]), *self._rates(self.summary, t)])
+            ws = self.summary
+            runs = len(self._model_runs[(model, dataset)])
+            ws.append([self._value(ws, model), self._value(ws, dataset), bucket, runs, *self._rates(ws, t)])
         self.summary.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_HEADERS))}{len(self._model_tallies) + 1}"
         for (ref, bucket), t in sorted(self._tallies.items(), key=lambda kv: (kv[0][0], _BUCKET_ORDER.get(kv[0][1], 9))):
             lab = self._labels[ref]
-            self.runs.append([lab.name, lab.model, lab.dataset, lab.seed, bucket, *self._rates(self.runs, t)])
+            ws = self.runs
+            ws.append([lab.name, self._value(ws, lab.model), self._value(ws, lab.dataset), lab.seed, bucket, *self._rates(ws, t)])
         self.runs.auto_filter.ref = f"A1:{get_column_letter(len(RUN_HEADERS))}{len(self._tallies) + 1}"
 
     def _write_compare(self) -> None:
@@ -229,7 +270,7 @@ class WorkbookWriter:
             for ref in refs:
                 c = per_run.get(ref)
                 rates.append(None if c is None else self._styled(ws, c[0] / c[1], number_format=_PERCENT))
-            ws.append([dataset, problem, self._difficulty[(dataset, problem)] or None, *rates])
+            ws.append([self._value(ws, dataset), self._value(ws, problem), self._difficulty[(dataset, problem)] or None, *rates])
         ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(self._per_problem) + 1}"
         self.compare = ws
 
