@@ -248,6 +248,26 @@ def test_parquet_on_request_matches_jsonl(export_store: ExportStore) -> None:
     assert [c["id"] for c in chat] == [w["id"] for w in want] and chat[0]["messages"][0]["role"] == "user"
 
 
+def test_parquet_columns_are_typed_even_when_empty_or_all_unknown(export_store: ExportStore) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.factories import scored_run
+
+    _, empty = finetune(export_store.humaneval.ref, "--formats", "parquet")  # HumanEval is left out: no example
+    no_difficulty = scored_run(export_store.root, {"p0": ["passed"], "p1": ["passed"]}, dataset="custom")
+    _, unknown = finetune(no_difficulty.ref, "--mix", "all", "--formats", "parquet")
+    assert pq.read_table(unknown / "finetune.parquet").column("difficulty").to_pylist() == [None, None]
+    for out in (empty, unknown):
+        table = pq.read_table(out / "finetune.parquet")
+        assert table.schema.names == ["schema_version", "instruction", "input", "output", "difficulty", "id", "run_id"]
+        assert table.schema.field("difficulty").type == pa.string() and table.schema.field("output").type == pa.string()
+        chat = pq.read_table(out / "chat.parquet").schema
+        assert chat.names == ["schema_version", "messages", "difficulty", "id", "run_id"]
+        assert chat.field("messages").type == pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    assert pq.read_table(empty / "finetune.parquet").num_rows == 0
+
+
 def test_summary_counts(export_store: ExportStore) -> None:
     _, out = finetune(export_store.toy.ref, "--mix", "all")
     toy = summary(out)["toy"]

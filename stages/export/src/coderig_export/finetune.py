@@ -6,7 +6,7 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from coderig_schemas import Builder, InvalidInputError, Problem, PublishedOutput, RunStore
+from coderig_schemas import Builder, ChatExample, FineTuneExample, InvalidInputError, Problem, PublishedOutput, RunStore
 from coderig_schemas.cli_support import attach_log_file, progress
 from coderig_schemas.layout import CHAT_JSONL, FINETUNE_JSONL, PROBLEMS, RESULTS
 
@@ -173,8 +173,8 @@ def _write_files(builder: Builder, chosen: list[Candidate], config: FinetuneConf
         builder.write_bytes(FINETUNE_CSV, finetune_csv(chosen))
         files.append(FINETUNE_CSV)
     if "parquet" in config.formats:
-        builder.write_bytes(FINETUNE_PARQUET, parquet_bytes(examples))
-        builder.write_bytes(CHAT_PARQUET, parquet_bytes(chats))
+        builder.write_bytes(FINETUNE_PARQUET, parquet_bytes(examples, FineTuneExample))
+        builder.write_bytes(CHAT_PARQUET, parquet_bytes(chats, ChatExample))
         files += [FINETUNE_PARQUET, CHAT_PARQUET]
     info = llama_factory_info(builder.name, files)
     if info:

@@ -72,12 +72,22 @@ def finetune_csv(candidates: Iterable[Candidate]) -> bytes:
     return csv_bytes(CSV_COLUMNS, ((c.problem_id, c.instruction, c.code, c.difficulty, c.passed, c.run_id) for c in candidates))
 
 
-def parquet_bytes(records: Sequence[FineTuneExample] | Sequence[ChatExample]) -> bytes:
-    """The records as one parquet file (nested messages stay nested)."""
+def parquet_bytes(records: Sequence[FineTuneExample] | Sequence[ChatExample], model: type[FineTuneExample] | type[ChatExample]) -> bytes:
+    """The records of model as one parquet file (nested messages stay nested).
+
+    The column types are fixed rather than inferred: an empty export still has its columns, and a
+    set whose difficulties are all unknown still has a string ``difficulty`` column.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist([r.model_dump(mode="json") for r in records])
+    types = {
+        "schema_version": pa.int64(), "instruction": pa.string(), "input": pa.string(), "output": pa.string(),
+        "difficulty": pa.string(), "id": pa.string(), "run_id": pa.string(),
+        "messages": pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])),
+    }
+    schema = pa.schema([(name, types[name]) for name in model.model_fields])
+    table = pa.Table.from_pylist([r.model_dump(mode="json") for r in records], schema=schema)
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
