@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from coderig_generate.datasets import DATASETS, load_problems
 from coderig_generate.datasets.difficulty import DERIVED_RULE
+from coderig_generate.datasets.sources import HubSource, RawRecord
 from coderig_schemas import Difficulty, DifficultySource, InvalidInputError, Problem, UsageError, Visibility
 
 FILES = {name: spec.standard_file for name, spec in DATASETS.items() if spec.standard_file}
@@ -142,6 +144,37 @@ def test_sources_env_var_and_data_dir(shared_data: Path, tmp_path: Path) -> None
     assert len(load_problems("mbpp_sanitized", split="all", env={"CODERIG_DATA_DIR": str(shared_data)})) == 427
     with pytest.raises(InvalidInputError, match="file not found"):
         load_problems("humaneval", env={"CODERIG_DATA_HUMANEVAL": str(tmp_path / "missing.jsonl")})
+
+
+def test_data_dir_gives_only_the_requested_splits_file(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # LeetCode's standard file is its test split: --split train must not relabel those 228 problems 'train'
+    import coderig_generate.datasets as ds
+
+    asked: list[HubSource] = []
+
+    def fake_hub(name: str, hub: HubSource) -> list[RawRecord]:
+        asked.append(hub)
+        raise InvalidInputError("offline")
+
+    monkeypatch.setattr(ds, "read_hub", fake_hub)
+    data_dir = {"CODERIG_DATA_DIR": str(shared_data)}
+    with pytest.raises(InvalidInputError, match="offline"):
+        load_problems("leetcode", split="train", env=data_dir)
+    assert asked == [HubSource("newfacade/LeetCodeDataset", None, "train")]
+    # with the train file beside the test file, each split reads its own file
+    with gzip.open(shared_data / "LeetCodeDataset-v0.3.1-test.jsonl.gz", "rt", encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    (tmp_path / "LeetCodeDataset-v0.3.1-test.jsonl.gz").symlink_to(shared_data / "LeetCodeDataset-v0.3.1-test.jsonl.gz")
+    with gzip.open(tmp_path / "LeetCodeDataset-v0.3.1-train.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines[:3]) + "\n")
+    train = load_problems("leetcode", split="train", env={"CODERIG_DATA_DIR": str(tmp_path)})
+    assert len(train) == 3 and {p.split for p in train} == {"train"}
+    assert len(load_problems("leetcode", split="test", env={"CODERIG_DATA_DIR": str(tmp_path)})) == 228
+    # 'all' of a hub dataset without task-id splits is its default split, never a hub split named 'all'
+    asked.clear()
+    with pytest.raises(InvalidInputError):
+        load_problems("humaneval", split="all", env={})
+    assert asked == [HubSource("openai/openai_humaneval", None, "test")]
 
 
 def test_corrupt_file_names_file_and_line(shared_data: Path, tmp_path: Path) -> None:

@@ -38,6 +38,13 @@ class DatasetSpec:
     hub: HubSource | None
     derive_difficulty: bool = True
     split_by_task_id: bool = False  # MBPP: the split is a function of task_id
+    split_files: Mapping[str, str] | None = None  # standard file names of the other splits (LeetCode's train)
+
+    def local_file(self, split: str) -> str | None:
+        """Standard file name holding ``split`` (None: no standard file has it, so only the hub does)."""
+        if self.split_by_task_id or split in ("all", self.default_split):
+            return self.standard_file
+        return (self.split_files or {}).get(split)
 
 
 _MBPP_SPLITS = tuple(s for s, _, _ in MBPP_SPLITS)
@@ -56,7 +63,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     split_by_task_id=True),
         DatasetSpec("leetcode", "LeetCodeDataset v0.3.1, 228 dated problems with Easy/Medium/Hard", loaders.leetcode,
                     ("test", "train"), "test", "LeetCodeDataset-v0.3.1-test.jsonl.gz", HubSource("newfacade/LeetCodeDataset", None, "test"),
-                    derive_difficulty=False),
+                    derive_difficulty=False, split_files={"train": "LeetCodeDataset-v0.3.1-train.jsonl.gz"}),
         DatasetSpec("custom", "your own problems: a JSONL file in the format of docs/generate.md", custom,
                     (), "all", None, None),
     )
@@ -75,7 +82,9 @@ def _spec(name: str) -> DatasetSpec:
 
 
 def _raw(spec: DatasetSpec, source: Path | None, split: str, env: Mapping[str, str] | None) -> tuple[list[RawRecord], str]:
-    path = resolve_local(spec.name, source, spec.standard_file, env)
+    # CODERIG_DATA_DIR only ever supplies the file of the requested split: reading LeetCode's test file
+    # for --split train would label the test problems 'train'
+    path = resolve_local(spec.name, source, spec.local_file(split), env)
     if path is not None:
         return read_file(path), str(path)
     if spec.hub is None:
@@ -84,7 +93,7 @@ def _raw(spec: DatasetSpec, source: Path | None, split: str, env: Mapping[str, s
             hint=f"pass --data-file FILE or set {env_var(spec.name)}=FILE (format in docs/generate.md)",
         )
     hub = spec.hub
-    if not spec.split_by_task_id and split != hub.split:
+    if not spec.split_by_task_id and split not in (hub.split, "all"):
         hub = HubSource(hub.repo, hub.config, split)
     return read_hub(spec.name, hub), f"hub:{hub.repo}"
 
