@@ -268,6 +268,25 @@ def test_parquet_columns_are_typed_even_when_empty_or_all_unknown(export_store: 
     assert pq.read_table(empty / "finetune.parquet").num_rows == 0
 
 
+def test_the_card_front_matter_names_the_files_written(export_store: ExportStore) -> None:
+    import yaml
+
+    def front_matter(out: Path) -> dict[str, object]:
+        card = (out / "README.md").read_text()
+        meta = yaml.safe_load(card.split("---\n")[1])
+        assert isinstance(meta, dict)
+        return meta
+
+    _, out = finetune(export_store.toy.ref, "--mix", "all", "--formats", "parquet")
+    assert front_matter(out)["configs"] == [
+        {"config_name": "instruction", "data_files": "finetune.parquet", "default": True},
+        {"config_name": "chat", "data_files": "chat.parquet"},
+    ]
+    assert 'load_dataset("parquet", data_files="chat.parquet"' in (out / "README.md").read_text()
+    _, out = finetune(export_store.toy.ref, "--mix", "all", "--formats", "csv", "--name", "csv-only")
+    assert "configs" not in front_matter(out)  # never 'configs: null'
+
+
 def test_summary_counts(export_store: ExportStore) -> None:
     _, out = finetune(export_store.toy.ref, "--mix", "all")
     toy = summary(out)["toy"]

@@ -203,19 +203,25 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def _builder(file: str) -> str:
+    return "parquet" if file.endswith(".parquet") else "json"
+
+
 def dataset_card(f: CardFacts) -> str:
     """The README.md of the exported dataset (Hugging Face dataset card front matter included)."""
+    # Each config points at its JSONL file, else its parquet file (--formats parquet without jsonl or chat).
+    instruction_file = next((n for n in (FINETUNE_JSONL, FINETUNE_PARQUET) if n in f.files), None)
+    chat_file = next((n for n in (CHAT_JSONL, CHAT_PARQUET) if n in f.files), None)
     configs = []
-    if FINETUNE_JSONL in f.files:
-        configs.append(f"- config_name: instruction\n  data_files: {FINETUNE_JSONL}\n  default: true")
-    if CHAT_JSONL in f.files:
-        configs.append(f"- config_name: chat\n  data_files: {CHAT_JSONL}" + ("" if configs else "\n  default: true"))
+    if instruction_file:
+        configs.append(f"- config_name: instruction\n  data_files: {instruction_file}\n  default: true")
+    if chat_file:
+        configs.append(f"- config_name: chat\n  data_files: {chat_file}" + ("" if configs else "\n  default: true"))
     total = f.rows[-1]
     datasets = sorted({s["dataset"] for s in f.sources})
     lines = [
         "---",
-        "configs:",
-        *configs,
+        *(["configs:", *configs] if configs else []),  # an empty 'configs:' is null, which the Hub refuses
         "task_categories:\n- text-generation",
         "tags:\n- code\n- coderig",
         "---",
@@ -278,10 +284,10 @@ def dataset_card(f: CardFacts) -> str:
         "",
         "```python",
         "from datasets import load_dataset",
-        *([f'ds = load_dataset("json", data_files="{FINETUNE_JSONL}", split="train")  # instruction, input, output']
-          if FINETUNE_JSONL in f.files else []),
-        *([f'chat = load_dataset("json", data_files="{CHAT_JSONL}", split="train")  # messages: TRL SFTTrainer, axolotl']
-          if CHAT_JSONL in f.files else []),
+        *([f'ds = load_dataset("{_builder(instruction_file)}", data_files="{instruction_file}", split="train")'
+           "  # instruction, input, output"] if instruction_file else []),
+        *([f'chat = load_dataset("{_builder(chat_file)}", data_files="{chat_file}", split="train")  # messages: TRL SFTTrainer, axolotl']
+          if chat_file else []),
         "```",
         "",
         f"LLaMA-Factory: copy the entries of `{LLAMA_FACTORY_INFO}` into its `data/dataset_info.json`.",
