@@ -15,7 +15,7 @@ export CODERIG_DATA_DIR ?= $(CODERIG_SHARED_DATA)
 endif
 
 # make run knobs (see README): MODEL is required.
-export MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE RUNNER CATEGORY DRY_RUN FINETUNE_ARGS
+export MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE BASE_URL RUNNER CATEGORY DRY_RUN FINETUNE_ARGS
 
 .PHONY: help setup test lint typecheck schemas schemas-publish schemas-check pytest clean-venv run category tiny-model serve-tiny bench
 

@@ -6,3 +6,24 @@ add_sampling_args() {
   if [ -n "${MAX_TOKENS:-}" ]; then gen_args+=(--max-tokens "$MAX_TOKENS"); fi
   if [ -n "${LIMIT:-}" ]; then gen_args+=(--limit "$LIMIT"); fi
 }
+
+# An output name made from free text (a local model path, a Hugging Face id, comma-separated datasets),
+# like layout.default_name: anything but letters, digits and '._+=-' becomes '-', and it starts and ends
+# with a letter or digit (the run store refuses other names, which would fail only after generate and score).
+safe_name() {
+  local s
+  s=$(printf '%s' "$1" | LC_ALL=C sed -e 's/[^A-Za-z0-9._+=-]/-/g' -e 's/^[-.]*//' -e 's/[-.]*$//')
+  printf '%s\n' "${s:-model}"
+}
+
+# Runs a command that prints one output path per line and stores the lines in the array named $1.
+# Not `mapfile < <(cmd)`: a process substitution loses the command's exit code, so a failed (or partly
+# failed) stage would let the chain go on with what it printed. Here the chain stops with the stage's code.
+capture_lines() {
+  local -n _into=$1
+  shift
+  local out
+  out=$("$@")
+  _into=()
+  if [ -n "$out" ]; then mapfile -t _into <<<"$out"; fi
+}

@@ -11,23 +11,24 @@ PRESET=${PRESET:-balanced}
 SEEDS=${SEEDS:-0}
 CATEGORIES_FILE=${CATEGORIES_FILE:-stages/generate/src/coderig_generate/registry/categories.yaml}
 
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
+
 # The category's models and datasets, from the registry file (data, not code).
-mapfile -t members < <("$BIN/python" - "$CATEGORIES_FILE" "$CATEGORY" <<'PY'
+capture_lines members "$BIN/python" - "$CATEGORIES_FILE" "$CATEGORY" <<'PY'
 import sys
 import yaml
 path, name = sys.argv[1], sys.argv[2]
 cats = (yaml.safe_load(open(path)) or {}).get("categories", {})
 if name not in cats:
-    sys.exit(f"{path}:1: unknown category {name!r}; known: {', '.join(sorted(cats))}")
+    print(f"{path}:1: unknown category {name!r}; known: {', '.join(sorted(cats))}", file=sys.stderr)
+    sys.exit(2)  # a usage error, as the README's exit-code table says
 for m in cats[name]["models"]:
     print("--model", m, sep="\n")
 for d in cats[name]["datasets"]:
     print("--dataset", d, sep="\n")
 PY
-)
 
-# shellcheck source=scripts/common.sh
-. scripts/common.sh
 gen_args=(run "${members[@]}" --preset "$PRESET")
 add_sampling_args
 
@@ -36,7 +37,7 @@ if [ -n "${DRY_RUN:-}" ] && [ "${DRY_RUN}" != 0 ]; then
 fi
 
 echo ">> generate: category $CATEGORY (preset $PRESET, seeds $SEEDS)" >&2
-mapfile -t generated < <("$BIN/coderig-generate" "${gen_args[@]}")
+capture_lines generated "$BIN/coderig-generate" "${gen_args[@]}"
 scored=()
 for g in "${generated[@]}"; do
   echo ">> score: $g" >&2

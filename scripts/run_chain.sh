@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The chain behind `make run`: generate -> score -> analyze -> export for one model and dataset.
 # Every stage is a no-op when its output already exists, so a second identical call publishes nothing.
-# Inputs (environment): MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE RUNNER.
+# Inputs (environment): MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE BASE_URL RUNNER
+# FINETUNE_ARGS. A stage's failure stops the chain with that stage's exit code (see the README's table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -11,6 +12,10 @@ SEEDS=${SEEDS:-0}
 N=${N:-1}
 PRESET=${PRESET:-balanced}
 RUNNER=${RUNNER:-native}
+case "$RUNNER" in
+  native | compose) ;;
+  *) echo "RUNNER=$RUNNER: unknown runner; use RUNNER=native (the default) or RUNNER=compose" >&2; exit 2 ;;
+esac
 
 if [ "$RUNNER" = compose ]; then
   # Same chain through the containers (needs a Docker engine): one service per stage, ordered by depends_on.
@@ -27,10 +32,11 @@ if [ "$MODEL" = reference ]; then
 else
   gen_args+=(--engine "${ENGINE:-vllm}" --preset "$PRESET")
 fi
-[ -n "${SPLIT:-}" ] && gen_args+=(--split "$SPLIT")
+if [ -n "${SPLIT:-}" ]; then gen_args+=(--split "$SPLIT"); fi
+if [ -n "${BASE_URL:-}" ]; then gen_args+=(--base-url "$BASE_URL"); fi
 
 echo ">> generate: $MODEL on $DATASET (seeds $SEEDS)" >&2
-mapfile -t generated < <("$BIN/coderig-generate" "${gen_args[@]}")
+capture_lines generated "$BIN/coderig-generate" "${gen_args[@]}"
 [ ${#generated[@]} -gt 0 ] || { echo "generate published nothing" >&2; exit 1; }
 
 scored=()
@@ -39,7 +45,7 @@ for g in "${generated[@]}"; do
   scored+=("$("$BIN/coderig-score" run --generate "$g")")
 done
 
-label="${MODEL//\//-}__${DATASET}"
+label="$(safe_name "$MODEL")__$(safe_name "$DATASET")"
 echo ">> analyze: ${#scored[@]} score output(s)" >&2
 analysis=$("$BIN/coderig-analyze" run "${scored[@]}" --name "$label")
 echo ">> export: fine-tuning data and workbook" >&2

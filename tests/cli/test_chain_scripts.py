@@ -1,0 +1,127 @@
+"""The chain scripts behind `make run` and `make category`, with stub stages (no model, no sandbox).
+
+Each test copies scripts/ into a temporary tree whose .venv/bin holds stub coderig tools that log their
+arguments and print what the test asks for, so the scripts' own logic (exit codes, names, options) is
+checked in a second.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coderig_schemas.store import check_name
+
+ROOT = Path(__file__).resolve().parents[2]
+CATEGORIES = ROOT / "stages/generate/src/coderig_generate/registry/categories.yaml"
+
+# A stub tool: logs "<tool> <args...>" to $STUB_LOG, prints $STUB_OUT_<TOOL> (default: a fake output
+# path) and exits with $STUB_RC_<TOOL> (default 0).
+STUB = """#!/usr/bin/env bash
+tool=$(basename "$0")
+var=${tool//-/_}
+echo "$tool $*" >> "$STUB_LOG"
+out_var="STUB_OUT_$var"; rc_var="STUB_RC_$var"
+if [ -n "${!out_var+x}" ]; then printf '%b' "${!out_var}"; else echo "/runs/${tool#coderig-}/x/0123456789abcdef"; fi
+exit "${!rc_var:-0}"
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "scripts", root / "scripts")
+    bin_dir = root / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for tool in ("coderig-generate", "coderig-score", "coderig-analyze", "coderig-export"):
+        (bin_dir / tool).write_text(STUB)
+        (bin_dir / tool).chmod(0o755)
+    (bin_dir / "python").symlink_to(sys.executable)
+    return root
+
+
+def _run(tree: Path, script: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    log = tree / "calls.log"
+    log.write_text("")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("STUB_", "MODEL", "DATASET", "RUNNER", "CATEGORY"))}
+    full = {**keep, "STUB_LOG": str(log), "CATEGORIES_FILE": str(CATEGORIES), **env}
+    r = subprocess.run(["bash", str(tree / "scripts" / script)], env=full, capture_output=True, text=True, timeout=60)
+    return r, log.read_text().splitlines()
+
+
+@pytest.mark.parametrize("rc", [1, 2, 3, 130])
+def test_run_chain_stops_with_generates_exit_code(tree: Path, rc: int) -> None:
+    # generate published one output, then failed: the chain must not score, analyze or export a partial run.
+    r, calls = _run(
+        tree, "run_chain.sh", MODEL="reference", STUB_OUT_coderig_generate="/runs/generate/a/0123456789abcdef\n",
+        STUB_RC_coderig_generate=str(rc),
+    )
+    assert r.returncode == rc, r.stderr
+    assert [c.split()[0] for c in calls] == ["coderig-generate"]
+    assert r.stdout == ""
+
+
+def test_run_chain_stops_with_a_later_stages_exit_code(tree: Path) -> None:
+    r, calls = _run(tree, "run_chain.sh", MODEL="reference", STUB_RC_coderig_score="3")
+    assert r.returncode == 3
+    assert [c.split()[0] for c in calls] == ["coderig-generate", "coderig-score"]
+
+
+def test_run_chain_names_are_valid_store_names_for_paths_and_lists(tree: Path) -> None:
+    # MODEL may be a local path or an HF id, DATASET a comma-separated list (generate accepts both); the
+    # analysis and export names derived from them must be valid, or the chain fails after generate and score.
+    r, calls = _run(tree, "run_chain.sh", MODEL="/models/my model", DATASET="humaneval,mbpp", ENGINE="openai")
+    assert r.returncode == 0, r.stderr
+    names = [c.split("--name ")[1].split()[0] for c in calls if "--name " in c]
+    assert names == [
+        "models-my-model__humaneval-mbpp",
+        "models-my-model__humaneval-mbpp__finetune",
+        "models-my-model__humaneval-mbpp__results",
+    ]
+    for n in names:
+        check_name(n)
+    # Unchanged for the usual names (so existing outputs are still found as no-ops).
+    r, calls = _run(tree, "run_chain.sh", MODEL="Qwen/Qwen2.5-Coder-7B-Instruct", ENGINE="openai")
+    assert any("--name Qwen-Qwen2.5-Coder-7B-Instruct__humaneval " in c + " " for c in calls)
+
+
+def test_run_chain_passes_base_url_for_the_openai_engine(tree: Path) -> None:
+    # README documents ENGINE=openai; without a way to pass the server URL that engine cannot start.
+    r, calls = _run(tree, "run_chain.sh", MODEL="tiny-random", ENGINE="openai", BASE_URL="http://127.0.0.1:8000/v1")
+    assert r.returncode == 0, r.stderr
+    assert "--engine openai" in calls[0] and "--base-url http://127.0.0.1:8000/v1" in calls[0]
+
+
+def test_run_chain_rejects_an_unknown_runner(tree: Path) -> None:
+    r, calls = _run(tree, "run_chain.sh", MODEL="reference", RUNNER="docker")
+    assert r.returncode == 2
+    assert "RUNNER=docker" in r.stderr and calls == []
+
+
+def test_run_category_unknown_category_is_a_usage_error(tree: Path) -> None:
+    r, calls = _run(tree, "run_category.sh", CATEGORY="nope", DRY_RUN="1")
+    assert r.returncode == 2
+    assert "unknown category 'nope'" in r.stderr and "known: coding_specialists" in r.stderr
+    assert calls == []
+
+
+def test_run_category_stops_with_generates_exit_code(tree: Path) -> None:
+    r, calls = _run(
+        tree, "run_category.sh", CATEGORY="smoke", STUB_OUT_coderig_generate="/runs/generate/a/0123456789abcdef\n",
+        STUB_RC_coderig_generate="1",
+    )
+    assert r.returncode == 1
+    assert [c.split()[0] for c in calls] == ["coderig-generate"]
+
+
+def test_run_category_dry_run_only_plans(tree: Path) -> None:
+    r, calls = _run(tree, "run_category.sh", CATEGORY="coding_specialists", DRY_RUN="1", STUB_OUT_coderig_generate="{}\n")
+    assert r.returncode == 0, r.stderr
+    assert len(calls) == 1 and "--dry-run" in calls[0]
+    for m in ("qwen3_8b", "qwen3_14b", "qwen3_32b", "qwen2_5_coder_7b", "qwen2_5_coder_14b"):
+        assert f"--model {m} " in calls[0]
