@@ -353,6 +353,12 @@ def test_golden_files(export_store: ExportStore) -> None:
         assert text == golden.read_text(), f"{name} differs from {golden}; if intended, refresh with CODERIG_UPDATE_GOLDEN=1"
 
 
+def test_an_empty_mix_says_how_many_clean_samples_it_left_out(export_store: ExportStore) -> None:
+    result = invoke("finetune", export_store.mbpp.ref, "--ratios", "0,0,1")  # mbpp/601 (medium) is clean, no hard
+    assert result.exit_code == 0 and (Path(result.stdout.strip()) / FINETUNE_JSONL).read_text() == ""
+    assert "1 clean ones not taken by the balanced mix" in " ".join(result.stderr.split())
+
+
 def test_an_empty_dataset_is_published_and_said(export_store: ExportStore) -> None:
     result = invoke("finetune", export_store.humaneval.ref)
     assert result.exit_code == 0

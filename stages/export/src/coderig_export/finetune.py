@@ -138,8 +138,9 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
             if not chosen:
                 tallies = got.tallies.values()
                 log.warning("the dataset is empty: %d passing samples, %d from evaluation splits (--include-eval-splits keeps them), "
-                            "%d duplicates", sum(sum(t.passing.values()) for t in tallies), sum(t.contaminated for t in tallies),
-                            sum(t.duplicates for t in tallies))
+                            "%d duplicates, %d clean ones not taken by the %s mix (--mix all takes them)",
+                            sum(sum(t.passing.values()) for t in tallies), sum(t.contaminated for t in tallies),
+                            sum(t.duplicates for t in tallies), len(got.candidates), report.mix)
             builder.mark("mix")
             files = _write_files(builder, chosen, config)
             rows = summary_rows(got.tallies, chosen)
