@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from coderig_export.cli import main
 from coderig_export.xlsx import EXCEL_CELL_LIMIT, RESULT_HEADERS, VERDICT_FILLS, WorkbookWriter, excel_text
-from coderig_schemas import ScoreResult
+from coderig_schemas import ScoreResult, Verdict
 from coderig_schemas.io import read_jsonl
 from coderig_schemas.layout import RESULTS
 from tests.fixtures.export import ExportStore, ProblemSpec, publish_run, toy_specs
@@ -135,6 +135,25 @@ def test_runs_and_compare_give_pass_rates_side_by_side(export_store: ExportStore
     assert list(compare.columns) == ["dataset", "problem_id", "difficulty", toy_name, he_name]
     e1 = compare[compare["problem_id"] == "e1"].iloc[0]
     assert e1[toy_name] == pytest.approx(2 / 3) and pd.isna(e1[he_name])
+
+
+def test_two_versions_of_one_run_are_told_apart(export_store: ExportStore) -> None:
+    from coderig_schemas import RunStore
+
+    generate = RunStore(export_store.root).resolve(export_store.humaneval.manifest.inputs[0].ref)
+    results = read_jsonl(export_store.humaneval.path / RESULTS, ScoreResult)
+    with RunStore(export_store.root).begin(stage="score", name=export_store.humaneval.manifest.name, config={"scorer": "v2"},
+                                           inputs=[generate], tool="t", tool_version="0") as b:
+        b.write_records(RESULTS, [r.model_copy(update={"verdict": Verdict.TIMEOUT, "passed": False}) for r in results])
+        rescored = b.publish()
+    path = workbook(export_store.humaneval.ref, rescored.ref, export_store.toy.ref)
+    name = export_store.humaneval.manifest.name
+    both = {f"{name}/{export_store.humaneval.manifest.key}", f"{name}/{rescored.manifest.key}"}
+    compare = pd.read_excel(path, sheet_name="Compare")
+    assert set(compare.columns[3:]) == both | {export_store.toy.manifest.name}  # a name alone stays as it is
+    runs = pd.read_excel(path, sheet_name="Runs")
+    assert set(runs["run"]) == both | {export_store.toy.manifest.name}
+    assert len(runs[runs["run"].isin(both) & (runs["difficulty"] == "all")]) == 2
 
 
 def test_long_code_is_truncated_and_the_file_still_opens(run_store: Path) -> None:

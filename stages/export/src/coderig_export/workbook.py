@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 from coderig_schemas import PublishedOutput, RunStore
@@ -20,18 +21,20 @@ TOOL = "coderig-export"
 WORKBOOK = "results.xlsx"
 
 
-def run_label(run: ScoredRun) -> RunLabel:
-    """How a run is named in the workbook."""
-    return RunLabel(ref=run.ref, name=run.name, model=run.model, dataset=run.datasets, seed=run.seed)
+def run_label(run: ScoredRun, unique_name: bool = True) -> RunLabel:
+    """How a run is named in the workbook: its output name, with its key when another run given has the same name."""
+    name = run.name if unique_name else f"{run.name}/{run.key}"
+    return RunLabel(ref=run.ref, name=name, model=run.model, dataset=run.datasets, seed=run.seed)
 
 
 def write_workbook(runs: list[ScoredRun], config: XlsxConfig, path: Path, quiet: bool = True) -> WorkbookWriter:
     """Stream every scored sample of the runs into a workbook at path; return the writer (row and truncation counts)."""
     writer = WorkbookWriter(max_cell_chars=config.max_cell_chars, code_column=config.code_column)
     total = sum(r.score.entry(RESULTS).records or 0 for r in runs)
+    names = Counter(r.name for r in runs)  # two versions of one output (e.g. scored with other options) side by side
     with progress("writing workbook rows", total, quiet) as advance:
         for run in runs:
-            label = run_label(run)
+            label = run_label(run, names[run.name] == 1)
             for row in run.rows():
                 writer.add(row, label)
                 advance(1)
