@@ -92,8 +92,27 @@ def test_replay_a_previous_run_and_another_tools_records(run_store: Path, tmp_pa
                    "--limit", "3")
     assert other.exit_code == 0, other.stderr
     _, legacy = read_output(run_store, other.stdout.strip())
-    assert [s.extracted_code.strip() for s in legacy] == [s.extracted_code.strip() for s in ref_samples]
+    # extraction turns CRLF into LF (MBPP's reference code has CRLF line ends)
+    assert [s.extracted_code.strip() for s in legacy] == [s.extracted_code.replace("\r\n", "\n").strip() for s in ref_samples]
     assert {s.extraction_method for s in legacy} == {ExtractionMethod.FENCED}
+
+
+def test_replaying_a_completion_mode_run_extracts_against_its_plain_prompt(run_store: Path, tmp_path: Path) -> None:
+    # a base-model run (chat template off): the answers are continuations of the plain prompt
+    rows = [{"task_id": "HumanEval/0", "response": "    return any(abs(a - b) < threshold for i, a in enumerate(numbers)"
+             " for b in numbers[i + 1:])\n"},
+            {"task_id": "HumanEval/1", "response": "    return []\n"}]
+    first = invoke("--model", "base", "--replay-file", str(_write_jsonl(tmp_path / "base.jsonl", rows)), "--dataset", "humaneval",
+                   "--limit", "2", "--no-chat-template")
+    assert first.exit_code == 0, first.stderr
+    _, base = read_output(run_store, first.stdout.strip())
+    assert {s.extraction_method for s in base} == {ExtractionMethod.VERBATIM} and all(s.prompt_messages is None for s in base)
+    # replayed (e.g. to re-extract) by a run with the default chat setting: same programs, not 'empty'
+    again = invoke("--model", "base-again", "--replay-file", str(Path(first.stdout.strip()) / SAMPLES), "--dataset", "humaneval",
+                   "--limit", "2")
+    assert again.exit_code == 0, again.stderr
+    _, replayed = read_output(run_store, again.stdout.strip())
+    assert [(s.extraction_method, s.extracted_code) for s in replayed] == [(s.extraction_method, s.extracted_code) for s in base]
 
 
 @pytest.mark.parametrize(("line", "message"), [

@@ -171,7 +171,10 @@ def to_sample(r: Resolved, problem: Problem, messages: list[ChatMessage], out: G
     if mode == "verbatim":
         code, method = out.text, ExtractionMethod.VERBATIM
     else:
-        prefix = problem.prompt if mode == "completion" else (None if r.chat else messages[-1].content)
+        if mode == "prefix":  # a replayed completion-mode sample: the plain prompt it was generated from
+            prefix = out.extra.get("prefix")
+        else:
+            prefix = problem.prompt if mode == "completion" else (None if r.chat else messages[-1].content)
         found = extract_code(out.text, problem.entry_point, completion_prefix=prefix)
         code, method = found.code, found.method
     if r.config.keep_reachable and code:

