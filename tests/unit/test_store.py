@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing as mp
 import os
 import time
@@ -11,8 +12,8 @@ import pytest
 
 from coderig_schemas import ConflictError, InvalidInputError, RunStore, Sample
 from coderig_schemas.io import sha256_file
-from coderig_schemas.layout import PROBLEMS, SAMPLES
-from coderig_schemas.store import verify_chain
+from coderig_schemas.layout import PROBLEMS, RESULTS, SAMPLES, default_name
+from coderig_schemas.store import PublishedOutput, check_name, verify_chain
 from tests.factories import make_problem, make_sample, publish_generate, publish_score, scored_run
 
 
@@ -221,3 +222,113 @@ def test_published_files_are_readable_by_other_users(run_store: Path) -> None:
     for e in out.manifest.outputs:
         assert (out.path / e.path).stat().st_mode & 0o044 == 0o044
     assert (out.path / "manifest.json").stat().st_mode & 0o044 == 0o044
+
+
+def _analysis_over(store: RunStore, score: PublishedOutput) -> PublishedOutput:
+    # A downstream output that reads only the score's results (not the generate output behind it).
+    score.path_of(RESULTS)
+    with store.begin(stage="analyze", name="an", config={}, inputs=[score], tool="t", tool_version="0") as b:
+        b.write_json("analysis.json", {})
+        return b.publish()
+
+
+def test_verify_chain_checks_the_whole_chain_not_only_direct_inputs(run_store: Path) -> None:
+    score = scored_run(run_store, {"p1": ["passed"]})
+    store = RunStore(run_store)
+    analysis = _analysis_over(store, score)
+    verify_chain(analysis, store)
+    # Two levels up: the analysis never read it, but its score output did.
+    gen = store.resolve(score.manifest.inputs[0].ref)
+    victim = gen.path / SAMPLES
+    victim.write_text(victim.read_text().replace("replay", "replaz"))
+    with pytest.raises(InvalidInputError, match=r"samples\.jsonl: sha256 changed since score/"):
+        verify_chain(analysis, store)
+
+
+def test_verify_chain_missing_upstream_file_is_invalid_input(run_store: Path) -> None:
+    score = scored_run(run_store, {"p1": ["passed"]})
+    store = RunStore(run_store)
+    gen = store.resolve(score.manifest.inputs[0].ref)
+    (gen.path / PROBLEMS).unlink()
+    with pytest.raises(InvalidInputError, match=r"problems\.jsonl: missing; .*read it"):
+        verify_chain(score, store)
+
+
+def test_disk_full_while_publishing_leaves_nothing_published_and_resumes(
+    run_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import coderig_schemas.store as store_mod
+
+    real = store_mod.atomic_write_json
+
+    def full(path: Path, obj: object) -> None:
+        if path.name == "manifest.json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, obj)
+
+    store = RunStore(run_store)
+    monkeypatch.setattr(store_mod, "atomic_write_json", full)
+    with pytest.raises(OSError, match="No space left"), _begin(store) as b:
+        b.write_unit("u0", [make_problem("p1")])
+        b.write_json("x.json", {"v": 1})
+        b.publish()
+    assert store.list_outputs("generate") == []
+    assert not (run_store / "generate").exists()
+    assert not list((run_store / ".staging").rglob("*.tmp"))
+    monkeypatch.setattr(store_mod, "atomic_write_json", real)
+    with _begin(store) as b:
+        assert b.existing is None and b.completed_units() == {"u0"}
+        out = b.publish()
+    out.verify()
+    assert [o.ref for o in store.list_outputs("generate")] == [out.ref]
+
+
+def test_a_rename_that_fails_is_finished_by_the_next_run(run_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # kill -9 (or an I/O error) after the manifest is written but before the rename: the next run publishes.
+    import coderig_schemas.store as store_mod
+
+    store = RunStore(run_store)
+    calls = []
+
+    def failing_rename(src: object, dst: object) -> None:
+        calls.append(dst)
+        raise OSError(errno.EIO, "Input/output error")
+
+    with _begin(store) as b:
+        b.write_json("x.json", {"v": 1})
+        monkeypatch.setattr(store_mod.os, "rename", failing_rename)
+        with pytest.raises(OSError):
+            b.publish()
+        monkeypatch.undo()
+    assert calls and store.list_outputs("generate") == []
+    with _begin(store) as b:
+        assert b.existing is not None
+    b.existing.verify()
+
+
+def test_latest_is_the_newest_of_several_versions_and_ignores_other_names(run_store: Path) -> None:
+    store = RunStore(run_store)
+    refs = []
+    for v in (1, 2, 3):
+        with _begin(store, {"v": v}, name="m") as b:
+            b.write_json("x.json", {"v": v})
+            refs.append(b.publish().ref)
+    with _begin(store, {"v": 9}, name="m2") as b:  # a name that extends "m" is another output
+        b.write_json("x.json", {})
+        b.publish()
+    # Re-running an older config is a no-op: latest stays the newest publication.
+    with _begin(store, {"v": 1}, name="m") as b:
+        assert b.existing is not None
+    assert store.resolve("generate/m").ref == refs[-1]
+    assert store.resolve("generate/m/latest").ref == refs[-1]
+    assert store.resolve("m", stage="generate").ref == refs[-1]
+    assert store.resolve(refs[0]).ref == refs[0]
+    with pytest.raises(InvalidInputError, match="is a generate output, not a score output"):
+        store.resolve("generate/m", stage="score")
+
+
+def test_default_name_of_any_model_is_a_valid_output_name() -> None:
+    for model in ("modèle-7b", "/models/my model", "Qwen/Qwen2.5-Coder-7B", "ünï", "a:b@c"):
+        name = default_name(model, "humaneval", 0)
+        assert check_name(name) == name
+    assert default_name("Qwen/Qwen2.5-Coder-7B", "humaneval", 0) == "Qwen-Qwen2.5-Coder-7B__humaneval__s0"

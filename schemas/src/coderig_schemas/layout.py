@@ -28,5 +28,6 @@ CHAT_JSONL = "chat.jsonl"  # ChatExample records
 
 def default_name(model: str, dataset: str, seed: int | None) -> str:
     """The conventional generate/score output name, e.g. 'tiny-random__humaneval__s0'."""
-    safe_model = "".join(c if c.isalnum() or c in "._+=-" else "-" for c in model).strip("-.") or "model"
+    # ASCII only: the run store's names are (str.isalnum() is also true of letters such as 'è').
+    safe_model = "".join(c if (c.isascii() and c.isalnum()) or c in "._+=-" else "-" for c in model).strip("-.") or "model"
     return f"{safe_model}__{dataset}__s{'none' if seed is None else seed}"

@@ -430,8 +430,14 @@ class Builder:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def verify_chain(out: PublishedOutput, store: RunStore) -> None:
-    """Check that every input of an output still exists with the manifest hash recorded."""
+def verify_chain(out: PublishedOutput, store: RunStore, _seen: set[str] | None = None) -> None:
+    """Check the whole input chain of an output, up to the first stage.
+
+    Each input must still exist with the manifest sha256 recorded and every file read from it
+    unchanged; then each input is checked the same way in turn (its own files against its manifest,
+    and its inputs), so an altered output two or more stages up is found too.
+    """
+    seen = set() if _seen is None else _seen
     for inp in out.manifest.inputs:
         up = store.resolve(inp.ref)
         if up.manifest_sha256 != inp.manifest_sha256:
@@ -441,6 +447,12 @@ def verify_chain(out: PublishedOutput, store: RunStore) -> None:
                 hint="the upstream output was altered; re-run the chain",
             )
         for f in inp.files:
-            got = sha256_file(up.path / f.path)
-            if got != f.sha256:
-                raise InvalidInputError(f"{up.path / f.path}: sha256 changed since {out.ref} read it", hint="re-run the chain")
+            p = up.path / f.path
+            if not p.is_file():
+                raise InvalidInputError(f"{p}: missing; {out.ref} read it", hint="the store was altered; re-run the chain")
+            if sha256_file(p) != f.sha256:
+                raise InvalidInputError(f"{p}: sha256 changed since {out.ref} read it", hint="re-run the chain")
+        if up.ref not in seen:
+            seen.add(up.ref)
+            up.verify()
+            verify_chain(up, store, seen)
