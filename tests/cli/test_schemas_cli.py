@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from coderig_schemas.cli import main
+from coderig_schemas.cli_support import run_main
 from coderig_schemas.errors import ExitCode
 from coderig_schemas.layout import RESULTS, SAMPLES
 from tests.factories import scored_run
@@ -57,3 +60,38 @@ def test_error_text_with_brackets_is_printed_verbatim(run_store: Path) -> None:
     r = CliRunner().invoke(main, ["verify", "not/a/ref[/x]"])
     assert r.exit_code == ExitCode.INVALID_INPUT
     assert "[/<key>|/latest]" in r.stderr
+
+
+def test_verify_with_an_upstream_file_deleted_exits_invalid_input(run_store: Path) -> None:
+    score = scored_run(run_store, {"p1": ["passed"]})
+    (run_store / score.manifest.inputs[0].ref / SAMPLES).unlink()
+    r = CliRunner().invoke(main, ["verify", score.ref])
+    assert r.exit_code == ExitCode.INVALID_INPUT, r.stderr
+    assert "samples.jsonl: missing" in r.stderr and "Traceback" not in r.stderr
+    assert r.stdout == ""
+
+
+def test_validate_a_json_syntax_error_names_its_own_line(run_store: Path, tmp_path: Path) -> None:
+    score = scored_run(run_store, {"p1": ["passed"]})
+    text = (score.path / "manifest.json").read_text()
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if '"stage": "score",' in line)
+    lines[at] = lines[at].rstrip(",")  # drop a comma: the error is reported on the next line
+    bad = tmp_path / "manifest.json"
+    bad.write_text("\n".join(lines) + "\n")
+    r = CliRunner().invoke(main, ["validate", str(bad), "--schema", "manifest"])
+    assert r.exit_code == ExitCode.INVALID_INPUT
+    assert f"{bad}:{at + 2}: <record>: Invalid JSON" in r.stderr
+
+
+def test_a_file_system_error_is_one_line_with_the_path(capsys: pytest.CaptureFixture[str]) -> None:
+    # A read-only or full run store is not a bug: one line saying what and where, exit 1, no traceback.
+    def body() -> None:
+        raise OSError(errno.EROFS, "Read-only file system", "/mnt/runs/.staging/score")
+
+    with pytest.raises(SystemExit) as e:
+        run_main(body)
+    assert e.value.code == ExitCode.FAILURE
+    err = capsys.readouterr().err
+    assert "/mnt/runs/.staging/score: Read-only file system" in err and "CODERIG_RUNS" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

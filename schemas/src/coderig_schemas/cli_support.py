@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from pydantic import BaseModel, ValidationError
@@ -109,12 +110,32 @@ def run_main(fn: Callable[[], Any]) -> None:
         sys.exit(int(ExitCode.OK))
     except (click.ClickException, click.exceptions.Exit, SystemExit):
         raise
-    except Exception as e:
-        log.exception("unexpected error")
-        console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {escape(str(e))}", highlight=False, soft_wrap=True)
+    except OSError as e:
+        if e.errno not in _FS_ERRORS:
+            _unexpected(e)
+        # The file system refused (full, read-only, no permission): not a bug, so one line and no traceback.
+        where = e.filename if e.filename is not None else "the run store"
+        hint = (
+            "free some space; partial work is kept in the staging area, run the same command again to resume"
+            if e.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "make that path writable, or choose another run store with --runs or CODERIG_RUNS"
+        )
+        console.print(f"[bold red]error:[/] {escape(f'{where}: {e.strerror}; {hint}')}", highlight=False, soft_wrap=True)
         sys.exit(int(ExitCode.FAILURE))
+    except Exception as e:
+        _unexpected(e)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+#: errno values of a file system that refuses a write: reported as one line, not as a bug.
+_FS_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _unexpected(e: Exception) -> NoReturn:
+    log.exception("unexpected error")
+    console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {escape(str(e))}", highlight=False, soft_wrap=True)
+    sys.exit(int(ExitCode.FAILURE))
 
 
 def emit(value: str) -> None:

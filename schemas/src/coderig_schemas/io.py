@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -102,9 +103,18 @@ def write_jsonl(path: Path, records: Iterable[BaseModel]) -> int:
     return len(items)
 
 
+_JSON_AT_LINE = re.compile(r"at line (\d+) column \d+")
+
+
 def format_validation_error(path: Path | str, line: int, err: ValidationError) -> str:
-    """'file:line: field: problem' for the first error of a ValidationError."""
+    """'file:line: field: problem' for the first error of a ValidationError.
+
+    line is where the document starts; a JSON syntax error further into a multi-line document (a
+    pretty-printed .json file) is reported on its own line.
+    """
     first = err.errors()[0]
+    if first["type"] == "json_invalid" and (m := _JSON_AT_LINE.search(first["msg"])):
+        line += int(m.group(1)) - 1
     loc = ".".join(str(p) for p in first["loc"]) or "<record>"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     return f"{path}:{line}: {loc}: {first['msg']}{more}"
