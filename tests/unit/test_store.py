@@ -332,3 +332,24 @@ def test_default_name_of_any_model_is_a_valid_output_name() -> None:
         name = default_name(model, "humaneval", 0)
         assert check_name(name) == name
     assert default_name("Qwen/Qwen2.5-Coder-7B", "humaneval", 0) == "Qwen-Qwen2.5-Coder-7B__humaneval__s0"
+
+
+def test_altered_output_hint_says_how_to_rebuild_it(run_store: Path) -> None:
+    # Re-running the stage is a no-op while the altered output stands, so the hint must say to remove it.
+    p = make_problem("p1")
+    gen = publish_generate(run_store, [p], [make_sample(p)])
+    (gen.path / SAMPLES).write_text((gen.path / SAMPLES).read_text().replace("toy-model", "toy-modex"))
+    with pytest.raises(InvalidInputError) as e:
+        RunStore(run_store).resolve(gen.ref).path_of(SAMPLES)
+    assert f"remove {gen.path} and re-run" in e.value.one_line()
+
+
+def test_a_partial_directory_at_the_final_path_is_refused_before_any_work(run_store: Path) -> None:
+    store = RunStore(run_store)
+    with _begin(store) as b:
+        final = b.final
+    final.mkdir(parents=True)
+    (final / "samples.jsonl").write_text("{}\n")  # e.g. a copy that stopped before manifest.json
+    with pytest.raises(ConflictError, match="exists but is not a published output"), _begin(store):
+        pass
+    assert (final / "samples.jsonl").read_text() == "{}\n"

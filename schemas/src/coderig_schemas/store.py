@@ -117,10 +117,14 @@ class PublishedOutput:
         if digest != e.sha256:
             raise InvalidInputError(
                 f"{p}: sha256 {digest[:12]}... does not match the manifest's {e.sha256[:12]}...",
-                hint=f"the file changed after {self.ref} was published; restore it or re-run that stage",
+                hint=self._altered_hint(),
             )
         self._read[rel] = e
         return p
+
+    def _altered_hint(self) -> str:
+        # Re-running the stage alone is a no-op (the altered output still stands under the same key).
+        return f"the file changed after {self.ref} was published; restore it, or remove {self.path} and re-run that stage"
 
     def accept_digest(self, rel: str, digest: str) -> None:
         """Check a sha256 the caller computed while reading rel itself, and record rel as read.
@@ -132,7 +136,7 @@ class PublishedOutput:
         if digest != e.sha256:
             raise InvalidInputError(
                 f"{self.path / rel}: sha256 {digest[:12]}... does not match the manifest's {e.sha256[:12]}...",
-                hint=f"the file changed after {self.ref} was published; restore it or re-run that stage",
+                hint=self._altered_hint(),
             )
         self._read[rel] = e
 
@@ -303,6 +307,12 @@ class Builder:
             # An earlier run wrote its manifest but died before the rename: finish publishing.
             self.final.parent.mkdir(parents=True, exist_ok=True)
             self._rename_into_place()
+        if self.final.is_dir() and not (self.final / MANIFEST).is_file() and any(self.final.iterdir()):
+            # Not ours to replace, and the rename at publish would fail after all the work: refuse now.
+            raise ConflictError(
+                f"{self.final} exists but is not a published output (no {MANIFEST})",
+                hint="it was altered or copied in part; move it aside and run again",
+            )
         if (self.final / MANIFEST).is_file():
             self.existing = open_output(self.final)
             # A leftover staging copy of a published output is redundant (we hold the lock): drop it.
