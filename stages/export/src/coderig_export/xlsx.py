@@ -189,8 +189,10 @@ class WorkbookWriter:
         """
         if not isinstance(value, str):
             return value if alignment is None else self._styled(ws, value, alignment=alignment)
-        text = self._text(value) or ""
-        literal = (text.startswith("=") and len(text) > 1) or text in ERROR_CODES
+        text = value
+        if len(text) * 2 > self.max_cell_chars or _XML_ILLEGAL_RE.search(text):  # the common short, clean text skips the work
+            text = self._text(value) or ""
+        literal = text[:1] in ("=", "#") and ((text[0] == "=" and len(text) > 1) or text in ERROR_CODES)
         if not literal and alignment is None:
             return text
         cell = self._styled(ws, text, alignment=alignment)
