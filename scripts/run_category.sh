@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-: "${CATEGORY:?set CATEGORY, e.g. make category CATEGORY=coding_specialists}"
+if [ -z "${CATEGORY:-}" ]; then echo "set CATEGORY, e.g. make category CATEGORY=coding_specialists" >&2; exit 2; fi  # usage error
 PRESET=${PRESET:-balanced}
 SEEDS=${SEEDS:-0}
 CATEGORIES_FILE=${CATEGORIES_FILE:-stages/generate/src/coderig_generate/registry/categories.yaml}

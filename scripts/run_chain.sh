@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-: "${MODEL:?set MODEL, e.g. make run MODEL=tiny-random}"
+if [ -z "${MODEL:-}" ]; then echo "set MODEL, e.g. make run MODEL=tiny-random" >&2; exit 2; fi  # usage error
 DATASET=${DATASET:-humaneval}
 SEEDS=${SEEDS:-0}
 N=${N:-1}

@@ -125,3 +125,10 @@ def test_run_category_dry_run_only_plans(tree: Path) -> None:
     assert len(calls) == 1 and "--dry-run" in calls[0]
     for m in ("qwen3_8b", "qwen3_14b", "qwen3_32b", "qwen2_5_coder_7b", "qwen2_5_coder_14b"):
         assert f"--model {m} " in calls[0]
+
+
+@pytest.mark.parametrize(("script", "var"), [("run_chain.sh", "MODEL"), ("run_category.sh", "CATEGORY")])
+def test_a_missing_required_variable_is_a_usage_error(tree: Path, script: str, var: str) -> None:
+    r, calls = _run(tree, script)
+    assert r.returncode == 2
+    assert f"set {var}, e.g. make " in r.stderr and calls == []
