@@ -200,8 +200,10 @@ def test_results_contradicting_themselves_exit_3_naming_file_and_line(run_store:
     problems = [make_problem(f"p{i}") for i in range(2)]
     samples = [make_sample(p, 0, model_name="liar") for p in problems]
     gen = publish_generate(run_store, problems, samples, model="liar")
-    # Valid records each, but passed=true with a wrong answer would count as a pass.
-    publish_score(run_store, gen, [make_result(samples[0]), make_result(samples[1], "wrong_answer", passed=True)])
+    # passed=true with a wrong answer would count as a pass. The contract model refuses to build such a
+    # record, so it is forged with model_copy (no validation), as a scorer that skips the contract could.
+    liar = make_result(samples[1], "wrong_answer").model_copy(update={"passed": True})
+    publish_score(run_store, gen, [make_result(samples[0]), liar])
     r = invoke("run", "liar__toy__s0", *FAST)
     assert r.exit_code == 3 and r.stdout == ""
     assert f"{RESULTS}:2: passed: true contradicts verdict 'wrong_answer'" in err(r)

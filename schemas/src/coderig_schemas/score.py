@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ._base import Record
 from .problem import Difficulty, Visibility
@@ -84,6 +84,25 @@ class ScoreResult(Record):
     stdout: str = Field(default="", description="Captured standard output, capped and marked when truncated.")
     stderr: str = Field(default="", description="Captured standard error, capped and marked when truncated.")
     attempts: int = Field(default=1, ge=1, description="Sandbox attempts (a sandbox error is retried once).")
+
+    @model_validator(mode="after")
+    def _counts_agree(self) -> ScoreResult:
+        # Not expressible in JSON Schema, so the schema file is unchanged: a record that says
+        # passed with a failing verdict, or more passes than tests, would skew every rate downstream.
+        if self.passed != (self.verdict == Verdict.PASSED):
+            raise ValueError(f"passed={self.passed} contradicts verdict {self.verdict.value!r}")
+        for part, got, of in (("tests", self.tests_passed, self.tests_total),
+                              ("visible", self.visible_passed, self.visible_total),
+                              ("hidden", self.hidden_passed, self.hidden_total)):
+            if got > of:
+                raise ValueError(f"{part}_passed={got} exceeds {part}_total={of}")
+        if self.visible_total + self.hidden_total != self.tests_total:
+            raise ValueError(f"visible_total + hidden_total = {self.visible_total + self.hidden_total}, "
+                             f"tests_total = {self.tests_total}")
+        if self.visible_passed + self.hidden_passed != self.tests_passed:
+            raise ValueError(f"visible_passed + hidden_passed = {self.visible_passed + self.hidden_passed}, "
+                             f"tests_passed = {self.tests_passed}")
+        return self
 
 
 class ReferenceTiming(Record):
