@@ -11,7 +11,7 @@ import pytest
 
 from coderig_generate import models
 from coderig_generate.models import ModelSpec, get_preset, load_categories, load_models, load_presets, resolve_model
-from coderig_schemas import InvalidInputError
+from coderig_schemas import InvalidInputError, UsageError
 from coderig_schemas.io import sha256_file
 
 
@@ -86,8 +86,9 @@ def test_resolve_registry_name_hub_id_and_local_dir(tmp_path: Path) -> None:
 
 
 def test_resolve_unknown_and_not_a_model_dir(tmp_path: Path) -> None:
-    with fails("unknown model 'gpt5'.*qwen3_8b.*Hugging Face id"):
+    with pytest.raises(UsageError, match="unknown model 'gpt5'") as e:  # exit 2, as an unknown dataset
         resolve_model("gpt5")
+    assert re.search("qwen3_8b.*Hugging Face id", e.value.one_line()) and e.value.exit_code == 2
     with fails("not a model directory"):
         resolve_model(str(tmp_path))
 

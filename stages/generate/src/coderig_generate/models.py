@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from coderig_schemas import InvalidInputError
+from coderig_schemas import InvalidInputError, UsageError
 
 Dtype = Literal["auto", "bfloat16", "float16", "float32"]
 
@@ -255,7 +255,8 @@ def resolve_model(name: str, *, materialize: bool = True, registry: Path | None 
         return ModelSpec(name=name, hf_id=str(path.resolve()), source="local", dtype="auto")
     if _HF_ID.match(name) and not name.startswith((".", "/")):
         return ModelSpec(name=name, hf_id=name, revision=None, source="hub", dtype="auto")
-    raise InvalidInputError(
+    # a name that is neither registered, a folder nor a hub id is a mistyped option, like an unknown dataset
+    raise UsageError(
         f"unknown model '{name}'",
         hint=f"use a registry name ({', '.join(sorted(specs))}), a local model directory, or a Hugging Face id org/name",
     )
