@@ -27,3 +27,24 @@ capture_lines() {
   _into=()
   if [ -n "$out" ]; then mapfile -t _into <<<"$out"; fi
 }
+
+# Runs one stage with the given arguments: its tool from .venv (RUNNER=native), or its compose service
+# (RUNNER=compose; each image's entrypoint is that tool), so both runners are the same chain: same options,
+# every seed, the same names. --no-deps: the services' depends_on would otherwise start the whole chain
+# again; -T: no TTY, so the paths a stage prints on stdout reach the script intact.
+run_stage() {
+  local stage=$1
+  shift
+  if [ "${RUNNER:-native}" = compose ]; then
+    docker compose -f compose.yaml run --rm --no-deps -T "$stage" "$@"
+  else
+    "$BIN/coderig-$stage" "$@"
+  fi
+}
+
+# With RUNNER=compose, build the four images once before the first stage runs (their output to stderr).
+prepare_runner() {
+  if [ "${RUNNER:-native}" = compose ]; then
+    docker compose -f compose.yaml build >&2
+  fi
+}

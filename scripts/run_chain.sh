@@ -17,12 +17,6 @@ case "$RUNNER" in
   *) echo "RUNNER=$RUNNER: unknown runner; use RUNNER=native (the default) or RUNNER=compose" >&2; exit 2 ;;
 esac
 
-if [ "$RUNNER" = compose ]; then
-  # Same chain through the containers (needs a Docker engine): one service per stage, ordered by depends_on.
-  export MODEL DATASET SEEDS N PRESET TEMPERATURE MAX_TOKENS LIMIT
-  exec docker compose -f compose.yaml up --build --abort-on-container-exit --exit-code-from export export
-fi
-
 # shellcheck source=scripts/common.sh
 . scripts/common.sh
 gen_args=(run --model "$MODEL" --dataset "$DATASET")
@@ -34,28 +28,31 @@ else
 fi
 if [ -n "${SPLIT:-}" ]; then gen_args+=(--split "$SPLIT"); fi
 if [ -n "${BASE_URL:-}" ]; then gen_args+=(--base-url "$BASE_URL"); fi
+# RUNNER=compose runs each stage in its container (needs a Docker engine), with these same arguments.
+prepare_runner
 
 echo ">> generate: $MODEL on $DATASET (seeds $SEEDS)" >&2
-capture_lines generated "$BIN/coderig-generate" "${gen_args[@]}"
+capture_lines generated run_stage generate "${gen_args[@]}"
 [ ${#generated[@]} -gt 0 ] || { echo "generate published nothing" >&2; exit 1; }
 
 scored=()
 for g in "${generated[@]}"; do
   echo ">> score: $g" >&2
-  scored+=("$("$BIN/coderig-score" run --generate "$g")")
+  scored+=("$(run_stage score run --generate "$g")")
 done
 
 label="$(safe_name "$MODEL")__$(safe_name "$DATASET")"
 echo ">> analyze: ${#scored[@]} score output(s)" >&2
-analysis=$("$BIN/coderig-analyze" run "${scored[@]}" --name "$label")
+analysis=$(run_stage analyze run "${scored[@]}" --name "$label")
 echo ">> export: fine-tuning data and workbook" >&2
 # Evaluation splits are left out of fine-tuning data by default (decontamination); FINETUNE_ARGS=--include-eval-splits keeps them.
-finetune=$("$BIN/coderig-export" finetune "${scored[@]}" --name "${label}__finetune" ${FINETUNE_ARGS:-})
-workbook=$("$BIN/coderig-export" xlsx "${scored[@]}" --name "${label}__results")
+finetune=$(run_stage export finetune "${scored[@]}" --name "${label}__finetune" ${FINETUNE_ARGS:-})
+workbook=$(run_stage export xlsx "${scored[@]}" --name "${label}__results")
 
 {
   echo
-  echo "coderig outputs (run store: ${CODERIG_RUNS:-runs})"
+  if [ "$RUNNER" = compose ]; then where="the compose volume 'runs'"; else where=${CODERIG_RUNS:-runs}; fi
+  echo "coderig outputs (run store: $where)"
   for g in "${generated[@]}"; do echo "  generate  $g"; done
   for s in "${scored[@]}"; do echo "  score     $s"; done
   echo "  analyze   $analysis"

@@ -155,3 +155,50 @@ def test_setup_fails_when_pip_fails(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "ERROR: no network" in r.stderr and "pip install failed" in r.stderr
     assert r.stdout == ""
+
+
+# A stub docker: logs "docker <args...>"; `compose ... run ... -T <service> <args>` runs that stage's stub tool.
+DOCKER_STUB = """#!/usr/bin/env bash
+echo "docker $*" >> "$STUB_LOG"
+args=("$@")
+for i in "${!args[@]}"; do
+  if [ "${args[$i]}" = -T ]; then exec "$STUB_TOOLS/coderig-${args[$((i + 1))]}" "${args[@]:$((i + 2))}"; fi
+done
+exit 0
+"""
+
+
+def test_run_chain_compose_runner_is_the_same_chain(tree: Path, tmp_path: Path) -> None:
+    # RUNNER=compose must run every stage with exactly the native chain's arguments (all seeds, ENGINE, SPLIT,
+    # FINETUNE_ARGS...), one container per stage, without compose re-running the dependencies of each service.
+    env = {"MODEL": "Qwen/Qwen2.5-Coder-7B-Instruct", "DATASET": "mbpp", "SEEDS": "0,1", "SPLIT": "test", "ENGINE": "openai",
+           "BASE_URL": "http://h:8000/v1", "TEMPERATURE": "0.2", "FINETUNE_ARGS": "--include-eval-splits",
+           "STUB_OUT_coderig_generate": "/runs/generate/a/0123456789abcdef\n/runs/generate/b/0123456789abcdef\n"}
+    r_native, native = _run(tree, "run_chain.sh", **env)
+    assert r_native.returncode == 0, r_native.stderr
+    docker_dir = tmp_path / "docker-bin"
+    docker_dir.mkdir()
+    (docker_dir / "docker").write_text(DOCKER_STUB)
+    (docker_dir / "docker").chmod(0o755)
+    r, calls = _run(tree, "run_chain.sh", RUNNER="compose", STUB_TOOLS=str(tree / ".venv" / "bin"),
+                    PATH=f"{docker_dir}:{os.environ['PATH']}", **env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == r_native.stdout
+    docker = [c for c in calls if c.startswith("docker ")]
+    assert docker[0] == "docker compose -f compose.yaml build"
+    stages = [c for c in calls if not c.startswith("docker ")]
+    assert stages == native
+    assert [c.split(" -T ")[1].split()[0] for c in docker[1:]] == ["generate", "score", "score", "analyze", "export", "export"]
+    assert all(" run --rm --no-deps -T " in c for c in docker[1:])
+    assert "--seeds 0,1" in stages[0] and "--split test" in stages[0] and "--include-eval-splits" in stages[4]
+
+
+def test_run_chain_compose_runner_stops_with_a_stages_exit_code(tree: Path, tmp_path: Path) -> None:
+    docker_dir = tmp_path / "docker-bin"
+    docker_dir.mkdir()
+    (docker_dir / "docker").write_text(DOCKER_STUB)
+    (docker_dir / "docker").chmod(0o755)
+    r, calls = _run(tree, "run_chain.sh", MODEL="reference", RUNNER="compose", STUB_TOOLS=str(tree / ".venv" / "bin"),
+                    PATH=f"{docker_dir}:{os.environ['PATH']}", STUB_RC_coderig_score="3")
+    assert r.returncode == 3
+    assert [c.split()[0] for c in calls if not c.startswith("docker ")] == ["coderig-generate", "coderig-score"]
