@@ -50,6 +50,24 @@ def test_crash_before_publish_leaves_nothing_published(run_store: Path) -> None:
     assert out.has(PROBLEMS) and not (out.path / "units").exists()
 
 
+def test_bad_input_before_any_unit_leaves_no_staging_dir(run_store: Path) -> None:
+    store = RunStore(run_store)
+    with pytest.raises(InvalidInputError), _begin(store) as b:
+        staging = b.path
+        assert staging.is_dir()
+        raise InvalidInputError("answers.jsonl:3: not JSON", hint="fix the line")
+    assert not staging.exists() and not (run_store / "generate").exists()
+    # Once a unit is saved, bad input found later keeps it for the next run; so does a crash.
+    with pytest.raises(InvalidInputError), _begin(store) as b:
+        b.write_unit("u0", [make_problem("p1")])
+        raise InvalidInputError("late", hint="fix")
+    assert (staging / "units" / "u0.jsonl").is_file()
+    with pytest.raises(RuntimeError), _begin(store, {"a": 2}) as b:
+        crashed = b.path
+        raise RuntimeError("engine died")
+    assert (crashed / "logs").is_dir()  # kept: its log says why
+
+
 def test_rerun_with_same_inputs_is_a_noop(run_store: Path) -> None:
     store = RunStore(run_store)
     with _begin(store) as b:

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from .environment import capture_environment, git_sha
-from .errors import ConflictError, InvalidInputError
+from .errors import CoderigError, ConflictError, ExitCode, InvalidInputError
 from .io import (
     atomic_write_bytes,
     atomic_write_json,
@@ -328,11 +328,19 @@ class Builder:
         (self.path / LOGS_DIR).mkdir(exist_ok=True)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            if (isinstance(exc, CoderigError) and exc.exit_code in (ExitCode.INVALID_INPUT, ExitCode.USAGE)
+                    and self.published is None and self.existing is None and not self.completed_units()):
+                # Bad input found before any work was saved: there is nothing to resume, so nothing is left
+                # behind. A crash or an interrupt keeps its staging dir (its log, and units for resume).
+                # The lock file stays: unlinking a lock others may have opened would let two builders in.
+                shutil.rmtree(self.path, ignore_errors=True)
+        finally:
+            if self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     # -- units of resumable work ---------------------------------------------------------------
     def _unit_path(self, unit: str) -> Path:
