@@ -68,6 +68,17 @@ def test_bad_input_before_any_unit_leaves_no_staging_dir(run_store: Path) -> Non
     assert (crashed / "logs").is_dir()  # kept: its log says why
 
 
+def test_temp_files_left_by_a_killed_write_are_not_published(run_store: Path) -> None:
+    store = RunStore(run_store)
+    with _begin(store) as b:
+        b.write_json("x.json", {"v": 1})
+        (b.path / ".x.json.k3j2.tmp").write_text('{"v": ')  # what kill -9 mid-write leaves
+        (b.path / "sub").mkdir()
+        (b.path / "sub" / ".y.csv.a1.tmp").write_text("a,")
+        out = b.publish()
+    assert sorted(p.name for p in out.path.rglob("*") if p.is_file()) == ["manifest.json", "x.json"]
+
+
 def test_rerun_with_same_inputs_is_a_noop(run_store: Path) -> None:
     store = RunStore(run_store)
     with _begin(store) as b:

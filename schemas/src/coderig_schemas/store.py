@@ -404,6 +404,9 @@ class Builder:
         """
         if self.existing is not None:
             return self.existing
+        for stray in self.path.rglob(".*.tmp"):
+            # atomic_write's temp files that a kill -9 left mid-write (we hold the lock: none is live)
+            stray.unlink(missing_ok=True)
         outputs = []
         for p in sorted(self.path.rglob("*")):
             rel = p.relative_to(self.path).as_posix()
