@@ -217,6 +217,18 @@ def test_hub_paths_fail_offline_with_a_clear_message(tmp_path: Path) -> None:
     assert lines["custom"].startswith("UsageError dataset 'custom' has no public hub copy") and "--data-file" in lines["custom"]
 
 
+def test_an_unreachable_hub_fails_at_once_without_retries(tmp_path: Path) -> None:
+    # Not in offline mode, but nothing listens at the endpoint: one connect decides, instead of the hub
+    # client's retries (about 30 s and a warning per attempt) before the same error.
+    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", HUB_PROBE, "humaneval"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    msg = out.stdout.strip()
+    assert msg.startswith("humaneval InvalidInputError cannot load dataset 'humaneval' from the hub openai/openai_humaneval: "
+                          "127.0.0.1:9 is unreachable (Connection refused) and it is not in the local cache; pass --data-file")
+    assert "requesting" not in out.stderr  # no retry warnings
+
+
 RUNNER = textwrap.dedent("""
     import json, sys
     problem = json.loads(sys.stdin.read())

@@ -5,10 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from coderig_schemas import InvalidInputError
 
@@ -97,15 +100,54 @@ def _read_json_array(path: Path, text: str) -> list[RawRecord]:
     return out
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_PROXIES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def hub_unreachable(timeout_s: float = 3.0) -> str | None:
+    """Why the hub cannot be reached (one TCP connect to HF_ENDPOINT), or None when it may be.
+
+    Without this, the hub client retries for about 30 s before failing on an offline machine. None
+    when a proxy is configured (the proxy decides) or the user already asked for offline mode.
+    """
+    if any(os.environ.get(v) for v in _PROXIES) or os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE:
+        return None
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as e:
+        return f"{host}:{port} is unreachable ({e.strerror or type(e).__name__})"
+    return None
+
+
+def _go_offline() -> None:
+    # The hub client and datasets read these at import; set both the variables and, if they are already
+    # imported, their constants, so a copy in the local cache still loads and nothing else is tried.
+    os.environ["HF_HUB_OFFLINE"] = os.environ["HF_DATASETS_OFFLINE"] = "1"
+    for module, attr in (("huggingface_hub.constants", "HF_HUB_OFFLINE"), ("datasets.config", "HF_HUB_OFFLINE"),
+                         ("datasets.config", "HF_DATASETS_OFFLINE")):
+        if module in sys.modules and hasattr(sys.modules[module], attr):
+            setattr(sys.modules[module], attr, True)
+
+
 def read_hub(dataset: str, hub: HubSource) -> list[RawRecord]:
-    """Rows of a hub dataset; offline or unreachable gives a one-line error naming the local alternatives."""
+    """Rows of a hub dataset; offline or unreachable gives a one-line error naming the local alternatives.
+
+    When the hub cannot be reached, only the local Hugging Face cache is tried (in a second or so).
+    """
+    label = hub.repo + (f" ({hub.config})" if hub.config else "")
+    unreachable = hub_unreachable()
+    if unreachable:
+        _go_offline()
     import datasets  # heavy (pyarrow, fsspec): only when a hub load is really needed
 
-    label = hub.repo + (f" ({hub.config})" if hub.config else "")
     try:
         loaded = datasets.load_dataset(hub.repo, hub.config, split=hub.split)
     except Exception as e:  # the hub client raises many types (ConnectionError, HfHubHTTPError, ...)
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if unreachable:
+            reason = f"{unreachable} and it is not in the local cache"
         raise InvalidInputError(
             f"cannot load dataset {dataset!r} from the hub {label}: {reason}",
             hint=f"pass --data-file FILE, or set {env_var(dataset)}=FILE or {DATA_DIR_ENV}=DIR (offline machines have no hub access)",
