@@ -91,3 +91,33 @@ def test_cpu_limit_is_per_test_not_cumulative(score_code: Score) -> None:
     tests = [{"test_id": f"t{i}", "code": f"assert f({i}) == {i}", "visibility": "hidden"} for i in range(8)]
     r = score_code(burn, problem=make_problem("cpu", tests=tests), policy=TimeoutPolicy(default_s=1.5, floor_s=1.5))
     assert r.verdict == Verdict.PASSED, [(t.status, t.error_message) for t in r.tests]
+
+
+def _numbered(n: int) -> list[dict[str, str]]:
+    return [{"test_id": f"t{i}", "code": f"assert f({i}) == {i}", "visibility": "hidden"} for i in range(n)]
+
+
+def test_reporting_a_failure_does_not_change_the_later_tests(score_code: Score) -> None:
+    # The program's 1st and 3rd calls are wrong. Expected and actual of t0 come from evaluating the
+    # assert again; that extra call must not shift the calls of t1 and t2 (it used to make t1 fail).
+    code = "calls = []\ndef f(x):\n    calls.append(x)\n    return -1 if len(calls) in (1, 3) else x\n"
+    r = score_code(code, problem=make_problem("state", tests=_numbered(3)))
+    assert [t.status for t in r.tests] == [TestStatus.FAILED, TestStatus.PASSED, TestStatus.FAILED]
+    assert r.tests[0].actual is not None  # still reported (from a fork)
+
+
+def test_a_hanging_re_evaluation_costs_no_timeout(score_code: Score) -> None:
+    # Wrong the first time for 1..3, hangs when called again with the same argument: the re-evaluation
+    # for expected/actual hangs. It used to count as a timeout of the failed test, and after three the
+    # remaining tests were not run.
+    code = ("seen = set()\ndef f(x):\n    if x in seen:\n        while True:\n            pass\n"
+            "    seen.add(x)\n    return -x if 0 < x < 4 else x\n")
+    r = score_code(code, problem=make_problem("hang", tests=_numbered(6)), policy=TimeoutPolicy(default_s=0.6, floor_s=0.6))
+    assert r.verdict == Verdict.WRONG_ANSWER and r.failing_test_id == "t1"
+    assert [t.status for t in r.tests] == [TestStatus.PASSED] + [TestStatus.FAILED] * 3 + [TestStatus.PASSED] * 2
+
+
+def test_memory_error_keeps_its_message(score_code: Score) -> None:
+    r = score_code("def f(x):\n    raise MemoryError('cache full')\n")
+    assert r.verdict == Verdict.MEMORY_EXCEEDED and r.error_message == "cache full"
+
