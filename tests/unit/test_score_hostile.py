@@ -65,9 +65,10 @@ def test_host_files_run_store_and_home_are_invisible(score_code: Score, tmp_path
 
 def test_writing_outside_the_temp_dir_fails(score_code: Score, tmp_path: Path) -> None:
     target = tmp_path / "pwned"
-    # (Unprivileged, /tmp inside is the worker's own tmpfs, writable but wiped after every sample.)
-    private = [Path("/tmp/pwned"), Path("/dev/shm/pwned")] if os.geteuid() == 0 else []
-    for path in (target, Path("/usr/pwned"), Path("/etc/pwned"), *private):
+    # (Unprivileged, /tmp inside is the worker's own tmpfs, writable but wiped after every sample;
+    # /dev/shm is such a tmpfs for every uid: test_dev_shm_is_private_bounded_and_wiped.)
+    private = [Path("/tmp/pwned")] if os.geteuid() == 0 else []
+    for path in (target, Path("/usr/pwned"), Path("/etc/pwned"), Path("/dev/pwned"), *private):
         r = score_code(hostile(f"open({str(path)!r}, 'w').write('x')"))
         assert r.verdict == Verdict.RUNTIME_ERROR, path
         assert r.exception_type in ("FileNotFoundError", "PermissionError", "OSError"), (path, r.error_message)
@@ -76,6 +77,17 @@ def test_writing_outside_the_temp_dir_fails(score_code: Score, tmp_path: Path) -
     first = score_code(hostile("open('mine.txt', 'w').write('x')\nprint(os.listdir('.'), oct(os.stat('.').st_mode & 0o777))"))
     assert first.verdict == Verdict.PASSED and first.stdout.strip() == "['mine.txt'] 0o700"
     assert score_code(hostile("print(os.listdir('.'))")).stdout.strip() == "[]"
+
+
+def test_dev_shm_is_private_bounded_and_wiped(score_code: Score) -> None:
+    # The worker's own size-limited tmpfs (semaphores need it); filling it must stop at its size, not
+    # at the host's memory, and nothing written there reaches the next sample.
+    fill = ("n = 0\ntry:\n    while True:\n        with open('/dev/shm/f%d' % n, 'wb') as fh:\n"
+            "            fh.write(bytes(8 * 1024 * 1024))\n        n += 1\nexcept OSError as e:\n    print(n, e.errno)\n")
+    r = score_code(hostile(fill), policy=TimeoutPolicy(default_s=5.0, floor_s=5.0))
+    count, errno = r.stdout.split()
+    assert int(count) <= 256 // 8 and errno == "28", r.stdout  # ENOSPC at the tmpfs size (256 MiB)
+    assert score_code(hostile("print(os.listdir('/dev/shm'))")).stdout.strip() == "[]"
 
 
 def test_fork_bomb_is_contained(score_code: Score) -> None:

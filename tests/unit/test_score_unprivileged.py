@@ -29,6 +29,8 @@ PROGRAMS = {
     "def f(x):\n    return len(bytearray(8 * 1024 ** 3))\n": Verdict.MEMORY_EXCEEDED,
     "import os\nos._exit(0)\n": Verdict.RUNTIME_ERROR,
     "open('/etc/hostname-copy', 'w')\ndef f(x):\n    return x\n": Verdict.RUNTIME_ERROR,
+    # /dev is a tmpfs owned by the program's user here: read-only, or it could fill the host's memory
+    "open('/dev/filler', 'w')\ndef f(x):\n    return x\n": Verdict.RUNTIME_ERROR,
     "print(open('/root/.bashrc').read())\ndef f(x):\n    return x\n": Verdict.RUNTIME_ERROR,
     "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)\ndef f(x):\n    return x\n": Verdict.RUNTIME_ERROR,
 }
@@ -112,3 +114,14 @@ def test_process_limit_holds_without_a_uid_of_its_own(nobody_pool: WorkerPool) -
                    limits=nobody_pool.settings.limits)
     made = int(worker.call(job, timeout=30)["stdout"].strip())
     assert 0 < made <= nobody_pool.settings.limits.processes
+
+
+def test_dev_shm_is_bounded(nobody_pool: WorkerPool) -> None:
+    # Writable by the program here: a tmpfs of the configured size, not one as large as the host's memory.
+    worker = nobody_pool.workers[0]
+    code = ("n = 0\ntry:\n    while True:\n        with open('/dev/shm/f%d' % n, 'wb') as fh:\n"
+            "            fh.write(bytes(8 * 1024 * 1024))\n        n += 1\nexcept OSError as e:\n    print(n, e.errno)\n")
+    job = make_job(code, prelude=[], tests=["pass"], test_timeouts=[5.0], prelude_timeout=5.0, sample_cap=10.0,
+                   limits=nobody_pool.settings.limits)
+    count, errno = worker.call(job, timeout=30)["stdout"].split()
+    assert int(count) * 8 <= nobody_pool.settings.limits.tmpfs_mb and errno == "28"

@@ -121,3 +121,14 @@ def test_memory_error_keeps_its_message(score_code: Score) -> None:
     r = score_code("def f(x):\n    raise MemoryError('cache full')\n")
     assert r.verdict == Verdict.MEMORY_EXCEEDED and r.error_message == "cache full"
 
+
+def test_process_pools_work(score_code: Score) -> None:
+    # multiprocessing needs a writable /dev/shm (semaphores) and pickles the program's functions by
+    # module name: both used to fail, so a correct program was a runtime_error.
+    pool = ("import multiprocessing\ndef square(v):\n    return v * v\n"
+            "def f(x):\n    with multiprocessing.Pool(2) as p:\n        return round(p.map(square, [x])[0] ** 0.5)\n")
+    executor = ("import concurrent.futures as cf\ndef f(x):\n    with cf.ProcessPoolExecutor(2) as ex:\n"
+                "        return ex.submit(abs, x).result()\n")
+    for code in (pool, executor):
+        r = score_code(code, policy=TimeoutPolicy(default_s=5.0, floor_s=5.0))
+        assert r.verdict == Verdict.PASSED, (code, r.exception_type, r.error_message)

@@ -277,7 +277,12 @@ def child_main(job, nonce, workdir, uid, gid, first, nproc):
         _exit(0)
     # 'import __main__' must not reach the harness's globals (a cheap way to patch it).
     sys.modules["__main__"] = types.ModuleType("__main__")
-    ns = {"__name__": "candidate", "__builtins__": builtins}
+    # The namespace is a real module's, registered as 'candidate': pickle finds the program's functions
+    # and classes by module name (multiprocessing pools, pickle-based copies), as it would for a script.
+    module = types.ModuleType("candidate")
+    sys.modules["candidate"] = module
+    ns = module.__dict__
+    ns["__builtins__"] = builtins
     t0 = _perf()
     try:
         for part in job.get("imports", ()):

@@ -144,9 +144,13 @@ def bwrap_command(bwrap: str, python: str, limits: Limits, as_root: bool) -> lis
     prefix = _python_prefix(python)
     if not str(prefix).startswith("/usr"):
         cmd += ["--ro-bind", str(prefix), str(prefix)]
+    size = str(limits.tmpfs_mb * 1024 * 1024)
     cmd += [
-        "--proc", "/proc", "--dev", "/dev",
-        "--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
+        # /dev is a tmpfs without a size limit, writable by the program when unprivileged (it shares the
+        # server's user): read-only, except /dev/shm, which is size-limited and, like a host's, open to
+        # every uid (POSIX semaphores: multiprocessing needs it, also as the dropped uid of a root scorer).
+        "--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+        "--size", size, "--tmpfs", "/tmp",
         "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
         "--chdir", "/tmp", "--",
     ]
