@@ -113,6 +113,7 @@ def test_check_references_reports_failures_and_run_warns(run_store: Path) -> Non
     run = CliRunner().invoke(main, ["run", "--generate", gen.ref, "--runs", str(run_store), "--quiet"])
     assert run.exit_code == 0
     assert "75.0% of the reference solutions pass" in run.stderr
+    assert "(1 fail; 1 with 'AssertionError')" in " ".join(run.stderr.split())  # the commonest cause, e.g. a missing module
     assert RunStore(run_store).resolve(run.stdout.strip()).manifest.inputs[1].ref == report["output"].split("runs/")[-1]
 
 

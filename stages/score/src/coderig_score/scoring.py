@@ -288,8 +288,11 @@ def run_score(store: RunStore, generate_ref: str, cfg: ScoreConfig, rt: Runtime)
                 else ReferenceInfo(None, {}, False))
         rate = refs.pass_rate()
         if rate is not None and rate < REFERENCE_WARN_BELOW:
-            log.warning("!!! only %.1f%% of the reference solutions pass on this machine (%d fail): verdicts here are "
-                        "suspect; see 'coderig-score run --check-references' !!!", 100 * rate, len(refs.failures()))
+            # The commonest error usually names the cause (e.g. a module the sandbox interpreter lacks).
+            error, count = Counter(t.error_message or t.verdict.value for t in refs.failures()).most_common(1)[0]
+            log.warning("!!! only %.1f%% of the reference solutions pass on this machine (%d fail; %d with %r): verdicts "
+                        "here are suspect; see 'coderig-score run --check-references' !!!", 100 * rate, len(refs.failures()),
+                        count, error)
         name = gen.manifest.name if shard is None else f"shard{shard[0]}of{shard[1]}__{gen.manifest.name}"
         inputs = [gen] + ([refs.output] if refs.output is not None else [])
         with store.begin(stage="score", name=name, config=cfg, inputs=inputs, tool=TOOL, tool_version=__version__) as b:
