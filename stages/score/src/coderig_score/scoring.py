@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from coderig_schemas import InvalidInputError, Problem, PublishedOutput, ReferenceTiming, RunStore, Sample, ScoreResult, Verdict
 from coderig_schemas.environment import cpu_fingerprint
@@ -42,6 +42,16 @@ class ScoreConfig(BaseModel):
     shard: str | None = Field(default=None, pattern=r"^\d+/\d+$", description="'i/N': score the i-th of N slices (0-based).")
     unit_size: int = Field(default=25, ge=1, le=10_000, description="Samples per resumable unit.")
     allow_open_network: bool = Field(default=False, description="--i-know-the-network-is-open was given.")
+
+    @field_validator("shard")
+    @classmethod
+    def _slice_exists(cls, value: str | None) -> str | None:
+        # A bad option (exit 2), found before anything is read or started.
+        if value is not None:
+            i, n = (int(x) for x in value.split("/"))
+            if n < 1 or not 0 <= i < n:
+                raise ValueError(f"{value}: need 0 <= i < N (e.g. 0/4 ... 3/4)")
+        return value
 
     def shard_parts(self) -> tuple[int, int] | None:
         """(i, N) of --shard, validated."""
