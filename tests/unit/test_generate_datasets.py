@@ -79,6 +79,15 @@ def test_humaneval_plus_chunks(loaded: dict[str, list[Problem]]) -> None:
     assert "inputs = [" in p.test_preamble and "def assertion(" in p.test_preamble
 
 
+@pytest.mark.parametrize("release_file", ["HumanEvalPlus.jsonl.gz", "HumanEvalPlus-Mini.jsonl.gz"])
+def test_humaneval_plus_release_files_are_refused(shared_data: Path, release_file: str) -> None:
+    # HumanEvalPlus.jsonl.gz has a 'test' field, but it is HumanEval's original check: loading it would
+    # silently score the base tests under the HumanEval+ name.
+    with pytest.raises(InvalidInputError, match=r"\.jsonl\.gz:1: plus_input: this is the EvalPlus release format") as e:
+        load_problems("humaneval_plus", source=shared_data / release_file)
+    assert "HumanEvalPlus-OriginFmt.jsonl.gz" in e.value.one_line()
+
+
 def test_mbpp_visible_and_challenge_hidden(loaded: dict[str, list[Problem]]) -> None:
     by_id = {p.problem_id: p for p in loaded["mbpp"]}
     p = by_id["mbpp/11"]
@@ -247,10 +256,10 @@ RUNNER = textwrap.dedent("""
     print(json.dumps(failures))
 """)
 
-#: a handful of problems per dataset (HumanEval/32 of HumanEval+ is excluded: upstream bug, see the data README)
+#: a handful of problems per dataset (HumanEval+'s HumanEval/32 passes through the loader's patch of its upstream bug)
 SAMPLES = {
     "humaneval": ["HumanEval/0", "HumanEval/32", "HumanEval/53", "HumanEval/163"],
-    "humaneval_plus": ["HumanEval/0", "HumanEval/2", "HumanEval/53"],
+    "humaneval_plus": ["HumanEval/0", "HumanEval/2", "HumanEval/32", "HumanEval/53"],
     "mbpp": ["mbpp/1", "mbpp/11", "mbpp/17", "mbpp/974"],
     "mbpp_sanitized": ["mbpp/2", "mbpp/11", "mbpp/809"],
     "leetcode": [],  # first three problems, plus a linked-list one
@@ -274,6 +283,17 @@ def test_reference_solutions_pass_their_split_tests(loaded: dict[str, list[Probl
             failures[f"{p.dataset}:{p.problem_id}"] = r.stdout[:300] or r.stderr[-300:]
     assert len(chosen) >= 18
     assert failures == {}
+
+
+def test_humaneval_plus_32_is_checked_as_evalplus_does(loaded: dict[str, list[Problem]]) -> None:
+    # The upstream OriginFmt check raises TypeError for every answer; the patched one accepts a true root of
+    # the polynomial and rejects anything else.
+    p = next(q for q in loaded["humaneval_plus"] if q.problem_id == "HumanEval/32")
+    assert p.source["test_patched"] and "abs(_poly(*inp, candidate(*inp)))" in p.tests[0].code
+    wrong = p.model_copy(update={"reference_solution": p.prompt + "    return 0.0\n"})
+    r = subprocess.run([sys.executable, "-c", RUNNER], input=wrong.model_dump_json(), capture_output=True, text=True, timeout=120)
+    failures = json.loads(r.stdout)
+    assert len(failures) == len(p.tests) and all(": AssertionError" in f for f in failures)
 
 
 def test_publish_reference_fixture(publish_reference: Any) -> None:
