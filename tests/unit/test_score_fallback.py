@@ -61,3 +61,37 @@ def test_daemons_are_killed_without_a_pid_namespace(plain_pool: WorkerPool) -> N
     assert reply["wall"] < 2
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_auto_falls_back_only_inside_a_read_only_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    # bubblewrap failing on a host must not silently drop the private mounts (the run store and /tmp would
+    # be open to the programs); with a read-only root (the compose service) the fallback is what is meant.
+    import coderig_score.sandbox as sb
+
+    monkeypatch.setattr(sb, "find_bwrap", lambda: None)
+    monkeypatch.setattr(sb, "root_is_read_only", lambda: False)
+    refused = r"bubblewrap cannot start here \(bubblewrap not found.*\), and / is writable"
+    with pytest.raises(sb.SandboxError, match=refused), WorkerPool(SandboxSettings(mode="auto"), 1):
+        pass
+    monkeypatch.setattr(sb, "root_is_read_only", lambda: True)
+    with WorkerPool(SandboxSettings(mode="auto"), 1) as pool:
+        assert pool.mode == "none" and pool.network is not None and pool.network.closed
+
+
+def test_the_cli_reports_a_sandbox_that_cannot_start_in_one_line(monkeypatch: pytest.MonkeyPatch, run_store: Any) -> None:
+    from click.testing import CliRunner
+
+    import coderig_score.sandbox as sb
+    from coderig_score.cli import main
+    from tests.factories import publish_generate
+
+    monkeypatch.setattr(sb, "find_bwrap", lambda: None)
+    monkeypatch.setattr(sb, "root_is_read_only", lambda: False)
+    p = make_problem("p")
+    gen = publish_generate(run_store, [p], [make_sample(p)])
+    r = CliRunner().invoke(main, ["run", "--generate", gen.ref, "--no-calibrate", "-q"])
+    assert r.exit_code == 1 and r.stdout == ""
+    line = r.stderr.strip()
+    assert "\n" not in line and line.startswith("error: the sandbox cannot start: bubblewrap cannot start here")
+    assert "--sandbox none" in line
+    assert not (run_store / "score").exists()

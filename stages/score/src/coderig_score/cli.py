@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from coderig_schemas import RunStore, UsageError
+from coderig_schemas import CoderigError, RunStore, UsageError
 from coderig_schemas.cli_support import build_config, emit, progress, quiet_option, run_main, runs_option, setup_logging
 
-from .sandbox import NetworkOpenError
+from .sandbox import NetworkOpenError, SandboxError
 
 log = logging.getLogger("coderig.score")
 POSITIVE = click.FloatRange(min=0, min_open=True)
@@ -81,6 +81,11 @@ def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor
             summary = run_score(store, generate_ref, cfg, rt)
         except NetworkOpenError as e:
             raise UsageError(str(e), hint="fix the sandbox, or pass --i-know-the-network-is-open to score anyway") from None
+        except SandboxError as e:
+            # the sandbox could not be started at all (nothing was scored): exit 1, one line
+            raise CoderigError(f"the sandbox cannot start: {e}",
+                               hint="install bubblewrap (apt-get install bubblewrap) and allow user namespaces; inside a "
+                                    "locked-down container, --sandbox none") from None
         _report(summary.output.path, summary.stats, as_json)
 
     run_main(body)

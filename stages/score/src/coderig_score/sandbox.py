@@ -11,8 +11,8 @@ Layers (see docs/score.md):
 3. Results travel on a dedicated pipe, authenticated by a per-sample random nonce; exit codes and
    printed text are never read as verdicts.
 
-Without bubblewrap (``--sandbox none``, or ``auto`` where it cannot start, as inside a locked-down
-container) layers 2 and 3 still apply, the network namespace is unshared when root, and the
+Without bubblewrap (``--sandbox none``, or ``auto`` where it cannot start inside a locked-down
+container, recognised by its read-only root) layers 2 and 3 still apply, the network namespace is unshared when root, and the
 start-up network check decides whether scoring may go on.
 """
 
@@ -79,6 +79,11 @@ class SandboxError(Exception):
 
 class NetworkOpenError(Exception):
     """The start-up check reached the network from inside the sandbox."""
+
+
+def root_is_read_only() -> bool:
+    """Whether / is mounted read-only (a locked-down container such as the compose score service)."""
+    return bool(os.statvfs("/").f_flag & os.ST_RDONLY)
 
 
 def find_bwrap() -> str | None:
@@ -454,6 +459,12 @@ class WorkerPool:
         except SandboxError as e:
             if self.settings.mode != "auto":
                 raise
+            if not root_is_read_only():
+                # On a host, the fallback would let programs read the run store and write to /tmp: only a
+                # container whose root is read-only (the compose service) makes up for the missing mounts.
+                raise SandboxError(
+                    f"bubblewrap cannot start here ({e}), and / is writable, so without it the programs could "
+                    "read and write the host's files") from None
             log.warning("bubblewrap cannot start here (%s); falling back to the fork server without bubblewrap "
                         "(no private mounts); the network check still decides", e)
             self.mode = "none"
