@@ -146,6 +146,10 @@ def test_bad_input_and_usage_exit_codes(run_store: Path) -> None:
         res = invoke("run", "--generate", gen.ref, "--shard", bad, runs=run_store)
         assert res.exit_code == 2 and "--shard" in res.stderr, (bad, res.stderr)
     assert CliRunner().invoke(main, ["run", "--help"]).exit_code == 0
+    # a mistyped interpreter is a bad option: exit 2 naming it, not a sandbox that "cannot start"
+    res = invoke("run", "--generate", gen.ref, "--python", "/nonexistent/python3", runs=run_store)
+    assert res.exit_code == 2 and "--python /nonexistent/python3: not an executable file" in res.stderr, res.stderr
+    assert not (run_store / "score").exists() and not list((run_store / ".staging").glob("score/*/*/"))
 
 
 def test_network_check_logic() -> None:

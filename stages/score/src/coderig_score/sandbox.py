@@ -40,6 +40,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coderig_schemas import UsageError
+
 log = logging.getLogger("coderig.score.sandbox")
 
 SandboxMode = Literal["auto", "bwrap", "none"]
@@ -114,8 +116,17 @@ def _world_readable_stdlib(python: str) -> bool:
 
 
 def choose_python(explicit: str | None, need_world_readable: bool) -> str:
-    """The workers' interpreter: explicit, else the first system Python every uid can use."""
+    """The workers' interpreter: explicit, else the first system Python every uid can use.
+
+    An explicit one that is not an executable file, or (as root, whose workers run as other uids) whose
+    standard library those uids cannot read, is a usage error: the sandbox would fail later and less clearly.
+    """
     if explicit:
+        if not (Path(explicit).is_file() and os.access(explicit, os.X_OK)):
+            raise UsageError(f"--python {explicit}: not an executable file", hint="give a Python 3 interpreter's path")
+        if need_world_readable and not _world_readable_stdlib(explicit):
+            raise UsageError(f"--python {explicit}: its standard library is not readable by every user",
+                             hint="the sandbox runs programs as unprivileged uids; use a system Python such as /usr/bin/python3")
         return explicit
     for cand in ("/usr/bin/python3", "/usr/local/bin/python3", sys.executable):
         if Path(cand).is_file() and os.access(cand, os.X_OK) and (not need_world_readable or _world_readable_stdlib(cand)):
