@@ -68,6 +68,17 @@ def test_bad_input_before_any_unit_leaves_no_staging_dir(run_store: Path) -> Non
     assert (crashed / "logs").is_dir()  # kept: its log says why
 
 
+@pytest.mark.parametrize("root", ["/proc/coderig-runs", "FILE/runs"])
+def test_a_run_store_that_cannot_be_created_is_one_line(tmp_path: Path, root: str) -> None:
+    from coderig_schemas import CoderigError
+
+    (tmp_path / "FILE").write_text("not a directory")
+    path = Path(root.replace("FILE", str(tmp_path / "FILE")))
+    with pytest.raises(CoderigError, match=r"cannot create the run store's directories") as e, _begin(RunStore(path)):
+        pass
+    assert e.value.exit_code == 1 and str(path) in e.value.one_line() and "--runs or CODERIG_RUNS" in e.value.one_line()
+
+
 def test_temp_files_left_by_a_killed_write_are_not_published(run_store: Path) -> None:
     store = RunStore(run_store)
     with _begin(store) as b:

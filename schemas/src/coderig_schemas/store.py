@@ -292,7 +292,12 @@ class Builder:
         return f"{self.stage}/{self.name}/{self.key}"
 
     def __enter__(self) -> Builder:
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            # e.g. a run store under /proc, or a parent that is a file: one line, like other file system refusals
+            raise CoderigError(f"{self.store.root}: cannot create the run store's directories ({e.strerror})",
+                               hint="choose a writable directory with --runs or CODERIG_RUNS") from None
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
