@@ -45,6 +45,10 @@ run_stage() {
 # With RUNNER=compose, build the four images once before the first stage runs (their output to stderr).
 prepare_runner() {
   if [ "${RUNNER:-native}" = compose ]; then
+    if ! docker compose version >/dev/null 2>&1; then
+      echo "RUNNER=compose needs the docker CLI with its compose plugin ('docker compose version' fails here); install it, or use RUNNER=native" >&2
+      exit 1
+    fi
     docker compose -f compose.yaml build >&2
   fi
 }

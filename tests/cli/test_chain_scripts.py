@@ -185,11 +185,11 @@ def test_run_chain_compose_runner_is_the_same_chain(tree: Path, tmp_path: Path) 
     assert r.returncode == 0, r.stderr
     assert r.stdout == r_native.stdout
     docker = [c for c in calls if c.startswith("docker ")]
-    assert docker[0] == "docker compose -f compose.yaml build"
+    assert docker[:2] == ["docker compose version", "docker compose -f compose.yaml build"]
     stages = [c for c in calls if not c.startswith("docker ")]
     assert stages == native
-    assert [c.split(" -T ")[1].split()[0] for c in docker[1:]] == ["generate", "score", "score", "analyze", "export", "export"]
-    assert all(" run --rm --no-deps -T " in c for c in docker[1:])
+    assert [c.split(" -T ")[1].split()[0] for c in docker[2:]] == ["generate", "score", "score", "analyze", "export", "export"]
+    assert all(" run --rm --no-deps -T " in c for c in docker[2:])
     assert "--seeds 0,1" in stages[0] and "--split test" in stages[0] and "--include-eval-splits" in stages[4]
 
 
@@ -202,3 +202,15 @@ def test_run_chain_compose_runner_stops_with_a_stages_exit_code(tree: Path, tmp_
                     PATH=f"{docker_dir}:{os.environ['PATH']}", STUB_RC_coderig_score="3")
     assert r.returncode == 3
     assert [c.split()[0] for c in calls if not c.startswith("docker ")] == ["coderig-generate", "coderig-score"]
+
+
+def test_run_chain_compose_runner_without_compose_is_one_line(tree: Path, tmp_path: Path) -> None:
+    # A docker CLI without the compose plugin answers 'unknown shorthand flag' and exit 125 (not in our table).
+    docker_dir = tmp_path / "docker-bin"
+    docker_dir.mkdir()
+    (docker_dir / "docker").write_text('#!/usr/bin/env bash\necho "docker $*" >> "$STUB_LOG"\necho "unknown command" >&2\nexit 125\n')
+    (docker_dir / "docker").chmod(0o755)
+    r, calls = _run(tree, "run_chain.sh", MODEL="reference", RUNNER="compose", PATH=f"{docker_dir}:{os.environ['PATH']}")
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1].startswith("RUNNER=compose needs the docker CLI with its compose plugin")
+    assert calls == ["docker compose version"]
