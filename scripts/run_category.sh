@@ -44,7 +44,9 @@ for g in "${generated[@]}"; do
   scored+=("$("$BIN/coderig-score" run --generate "$g")")
 done
 echo ">> analyze: category $CATEGORY (${#scored[@]} score outputs)" >&2
-analysis=$("$BIN/coderig-analyze" run --category "$CATEGORY" --categories-file "$CATEGORIES_FILE" --name "$CATEGORY")
+# Exactly the outputs this call scored: `--category` would take the newest output of every seed of every
+# pair, including older runs with other settings, while the workbook and fine-tuning data below use these.
+analysis=$("$BIN/coderig-analyze" run "${scored[@]}" --name "$CATEGORY")
 workbook=$("$BIN/coderig-export" xlsx "${scored[@]}" --name "${CATEGORY}__results")
 finetune=$("$BIN/coderig-export" finetune "${scored[@]}" --name "${CATEGORY}__finetune")
 {

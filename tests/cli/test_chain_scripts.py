@@ -214,3 +214,16 @@ def test_run_chain_compose_runner_without_compose_is_one_line(tree: Path, tmp_pa
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1].startswith("RUNNER=compose needs the docker CLI with its compose plugin")
     assert calls == ["docker compose version"]
+
+
+def test_run_category_analyzes_exactly_what_it_scored(tree: Path) -> None:
+    # An older score output of the same model and dataset (another seed, other settings) must not enter the
+    # comparison, or the analysis, the workbook and the fine-tuning data describe different runs.
+    r, calls = _run(tree, "run_category.sh", CATEGORY="smoke",
+                    STUB_OUT_coderig_generate="/runs/generate/a/0123456789abcdef\n/runs/generate/b/0123456789abcdef\n",
+                    STUB_OUT_coderig_score="/runs/score/s/0123456789abcdef\n")
+    assert r.returncode == 0, r.stderr
+    analyze = [c for c in calls if c.startswith("coderig-analyze ")]
+    exports = [c for c in calls if c.startswith("coderig-export ")]
+    assert analyze == ["coderig-analyze run /runs/score/s/0123456789abcdef /runs/score/s/0123456789abcdef --name smoke"]
+    assert all(c.split()[2:4] == ["/runs/score/s/0123456789abcdef"] * 2 for c in exports)
