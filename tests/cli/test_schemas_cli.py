@@ -52,6 +52,11 @@ def test_validate_reports_file_line_field(run_store: Path, tmp_path: Path) -> No
 def test_unknown_ref_and_bad_usage(run_store: Path) -> None:
     r = CliRunner().invoke(main, ["verify", "score/nothing"])
     assert r.exit_code == ExitCode.INVALID_INPUT and "no published output score/nothing" in r.stderr
+    r = CliRunner().invoke(main, ["verify", "score/nothing/0123456789abcdef"])
+    assert r.exit_code == ExitCode.INVALID_INPUT and "list outputs with 'coderig-schemas ls'" in r.stderr, r.stderr
+    # a mistyped store path is not an empty store
+    r = CliRunner().invoke(main, ["ls", "--runs", str(run_store / "typo")])
+    assert r.exit_code == ExitCode.USAGE and r.stdout == "" and f"--runs {run_store / 'typo'}: no such directory" in r.stderr
     r = CliRunner().invoke(main, ["validate", "x.jsonl", "--schema", "nope"])
     assert r.exit_code == ExitCode.USAGE
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .cli_support import emit, quiet_option, run_main, runs_option, setup_logging
-from .errors import InvalidInputError
+from .errors import InvalidInputError, UsageError
 from .io import iter_jsonl, read_json
 from .registry import SCHEMAS
 from .store import STAGES, RunStore, verify_chain
@@ -24,9 +24,12 @@ def main() -> None:
 @click.option("--stage", type=click.Choice(STAGES), default=None, help="Only this stage's outputs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per output on stdout.")
 def ls_cmd(runs: Path, stage: str | None, as_json: bool) -> None:
-    """List published outputs (ref and creation time), oldest first."""
+    """List published outputs (ref and creation time): by stage in chain order, oldest first within each."""
 
     def body() -> None:
+        if not runs.is_dir():
+            # an empty listing here would read as "nothing published" when the path is simply wrong
+            raise UsageError(f"--runs {runs}: no such directory", hint="give the run store's root (--runs or CODERIG_RUNS)")
         store = RunStore(runs)
         for st in [stage] if stage else list(STAGES):
             for out in store.list_outputs(st):  # type: ignore[arg-type]

@@ -220,7 +220,8 @@ class RunStore:
             return versions[-1]
         path = self.root / st / name / key
         if not (path / MANIFEST).is_file():
-            raise InvalidInputError(f"no published output {ref} in {self.root}", hint="list outputs with 'ls' or use '/latest'")
+            raise InvalidInputError(f"no published output {ref} in {self.root}",
+                                    hint="list outputs with 'coderig-schemas ls' or use '/latest'")
         out = open_output(path)
         self._check_stage(out, stage, ref)
         return out
