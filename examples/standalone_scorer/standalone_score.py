@@ -82,6 +82,10 @@ def report(**kw):
     kw["token"] = token
     chan.write(json.dumps(kw) + "\n"); chan.flush()
 try:
+    exec(spec["imports"], ns)  # the contract's order: test imports, candidate, setup code, preamble
+except BaseException as e:
+    report(kind="load_error", exc=type(e).__name__, msg=str(e)); raise SystemExit
+try:
     exec(compile(spec["code"], "<candidate>", "exec"), ns)
 except SyntaxError as e:
     report(kind="syntax", msg=str(e)); raise SystemExit
@@ -112,8 +116,9 @@ def score_sample(problem: dict, sample: dict, timeout: float) -> dict:
     zero = {"tests_passed": 0, "visible_passed": 0, "hidden_passed": 0, "tests": []}
     if not sample["extracted_code"].strip():
         return {**base, **zero, "verdict": "no_code", "passed": False, "duration_s": 0.0}
-    prelude = "\n".join([problem.get("setup_code", ""), *problem.get("test_imports", []), problem.get("test_preamble", "")])
-    spec = json.dumps({"code": sample["extracted_code"], "prelude": prelude, "tests": tests})
+    imports = "\n".join(problem.get("test_imports", []))
+    prelude = "\n".join([problem.get("setup_code", ""), problem.get("test_preamble", "")])
+    spec = json.dumps({"imports": imports, "code": sample["extracted_code"], "prelude": prelude, "tests": tests})
     token = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="alt-score-") as tmp:
         chan = Path(tmp) / "channel.jsonl"
@@ -203,6 +208,7 @@ def main() -> None:
         print(final)
         return
     staging = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=args.runs))
+    staging.chmod(0o755)  # mkdtemp makes it 0700: the next stages may run as other users
     body = "".join(json.dumps(r) + "\n" for r in results).encode()
     (staging / "results.jsonl").write_bytes(body)
     manifest = {

@@ -114,3 +114,26 @@ def test_a_standalone_scorer_replaces_the_score_stage(run_store: Path) -> None:
                          env=env, capture_output=True, text=True, timeout=600)
     assert exp.returncode == 0, exp.stderr
     assert (Path(exp.stdout.strip()) / "finetune.jsonl").read_text().count("\n") > 0
+
+
+def test_the_standalone_scorer_keeps_the_contracts_execution_order(run_store: Path, tmp_path: Path) -> None:
+    # test_imports, then the candidate, then setup_code: a candidate's own Sequence must not be shadowed by
+    # `from typing import *` (LeetCode's maximize-the-distance-between-points-on-a-square), and setup code
+    # may use the candidate.
+    problem = {"problem_id": "order/1", "prompt": "p", "entry_point": "f", "test_imports": ["from typing import *"],
+               "reference_solution": "class Sequence:\n    mine = True\ndef f():\n    return Sequence.mine\n",
+               "setup_code": "EXPECTED = f()", "tests": ["assert f() is EXPECTED is True"]}
+    data = tmp_path / "order.jsonl"
+    data.write_text(json.dumps(problem) + "\n")
+    env = _env(run_store)
+    gen = subprocess.run([ROOT / ".venv" / "bin" / "coderig-generate", "run", "--model", "reference", "--engine", "replay",
+                          "--dataset", "custom", "--data-file", data], env=env, capture_output=True, text=True, timeout=600)
+    assert gen.returncode == 0, gen.stderr
+    alt = subprocess.run([sys.executable, ROOT / "examples" / "standalone_scorer" / "standalone_score.py", "--runs", run_store,
+                          "--generate", gen.stdout.strip(), "--schemas", ROOT / "schemas" / "json"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert alt.returncode == 0, alt.stderr
+    out = Path(alt.stdout.strip())
+    [result] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert result["verdict"] == "passed", result
+    assert out.stat().st_mode & 0o777 == 0o755
