@@ -221,3 +221,23 @@ def test_report_labels_follow_the_confidence_level(toy_root: Path) -> None:
     report = (out.output.path / "report.md").read_text()
     assert "90% intervals" in report and "pass rate [90% CI]" in report and "A − B [90% CI]" in report
     assert "90% CI of mean" in report and "95%" not in report
+
+
+def test_preset_is_read_from_the_generate_engine_config(run_store: Path) -> None:
+    import csv
+    import io
+
+    from tests.factories import scored_run
+
+    # coderig-generate keeps the preset at config.engine.preset; another generator may put it at the top.
+    engine = {"model": "m", "dataset": "toy", "seed": 0, "temperature": 0.2, "max_tokens": 256,
+              "engine": {"name": "vllm", "preset": "balanced"}}
+    top = {"model": "n", "dataset": "toy", "seed": 0, "temperature": 0.2, "max_tokens": 256, "preset": "performance"}
+    scored_run(run_store, {"p1": ["passed"]}, model="m", config=engine)
+    scored_run(run_store, {"p1": ["wrong_answer"]}, model="n", config=top)
+    out = analyze(run_store, charts=False, bootstrap=50)
+    for rel in ("runs.csv", "seed_analysis.csv"):
+        rows = list(csv.DictReader(io.StringIO((out.output.path / rel).read_text())))
+        assert {(r["model_name"], r["preset"]) for r in rows} == {("m", "balanced"), ("n", "performance")}, rel
+    rows = list(csv.DictReader(io.StringIO((out.output.path / "config_analysis.csv").read_text())))
+    assert {(r["model_name"], r["value"]) for r in rows if r["factor"] == "preset"} == {("m", "balanced"), ("n", "performance")}

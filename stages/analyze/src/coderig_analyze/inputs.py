@@ -159,6 +159,14 @@ def _config_value(config: dict[str, Any], *keys: str) -> Any:
     return None
 
 
+def _preset(config: dict[str, Any]) -> Any:
+    """The GPU-memory preset: coderig-generate keeps it under 'engine'; other generators may put it at the top."""
+    engine = config.get("engine")
+    if isinstance(engine, dict) and engine.get("preset") is not None:
+        return engine["preset"]
+    return _config_value(config, "preset")
+
+
 def run_config(model: str, dataset: str, seed: int | None, gen_config: dict[str, Any], samples: pa.Table | None) -> RunConfig:
     """The run's configuration: the generate manifest's config, else what its samples say."""
     fields: dict[str, Any] = {
@@ -167,7 +175,7 @@ def run_config(model: str, dataset: str, seed: int | None, gen_config: dict[str,
         "top_p": _config_value(gen_config, "top_p"),
         "max_tokens": _config_value(gen_config, "max_tokens"),
         "template": _config_value(gen_config, "template", "template_id", "prompt_template"),
-        "preset": _config_value(gen_config, "preset"),
+        "preset": _preset(gen_config),
     }
     for field, column in (("temperature", "sampling.temperature"), ("top_p", "sampling.top_p"),
                           ("max_tokens", "sampling.max_tokens"), ("template", "template_id")):
