@@ -55,6 +55,19 @@ def test_usage_errors_exit_2() -> None:
     assert r.exit_code == 2 and "--bootstrap" in err(r)
 
 
+def test_a_bad_output_name_is_a_usage_error(two_models: dict[tuple[str, int], PublishedOutput], tmp_path: Path) -> None:
+    r = invoke("run", "score/*", "--name", "bad name", *FAST)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert "--name" in err(r) and "invalid output name 'bad name'" in err(r) and "no '/' or spaces" in err(r)
+    # Without --name the category names the output: one that cannot is a usage error pointing at --name.
+    cats = tmp_path / "cats.yaml"
+    cats.write_text("categories:\n  'two words':\n    models: [alpha]\n    datasets: [toy]\n")
+    r = invoke("run", "--category", "two words", "--categories-file", str(cats), *FAST)
+    assert r.exit_code == 2 and "--category 'two words' cannot name the output" in err(r) and "--name" in err(r)
+    r = invoke("run", "--category", "two words", "--categories-file", str(cats), "--name", "two-words", *FAST)
+    assert r.exit_code == 0, r.stderr
+
+
 def test_nothing_to_analyze_exits_3(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
     r = invoke("run", "nomatch*", *FAST)
     assert r.exit_code == 3 and r.stdout == ""

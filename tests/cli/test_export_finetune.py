@@ -308,6 +308,8 @@ def test_summary_counts(export_store: ExportStore) -> None:
     (["--formats", "jsonl,xml"], 2, "xml"),
     (["--include-eval-splits", "--eval-split", "mbpp:test"], 2, "contradict"),
     (["--eval-split", "a:b:c"], 2, "dataset[:split]"),
+    (["--name", "a b"], 2, "Invalid value for '--name': invalid output name 'a b'"),
+    (["--name", "x/y"], 2, "no '/' or spaces"),
 ])
 def test_errors_have_codes_and_say_what(export_store: ExportStore, args: list[str], code: int, needle: str) -> None:
     result = invoke("finetune", *args)

@@ -232,6 +232,9 @@ def test_errors(export_store: ExportStore) -> None:
     assert wrong_stage.exit_code == 3 and "not a score output" in wrong_stage.stderr
     bad = invoke("xlsx", "--max-cell-chars", "50")
     assert bad.exit_code == 2
+    bad_name = invoke("xlsx", export_store.toy.ref, "--name", "my book")
+    assert bad_name.exit_code == 2 and bad_name.stdout == ""
+    assert "Invalid value for '--name': invalid output name 'my book'" in " ".join(bad_name.stderr.split())
 
 
 def test_golden_workbook_values(export_store: ExportStore) -> None:

@@ -19,6 +19,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+def _name_problem(value: str) -> str | None:
+    """Why value cannot name an output, or None when it can."""
+    from coderig_schemas import InvalidInputError
+    from coderig_schemas.store import check_name
+
+    try:
+        check_name(value)
+    except InvalidInputError as e:
+        return e.one_line()
+    return None
+
+
+def _output_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A bad output name is a bad option value (exit 2), found before any input is read."""
+    problem = None if value is None else _name_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return value
+
+
 @click.group()
 @click.version_option(package_name="coderig-analyze")
 def main() -> None:
@@ -37,7 +57,7 @@ def _stats_options(f: F) -> F:
 @click.option("--category", help="Analyze every score output of a category's models x datasets.")
 @click.option("--categories-file", type=click.Path(dir_okay=False, path_type=Path), envvar="CODERIG_CATEGORIES",
               show_envvar=True, help="YAML file {categories: {NAME: {models: [...], datasets: [...]}}}.")
-@click.option("--name", help="Name of the analysis output [default: the category, else 'analysis'].")
+@click.option("--name", callback=_output_name, help="Name of the analysis output [default: the category, else 'analysis'].")
 @_stats_options
 @click.option("--html", is_flag=True, help="Also write a self-contained report.html.")
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
@@ -53,6 +73,8 @@ def run(refs: tuple[str, ...], category: str | None, categories_file: Path | Non
     """
     if not refs and not category:
         raise click.UsageError("name score outputs (REFS or globs) or a --category")
+    if name is None and category is not None and _name_problem(category) is not None:
+        raise click.UsageError(f"--category {category!r} cannot name the output (letters, digits and '._+=-' only); pass --name NAME")
     setup_logging(quiet)
 
     def body() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from coderig_schemas import ConflictError, PublishedOutput, RunStore
+from coderig_schemas import ConflictError, InvalidInputError, PublishedOutput, RunStore
 from coderig_schemas.cli_support import build_config, emit, quiet_option, run_main, runs_option, setup_logging
 
 from .decontam import DEFAULT_EVAL_SPLITS
@@ -35,6 +35,18 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
     if bad or not chosen:
         raise click.BadParameter(f"{', '.join(bad) or 'nothing'}: choose from {', '.join(FORMATS)}")
     return chosen
+
+
+def _output_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A bad output name is a bad option value (exit 2), found before any input is read."""
+    from coderig_schemas.store import check_name
+
+    if value is None:
+        return None
+    try:
+        return check_name(value)
+    except InvalidInputError as e:
+        raise click.BadParameter(e.one_line()) from None
 
 
 def _report(out: PublishedOutput, existing: bool, as_json: bool) -> None:
@@ -75,7 +87,7 @@ def main() -> None:
 @click.option("--instruction", type=click.Choice(["prompt", "statement"]), default="prompt", show_default=True,
               help="Instruction text: the prompt as the model received it (its answer responds to it), or the problem statement.")
 @click.option("--system-prompt", help="System turn of every chat example (default: the system message sent with the prompt, if any).")
-@click.option("--name", help="Output name (default 'finetune-<mix>').")
+@click.option("--name", callback=_output_name, help="Output name (default 'finetune-<mix>').")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (path, ref, stats) instead of the path.")
 @runs_option
 @quiet_option
@@ -107,7 +119,7 @@ def finetune(refs: tuple[str, ...], mix: str, ratios: tuple[float, float, float]
 @click.option("--no-code", is_flag=True, help="Leave out the code column (smaller workbook).")
 @click.option("--max-cell-chars", type=click.IntRange(100, 32767), default=32767, show_default=True,
               help="Cut longer texts with a marker (Excel's own limit is 32,767).")
-@click.option("--name", default="workbook", show_default=True, help="Output name.")
+@click.option("--name", default="workbook", show_default=True, callback=_output_name, help="Output name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (path, ref, stats) instead of the path.")
 @runs_option
 @quiet_option
