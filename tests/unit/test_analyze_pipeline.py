@@ -241,3 +241,12 @@ def test_preset_is_read_from_the_generate_engine_config(run_store: Path) -> None
         assert {(r["model_name"], r["preset"]) for r in rows} == {("m", "balanced"), ("n", "performance")}, rel
     rows = list(csv.DictReader(io.StringIO((out.output.path / "config_analysis.csv").read_text())))
     assert {(r["model_name"], r["value"]) for r in rows if r["factor"] == "preset"} == {("m", "balanced"), ("n", "performance")}
+
+
+def test_a_category_without_its_file_is_a_usage_error() -> None:
+    from coderig_analyze.pipeline import resolve_category
+    from coderig_schemas import ExitCode, UsageError
+
+    with pytest.raises(UsageError) as e:
+        resolve_category(None, "smoke")
+    assert e.value.exit_code == ExitCode.USAGE and "--categories-file" in e.value.one_line()

@@ -73,6 +73,9 @@ def run(refs: tuple[str, ...], category: str | None, categories_file: Path | Non
     """
     if not refs and not category:
         raise click.UsageError("name score outputs (REFS or globs) or a --category")
+    if category is not None and categories_file is None:
+        raise click.UsageError(f"--category {category} needs --categories-file FILE (or CODERIG_CATEGORIES), "
+                               "e.g. the generate stage's registry/categories.yaml")
     if name is None and category is not None and _name_problem(category) is not None:
         raise click.UsageError(f"--category {category!r} cannot name the output (letters, digits and '._+=-' only); pass --name NAME")
     setup_logging(quiet)

@@ -52,7 +52,7 @@ def read_category(path: Path, name: str) -> Category:
     try:
         doc = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise InvalidInputError(f"{path}: categories file not found", hint="pass --categories-file PATH") from None
+        raise InvalidInputError(f"{path}: categories file not found", hint="check the path given by --categories-file or CODERIG_CATEGORIES") from None
     except yaml.YAMLError as e:
         raise InvalidInputError(f"{path}: not valid YAML ({e})", hint="fix the file") from None
     categories = doc.get("categories") if isinstance(doc, dict) else None

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from coderig_schemas import InvalidInputError, PublishedOutput, RunStore
+from coderig_schemas import InvalidInputError, PublishedOutput, RunStore, UsageError
 from coderig_schemas._base import Record
 from coderig_schemas.analysis import Analysis, ConfigEffect, InputIssue, Interval, PairedComparison, ProblemSummary, RunConfig, SeedGroup
 from coderig_schemas.cli_support import attach_log_file, progress
@@ -68,7 +68,8 @@ def resolve_category(categories_file: Path | None, name: str | None) -> Category
     if name is None:
         return None
     if categories_file is None:
-        raise InvalidInputError(f"--category {name} needs --categories-file", hint="pass the categories YAML file")
+        raise UsageError(f"--category {name} needs --categories-file",
+                         hint="pass the categories YAML file (or set CODERIG_CATEGORIES), e.g. the generate stage's registry/categories.yaml")
     return read_category(categories_file, name)
 
 
