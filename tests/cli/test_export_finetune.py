@@ -127,6 +127,19 @@ def test_custom_eval_split_and_against(export_store: ExportStore) -> None:
     assert got == {"mbpp/601#0", "c1#0"}
 
 
+def test_an_eval_split_naming_no_input_dataset_is_refused(export_store: ExportStore) -> None:
+    # 'mbbp' (a typo of mbpp) would remove nothing and keep mbpp's test problems: exit 2, nothing published.
+    result = invoke("finetune", "--mix", "all", "--eval-split", "mbbp:test")
+    text = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "--eval-split mbbp:test: no input has that dataset" in text and "custom, humaneval, mbpp, toy" in text
+    assert not list((export_store.root / "export").glob("*/*/manifest.json"))
+    # A dataset that is there but a split that is not: removes nothing, said loudly, not refused.
+    result = invoke("finetune", "--mix", "all", "--eval-split", "mbpp:tset", "--eval-split", "humaneval")
+    assert result.exit_code == 0, result.stderr
+    assert "--eval-split mbpp:tset removes nothing: the inputs' mbpp problems are in split(s) test, train" in " ".join(result.stderr.split())
+
+
 def test_duplicates_are_removed_and_counted(export_store: ExportStore) -> None:
     _, out = finetune(export_store.toy.ref, "--mix", "all")
     got = ids(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coderig_export.decontam import DEFAULT_EVAL_SPLITS, Decontaminator, SplitRule, normalize_prompt
+from coderig_export.decontam import DEFAULT_EVAL_SPLITS, Decontaminator, SplitRule, normalize_prompt, unmatched_rules
 from tests.factories import make_problem
 
 
@@ -65,3 +65,10 @@ def test_rule_parsing() -> None:
 
 def test_normalize_prompt() -> None:
     assert normalize_prompt("  A\n\tB  c ") == "a b c"
+
+
+def test_unmatched_rules() -> None:
+    rules = [SplitRule.parse(s) for s in ("mbbp:test", "MBPP:test", "mbpp:tset", "human*", "leet*")]
+    no_dataset, no_split = unmatched_rules(rules, {("mbpp", "test"), ("mbpp", "train"), ("humaneval", "test")})
+    assert [str(r) for r in no_dataset] == ["mbbp:test", "leet*:*"]
+    assert [str(r) for r in no_split] == ["mbpp:tset"]

@@ -111,7 +111,8 @@ def finetune(refs: tuple[str, ...], mix: str, ratios: tuple[float, float, float]
     config = build_config(FinetuneConfig, **finetune_config(
         mix=mix, ratios=ratios, size=size, seed=seed, require_hidden=require_hidden, include_eval_splits=include_eval_splits,
         eval_splits=eval_splits, against=against, formats=formats, system_prompt=system_prompt, instruction=instruction))
-    run_main(lambda: _report(*export_finetune(RunStore(runs), refs, config, name or f"finetune-{mix}", quiet), as_json))
+    run_main(lambda: _report(*export_finetune(RunStore(runs), refs, config, name or f"finetune-{mix}", quiet,
+                                              explicit_eval_splits=bool(eval_splits)), as_json))
 
 
 @main.command()

@@ -45,6 +45,23 @@ class SplitRule:
         return f"{self.dataset}:{self.split}"
 
 
+def unmatched_rules(rules: Iterable[SplitRule], seen: Iterable[tuple[str, str]]) -> tuple[list[SplitRule], list[SplitRule]]:
+    """Rules that name no dataset of the (dataset, split) pairs seen, and rules whose dataset is there but no split matches.
+
+    A misspelt rule ('mbbp:test') would otherwise remove nothing, silently keeping the evaluation
+    problems it was meant to leave out.
+    """
+    pairs = set(seen)
+    datasets = {d for d, _ in pairs}
+    no_dataset, no_split = [], []
+    for rule in rules:
+        if not any(SplitRule(rule.dataset).matches(d, "") for d in datasets):
+            no_dataset.append(rule)
+        elif not any(rule.matches(d, s) for d, s in pairs):
+            no_split.append(rule)
+    return no_dataset, no_split
+
+
 def normalize_prompt(text: str) -> str:
     """Lower-cased text with every run of whitespace collapsed: how prompts are compared."""
     return _WS.sub(" ", text).strip().lower()

@@ -6,13 +6,13 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from coderig_schemas import Builder, ChatExample, FineTuneExample, InvalidInputError, Problem, PublishedOutput, RunStore
+from coderig_schemas import Builder, ChatExample, FineTuneExample, InvalidInputError, Problem, PublishedOutput, RunStore, UsageError
 from coderig_schemas.cli_support import attach_log_file, progress
 from coderig_schemas.layout import CHAT_JSONL, FINETUNE_JSONL, PROBLEMS, RESULTS
 
 from . import __version__
 from .config import FinetuneConfig
-from .decontam import Decontaminator
+from .decontam import Decontaminator, SplitRule, unmatched_rules
 from .dedup import Deduplicator
 from .formats import (
     CARD,
@@ -102,8 +102,31 @@ def _warn_shortfall(report: MixReport) -> None:
     log.info("mix %s achieved: %d examples (%s)", report.mix, report.taken, achieved)
 
 
-def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConfig, name: str, quiet: bool) -> tuple[PublishedOutput, bool]:
-    """Build and publish the fine-tuning dataset; return the output and whether it already existed."""
+def check_eval_splits(config: FinetuneConfig, runs: list[ScoredRun]) -> None:
+    """Refuse --eval-split rules naming a dataset no input has (a typo would keep the evaluation problems); warn of splits.
+
+    Only for rules given on the command line: the default list names every registry dataset, most
+    of them absent from any one export.
+    """
+    seen = {(p.dataset, p.split) for run in runs for p in run.problems.values()}
+    no_dataset, no_split = unmatched_rules(config.rules(), seen)
+    if no_dataset:
+        datasets = ", ".join(sorted({d for d, _ in seen})) or "none"
+        raise UsageError(
+            f"--eval-split {', '.join(map(str, no_dataset))}: no input has {'that dataset' if len(no_dataset) == 1 else 'those datasets'}",
+            hint=f"the inputs' datasets are {datasets}; fix the spelling, or drop the rule",
+        )
+    for rule in no_split:
+        splits = ", ".join(sorted({sp for d, sp in seen if SplitRule(rule.dataset).matches(d, sp)}))
+        log.warning("--eval-split %s removes nothing: the inputs' %s problems are in split(s) %s", rule, rule.dataset, splits)
+
+
+def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConfig, name: str, quiet: bool,
+                    *, explicit_eval_splits: bool = False) -> tuple[PublishedOutput, bool]:
+    """Build and publish the fine-tuning dataset; return the output and whether it already existed.
+
+    explicit_eval_splits: the rules came from --eval-split, so each must name a dataset of the inputs.
+    """
     # Only manifests are read before the output key is known: a no-op re-run reads no file.
     runs = open_runs(store, refs)
     against: list[PublishedOutput] = []
@@ -120,6 +143,8 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
         handler = attach_log_file(builder.log_path)
         try:
             log.info("finetune export of %d run(s) into %s", len(runs), builder.ref)
+            if explicit_eval_splits:
+                check_eval_splits(config, runs)
             decontaminator = Decontaminator(config.rules())
             for source in against:
                 for p in source.records(PROBLEMS, Problem):
