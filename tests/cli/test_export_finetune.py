@@ -380,3 +380,22 @@ def test_an_empty_dataset_is_published_and_said(export_store: ExportStore) -> No
     out = Path(result.stdout.strip())
     assert (out / FINETUNE_JSONL).read_text() == ""
     assert "the dataset is empty: 1 passing samples, 1 from evaluation splits" in " ".join(result.stderr.split())
+
+
+def test_include_eval_splits_keeps_splits_but_not_against_and_hints_only_what_was_not_given(export_store: ExportStore) -> None:
+    generate_ref = export_store.humaneval.manifest.inputs[0].ref
+    result = invoke("finetune", export_store.humaneval.ref, "--include-eval-splits", "--against", generate_ref, "--mix", "all")
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stderr.split())
+    assert "the dataset is empty: 1 passing samples, 1 from --against outputs, 0 duplicates" in text
+    assert "--include-eval-splits keeps" not in text and "--mix all takes" not in text  # both were given
+    card = (Path(result.stdout.strip()) / "README.md").read_text()
+    assert f"evaluation splits kept (`--include-eval-splits`); every problem of `{generate_ref}` left out" in card
+    assert "**not** decontaminated" not in card
+    # Without them, the hints name both options.
+    result = invoke("finetune", export_store.humaneval.ref, "--against", generate_ref)
+    text = " ".join(result.stderr.split())
+    assert "1 from evaluation splits or --against outputs (--include-eval-splits keeps those of evaluation splits)" in text
+    assert "(--mix all takes them)" in text
+    help_text = " ".join(invoke("finetune", "--help").stdout.split())
+    assert "--against outputs are still left out" in help_text

@@ -77,7 +77,8 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the selection and output order.")
 @click.option("--require-hidden/--visible-only", default=True, show_default=True,
               help="Keep samples that passed every test, hidden ones included (default), or only their visible tests.")
-@click.option("--include-eval-splits", is_flag=True, help="Do not decontaminate: keep problems of evaluation splits.")
+@click.option("--include-eval-splits", is_flag=True,
+              help="Keep problems of evaluation splits (no --eval-split rule applies); --against outputs are still left out.")
 @click.option("--eval-split", "eval_splits", multiple=True, metavar="DATASET[:SPLIT]",
               help=f"Evaluation split to leave out (globs; repeatable). Default: {', '.join(DEFAULT_EVAL_SPLITS)}.")
 @click.option("--against", multiple=True, metavar="REF",

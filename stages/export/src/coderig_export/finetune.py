@@ -85,6 +85,22 @@ def gather(runs: list[ScoredRun], config: FinetuneConfig, decontaminator: Decont
     return Gathered(candidates=kept, tallies=dict(tallies), contamination=reasons)
 
 
+def empty_warning(got: Gathered, config: FinetuneConfig, report: MixReport) -> str:
+    """Why the dataset came out empty, with hints that suggest only options not already given."""
+    tallies = got.tallies.values()
+    passing, contaminated = sum(sum(t.passing.values()) for t in tallies), sum(t.contaminated for t in tallies)
+    duplicates = sum(t.duplicates for t in tallies)
+    if config.eval_splits:
+        removed = f"{contaminated} from evaluation splits" + (" or --against outputs" if config.against else "")
+        removed += " (--include-eval-splits keeps those of evaluation splits)"
+    else:  # --include-eval-splits: only --against removes anything
+        removed = f"{contaminated} from --against outputs"
+    not_taken = f"{len(got.candidates)} clean ones not taken by the {report.mix} mix"
+    if report.mix != "all":
+        not_taken += " (--mix all takes them)"
+    return f"the dataset is empty: {passing} passing samples, {removed}, {duplicates} duplicates, {not_taken}"
+
+
 def _warn_shortfall(report: MixReport) -> None:
     for b in report.shortfalls:
         log.warning("bucket %s is short: %d of %d wanted (%d available)", b.difficulty, b.taken, b.target, b.available)
@@ -161,11 +177,7 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
             )
             _warn_shortfall(report)
             if not chosen:
-                tallies = got.tallies.values()
-                log.warning("the dataset is empty: %d passing samples, %d from evaluation splits (--include-eval-splits keeps them), "
-                            "%d duplicates, %d clean ones not taken by the %s mix (--mix all takes them)",
-                            sum(sum(t.passing.values()) for t in tallies), sum(t.contaminated for t in tallies),
-                            sum(t.duplicates for t in tallies), len(got.candidates), report.mix)
+                log.warning("%s", empty_warning(got, config, report))
             builder.mark("mix")
             files = _write_files(builder, chosen, config)
             rows = summary_rows(got.tallies, chosen)

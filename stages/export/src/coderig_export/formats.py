@@ -207,6 +207,18 @@ def _builder(file: str) -> str:
     return "parquet" if file.endswith(".parquet") else "json"
 
 
+def _decontamination_text(eval_splits: Sequence[str], against: Sequence[str]) -> str:
+    """The card's decontamination line: the split rules (off with --include-eval-splits) and the --against outputs."""
+    against_text = ", ".join(f"`{a}`" for a in against)
+    if eval_splits:
+        text = ", ".join(f"`{r}`" for r in eval_splits) + " left out, with any problem sharing an id or statement with them"
+        return text + (f"; also every problem of {against_text}" if against else "") + "."
+    if against:
+        return (f"evaluation splits kept (`--include-eval-splits`); every problem of {against_text} left out, with any "
+                "problem sharing an id or statement with them.")
+    return "**not** decontaminated (`--include-eval-splits`): evaluation problems are included."
+
+
 def dataset_card(f: CardFacts) -> str:
     """The README.md of the exported dataset (Hugging Face dataset card front matter included)."""
     # Each config points at its JSONL file, else its parquet file (--formats parquet without jsonl or chat).
@@ -241,10 +253,7 @@ def dataset_card(f: CardFacts) -> str:
         "",
         f"- Pass criterion: **{f.criterion}** " + CRITERION_TEXT.get(f.criterion, ""),
         "- Deduplicated: one example per problem and normalized code (comments, docstrings and layout removed with `ast`).",
-        "- Decontaminated: "
-        + (", ".join(f"`{r}`" for r in f.eval_splits) + " left out, with any problem sharing an id or statement with them"
-           if f.eval_splits else "**not** decontaminated (`--include-eval-splits`): evaluation problems are included")
-        + (f"; also every problem of {', '.join(f'`{a}`' for a in f.against)}" if f.against else "") + ".",
+        "- Decontaminated: " + _decontamination_text(f.eval_splits, f.against),
         "- Instruction: " + ("the prompt as the model received it (the user turn; the chat form keeps its system turn)."
                              if f.instruction == "prompt" else "the problem statement as the dataset gives it."),
         f"- Mix: **{f.report.mix}**" + (f", target size {f.report.size}" if f.report.size is not None else "") + f", seed {f.seed}.",
