@@ -76,6 +76,20 @@ def test_nothing_to_analyze_exits_3(two_models: dict[tuple[str, int], PublishedO
     assert r.exit_code == 3 and "no published output score/absent" in err(r)
 
 
+def test_reference_timings_named_explicitly_are_refused(two_models: dict[tuple[str, int], PublishedOutput], run_store: Path) -> None:
+    from coderig_schemas.layout import REFERENCE_TIMINGS
+
+    gen = RunStore(run_store).resolve(two_models[("alpha", 0)].manifest.inputs[0].ref)
+    with RunStore(run_store).begin(stage="score", name="reftimes__toy", config={"kind": "reference-timings"}, inputs=[gen],
+                                   tool="t", tool_version="0") as b:
+        b.write_bytes(REFERENCE_TIMINGS, b"")
+        b.publish()
+    for args in (["run", "score/reftimes__toy", *FAST], ["compare", "score/reftimes__toy", two_models[("alpha", 0)].ref]):
+        r = invoke(*args)
+        assert r.exit_code == 3 and r.stdout == "", args
+        assert "score/reftimes__toy/" in err(r) and "holds the scorer's reference timings (reference_timings.jsonl), not results" in err(r)
+
+
 def test_tampered_results_exit_3(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
     out = two_models[("alpha", 0)]
     with open(out.path / RESULTS, "a") as f:

@@ -85,6 +85,13 @@ def test_globs_skip_score_outputs_without_results(export_store: ExportStore) -> 
         b.publish()
     _, out = finetune()
     assert "reftimes" not in json.dumps(store.resolve(str(out)).manifest.model_dump(mode="json")["inputs"])
+    # Named explicitly, reference timings are refused for what they are (not 'made by another version').
+    for command in ("finetune", "xlsx"):
+        result = invoke(command, "score/reftimes__toy")
+        text = " ".join(result.stderr.split())
+        assert result.exit_code == 3 and result.stdout == ""
+        assert "holds the scorer's reference timings (reference_timings.jsonl), not results" in text, command
+        assert "another version" not in text
 
 
 def test_manifest_lists_every_input_read(export_store: ExportStore) -> None:

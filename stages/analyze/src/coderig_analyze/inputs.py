@@ -24,7 +24,7 @@ from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStor
 from coderig_schemas._base import Record
 from coderig_schemas.analysis import InputIssue, RunConfig
 from coderig_schemas.io import hash_json, iter_jsonl
-from coderig_schemas.layout import PROBLEMS, RESULTS, SAMPLES, default_name
+from coderig_schemas.layout import PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES, default_name
 
 from .fastread import read_columns
 
@@ -90,6 +90,17 @@ def _latest_per_name(outputs: list[PublishedOutput]) -> list[PublishedOutput]:
     return list(newest.values())
 
 
+def resolve_run(store: RunStore, ref: str) -> PublishedOutput:
+    """A score output named explicitly; reference timings (score's 'reftimes__<dataset>') are refused, not read as an empty run."""
+    out = store.resolve(ref, stage="score")
+    if not out.has(RESULTS) and out.has(REFERENCE_TIMINGS):
+        raise InvalidInputError(
+            f"{out.ref} holds the scorer's reference timings ({REFERENCE_TIMINGS}), not results",
+            hint="name the score output of a generate output, e.g. 'score/<model>__<dataset>__s<seed>'",
+        )
+    return out
+
+
 def _generate_ref(score: PublishedOutput) -> str | None:
     return next((i.ref for i in score.manifest.inputs if i.ref.startswith("generate/")), None)
 
@@ -110,7 +121,7 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
             chosen.update((o.ref, o) for o in found)
             globs.append(pattern)
         else:
-            out = store.resolve(ref, stage="score")
+            out = resolve_run(store, ref)
             chosen[out.ref] = out
     if category is not None:
         cat_name, cat = category

@@ -22,7 +22,7 @@ from . import __version__
 from .comparisons import first_outcomes, paired_comparison, pairs_to_compare
 from .configs import config_analysis
 from .difficulty import problem_difficulty
-from .inputs import Category, RunData, load_run, open_generate, read_category, select
+from .inputs import Category, RunData, load_run, open_generate, read_category, resolve_run, select
 from .intervals import wilson
 from .matrix import comparison_matrix, matrix_markdown
 from .report import ReportInputs, failure_table, render_html, render_markdown
@@ -263,7 +263,7 @@ def compare_runs(store: RunStore, a_ref: str, b_ref: str, *, replicates: int, se
     """Paired comparison of two score outputs on the problems both scored."""
     loaded = []
     for ref in (a_ref, b_ref):
-        score = store.resolve(ref, stage="score")
+        score = resolve_run(store, ref)
         gen, missing = open_generate(store, score)
         run, found = load_run(score, gen)
         for issue in missing + found:

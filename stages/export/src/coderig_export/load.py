@@ -12,7 +12,7 @@ from functools import cached_property
 from glob import has_magic
 
 from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult
-from coderig_schemas.layout import PROBLEMS, RESULTS, SAMPLES
+from coderig_schemas.layout import PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,22 @@ def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[P
                 found.setdefault(out.ref, out)
         else:
             out = store.resolve(ref, stage="score")
+            _check_has_results(out)
             found.setdefault(out.ref, out)
     return [found[r] for r in sorted(found)]
+
+
+def _check_has_results(out: PublishedOutput) -> None:
+    """A score output named explicitly must hold results: reference timings, for one, are not a run."""
+    if out.has(RESULTS):
+        return
+    if out.has(REFERENCE_TIMINGS):
+        raise InvalidInputError(
+            f"{out.ref} holds the scorer's reference timings ({REFERENCE_TIMINGS}), not results",
+            hint="name the score output of a generate output, e.g. 'score/<model>__<dataset>__s<seed>'",
+        )
+    raise InvalidInputError(f"{out.path / 'manifest.json'}:1: outputs: {out.ref} lists no {RESULTS}",
+                            hint="name a score output that scored samples, or re-run score on its generate output")
 
 
 def open_run(store: RunStore, score: PublishedOutput) -> ScoredRun:
