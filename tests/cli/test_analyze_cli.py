@@ -72,6 +72,9 @@ def test_nothing_to_analyze_exits_3(two_models: dict[tuple[str, int], PublishedO
     r = invoke("run", "nomatch*", *FAST)
     assert r.exit_code == 3 and r.stdout == ""
     assert "nothing to analyze" in err(r)
+    other = two_models[("alpha", 0)].path.parents[2]  # the store the fixture filled, given with --runs instead of ./runs
+    r = invoke("run", "nomatch*", "--runs", str(other), *FAST)
+    assert f"ls {other / 'score'}" in r.stderr.replace("\n", "") and "'ls runs/score'" not in err(r)
     r = invoke("run", "score/absent", *FAST)
     assert r.exit_code == 3 and "no published output score/absent" in err(r)
 

@@ -100,3 +100,19 @@ def test_unknown_type_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("hi")
     assert invoke("convert", str(tmp_path / "x.txt")).exit_code == 3
     assert invoke("convert", str(tmp_path / "nope.jsonl")).exit_code == 3
+
+
+def test_a_read_only_destination_suggests_output_not_the_run_store(export_store: ExportStore, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import tempfile
+
+    def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "ro" / ".x.csv.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    result = invoke("convert", str(export_store.toy.path / RESULTS), "-o", str(tmp_path / "ro" / "x.csv"))
+    text = " ".join(result.stderr.split())
+    assert result.exit_code == 1 and result.stdout == ""
+    assert f"{tmp_path / 'ro' / 'x.csv'}: cannot write (Read-only file system)" in text and "--output PATH" in text
+    assert "--runs" not in text and "CODERIG_RUNS" not in text

@@ -143,8 +143,8 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
                 issues.append(InputIssue(kind="unscored", ref=gen.ref, message=f"{gen.ref} has no score output; run coderig-score on it"))
     if not chosen:
         raise InvalidInputError(
-            "nothing to analyze: no score output matches the given references, globs or category",
-            hint="list them with 'ls runs/score' and pass 'score/<name>' or a glob like 'model*__mbpp__*'",
+            f"nothing to analyze: no score output in {store.root} matches the given references, globs or category",
+            hint=f"list them with 'ls {store.root / 'score'}' and pass 'score/<name>' or a glob like 'model*__mbpp__*'",
         )
     unique = list({(i.kind, i.ref, i.message): i for i in issues}.values())
     return Selection(scores=sorted(chosen.values(), key=lambda o: o.ref), issues=unique, missing_pairs=missing_pairs)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
-from coderig_schemas import ConflictError, InvalidInputError, PublishedOutput, RunStore
+from coderig_schemas import InvalidInputError, PublishedOutput, RunStore
 from coderig_schemas.cli_support import build_config, emit, quiet_option, run_main, runs_option, setup_logging
 
 from .decontam import DEFAULT_EVAL_SPLITS
@@ -152,23 +150,13 @@ def convert(file: Path, to: str, output: Path | None, force: bool, quiet: bool) 
     A file inside a published output is checked against its manifest's sha256 and validated
     against its contract model. Nested fields become JSON text. Prints the path written.
     """
-    from .convert import to_csv
+    from .convert import convert_file
 
     setup_logging(quiet)
     dest = output or Path.cwd() / (file.stem + "." + to)
 
     def body() -> None:
-        if dest.exists() and not force:
-            raise ConflictError(f"{dest} exists", hint="use --force to replace it or --output to write elsewhere")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            n = to_csv(file.absolute(), Path(tmp))
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        n = convert_file(file.absolute(), dest, force)
         log.info("%d rows written to %s", n, dest)
         emit(str(dest))
 

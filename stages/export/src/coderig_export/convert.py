@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from coderig_schemas import InvalidInputError
+from coderig_schemas import CoderigError, ConflictError, InvalidInputError
 from coderig_schemas.io import format_validation_error
 from coderig_schemas.registry import SCHEMAS
 from coderig_schemas.store import MANIFEST, open_output
@@ -117,4 +119,36 @@ def to_csv(src: Path, dest: Path) -> int:
             n += 1
         f.flush()
         os.fsync(f.fileno())
+    return n
+
+
+#: errno values of a file system that refuses: said in one line with a hint that fits convert (it has no --runs).
+_REFUSED = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def convert_file(src: Path, dest: Path, force: bool) -> int:
+    """Write src's records to dest as CSV, atomically (temp file in dest's directory, then rename); return the rows written.
+
+    An existing dest is a conflict unless force. A file system that refuses to write dest (read-only,
+    full, no permission) is one line suggesting --output, not the run store options of other commands.
+    """
+    if dest.exists() and not force:
+        raise ConflictError(f"{dest} exists", hint="use --force to replace it or --output to write elsewhere")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            n = to_csv(src, Path(tmp))
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        if e.errno not in _REFUSED:
+            raise
+        if e.filename is not None and Path(e.filename).absolute() == src.absolute():
+            raise CoderigError(f"{src}: {e.strerror}", hint="make the file readable") from None
+        hint = "free some space" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "make that directory writable"
+        raise CoderigError(f"{dest}: cannot write ({e.strerror})", hint=f"{hint}, or write elsewhere with --output PATH") from None
     return n
