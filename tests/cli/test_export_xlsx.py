@@ -253,3 +253,13 @@ def test_golden_workbook_values(export_store: ExportStore) -> None:
         golden.write_text(text)
     assert golden.is_file(), f"{golden} missing: run with CODERIG_UPDATE_GOLDEN=1"
     assert text == golden.read_text(), f"the workbook differs from {golden}; if intended, refresh with CODERIG_UPDATE_GOLDEN=1"
+
+
+def test_help_lists_every_sheet_the_workbook_has(export_store: ExportStore) -> None:
+
+    help_text = " ".join(invoke("xlsx", "--help").stdout.split())
+    path = Path(invoke("xlsx", export_store.toy.ref).stdout.strip()) / "results.xlsx"
+    sheets = openpyxl.load_workbook(path, read_only=True).sheetnames
+    assert sheets == ["Summary", "Runs", "Compare", "Results"]
+    for sheet in sheets:
+        assert f"{sheet} (" in help_text, sheet

@@ -126,8 +126,9 @@ def finetune(refs: tuple[str, ...], mix: str, ratios: tuple[float, float, float]
 def xlsx(refs: tuple[str, ...], no_code: bool, max_cell_chars: int, name: str, as_json: bool, runs: Path, quiet: bool) -> None:
     """Excel workbook of score outputs REFS (references or name globs; default: all), runs side by side.
 
-    Sheets: Summary (pass rates by run, model, dataset and difficulty), Compare (per-problem pass
-    rate, one column per run) and Results (one row per sample). Written in streaming mode.
+    Sheets: Summary (pass rates by model, dataset and difficulty, pooling the runs), Runs (the same
+    per run), Compare (per-problem pass rate, one column per run) and Results (one row per sample;
+    Results 2, 3... past Excel's row limit). Written in streaming mode.
     """
     from .config import XlsxConfig
     from .workbook import export_xlsx
