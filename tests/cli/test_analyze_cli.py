@@ -269,3 +269,36 @@ def test_compare_warns_about_problems_left_out(run_store: Path) -> None:
     r = invoke("compare", "a__toy__s0", "b__toy__s0", "--bootstrap", "50")
     assert r.exit_code == 0 and r.stdout.split()[-1] == "1"  # one discordant pair each way
     assert "paired on the 2 problems both scored: 1 of A's and 0 of B's others are left out" in err(r)
+
+
+def test_globs_skip_shard_outputs_next_to_their_merged_output(run_store: Path) -> None:
+    problems = [make_problem(f"p{i}") for i in range(4)]
+    samples = [make_sample(p) for p in problems]
+    gen = publish_generate(run_store, problems, samples)
+    store = RunStore(run_store)
+    shards = []
+    for i in range(2):
+        with store.begin(stage="score", name=f"shard{i}of2__{gen.manifest.name}", config={"scorer": "t", "shard": f"{i}/2"},
+                         inputs=[gen], tool="t", tool_version="0") as b:
+            b.write_records(RESULTS, [make_result(s) for s in samples[i::2]])
+            shards.append(b.publish())
+    r = invoke("run", "score/*", *FAST)  # only shards: nothing to analyze
+    assert r.exit_code == 3 and "nothing to analyze" in err(r)
+    r = invoke("run", "score/shard*", "--json", *FAST)  # a glob naming shards takes them
+    assert r.exit_code == 0 and json.loads(r.stdout)["runs"] == 2
+    with store.begin(stage="score", name=gen.manifest.name, config={"scorer": "t", "shard": None, "merged_shards": 2},
+                     inputs=[gen, *shards], tool="t", tool_version="0") as b:
+        b.write_records(RESULTS, [make_result(s) for s in samples])
+        merged = b.publish()
+    r = invoke("run", "score/*", *FAST)
+    assert r.exit_code == 0, r.stderr
+    a = load_analysis(r.stdout)
+    assert len(a.runs) == 1 and a.runs[0].summary.total_samples == 4 and a.issues == []  # each sample once
+    assert merged.ref in (Path(r.stdout.strip()) / "runs.csv").read_text()
+    other = scored_run(run_store, {"p0": ["passed"]}, model="other")
+    shutil.rmtree(merged.path)  # shards left without their merged output: said, not silently dropped
+    r = invoke("run", "*", *FAST)
+    a = load_analysis(r.stdout)
+    assert len(a.runs) == 1 and other.ref in (Path(r.stdout.strip()) / "runs.csv").read_text()
+    (issue,) = [i for i in a.issues if i.ref == gen.ref]
+    assert issue.kind == "unscored" and "scored only in shard outputs" in issue.message

@@ -144,7 +144,8 @@ def test_an_eval_split_naming_no_input_dataset_is_refused(export_store: ExportSt
     # A dataset that is there but a split that is not: removes nothing, said loudly, not refused.
     result = invoke("finetune", "--mix", "all", "--eval-split", "mbpp:tset", "--eval-split", "humaneval")
     assert result.exit_code == 0, result.stderr
-    assert "--eval-split mbpp:tset removes nothing: the inputs' mbpp problems are in split(s) test, train" in " ".join(result.stderr.split())
+    text = " ".join(result.stderr.split())
+    assert "--eval-split mbpp:tset removes nothing: the inputs' mbpp problems are in split(s) test, train" in text
 
 
 def test_duplicates_are_removed_and_counted(export_store: ExportStore) -> None:

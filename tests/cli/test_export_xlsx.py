@@ -256,7 +256,6 @@ def test_golden_workbook_values(export_store: ExportStore) -> None:
 
 
 def test_help_lists_every_sheet_the_workbook_has(export_store: ExportStore) -> None:
-
     help_text = " ".join(invoke("xlsx", "--help").stdout.split())
     path = Path(invoke("xlsx", export_store.toy.ref).stdout.strip()) / "results.xlsx"
     sheets = openpyxl.load_workbook(path, read_only=True).sheetnames

@@ -52,7 +52,8 @@ def read_category(path: Path, name: str) -> Category:
     try:
         doc = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise InvalidInputError(f"{path}: categories file not found", hint="check the path given by --categories-file or CODERIG_CATEGORIES") from None
+        raise InvalidInputError(f"{path}: categories file not found",
+                                hint="check the path given by --categories-file or CODERIG_CATEGORIES") from None
     except yaml.YAMLError as e:
         raise InvalidInputError(f"{path}: not valid YAML ({e})", hint="fix the file") from None
     categories = doc.get("categories") if isinstance(doc, dict) else None
@@ -101,6 +102,11 @@ def resolve_run(store: RunStore, ref: str) -> PublishedOutput:
     return out
 
 
+def _is_shard(out: PublishedOutput) -> bool:
+    """A shard output of a split score run ('score/shard<i>of<N>__<name>'): its merged output holds the same results."""
+    return out.manifest.config.get("shard") is not None
+
+
 def _generate_ref(score: PublishedOutput) -> str | None:
     return next((i.ref for i in score.manifest.inputs if i.ref.startswith("generate/")), None)
 
@@ -114,7 +120,9 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
     for ref in refs:
         if _GLOB_CHARS & set(ref):
             pattern = ref.removeprefix("score/")
-            found = _latest_per_name(store.list_outputs("score", pattern))
+            # Shard outputs would count each sample twice next to their merged output: a glob takes them
+            # only when it names them ('shard*'); a reference always does.
+            found = _latest_per_name([o for o in store.list_outputs("score", pattern) if pattern.startswith("shard") or not _is_shard(o)])
             if not found:
                 log.warning("no score output matches %r", ref)
                 issues.append(InputIssue(kind="missing", ref=None, message=f"no score output matches {ref!r}"))
@@ -136,11 +144,17 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
                 chosen.update((o.ref, o) for o in found)
                 globs.append(pattern)
     # Generate outputs that nobody scored: only knowable for globs and categories.
-    scored = {_generate_ref(o) for o in store.list_outputs("score")}
+    outputs = store.list_outputs("score")
+    scored = {_generate_ref(o) for o in outputs if not _is_shard(o)}
+    sharded = {_generate_ref(o) for o in outputs if _is_shard(o)}
     for pattern in globs:
         for gen in _latest_per_name(store.list_outputs("generate", pattern)):
-            if gen.ref not in scored:
-                issues.append(InputIssue(kind="unscored", ref=gen.ref, message=f"{gen.ref} has no score output; run coderig-score on it"))
+            if gen.ref in scored:
+                continue
+            message = (f"{gen.ref} is scored only in shard outputs, left out; merge them with 'coderig-score merge' "
+                       "(or name them: 'score/shard*')" if gen.ref in sharded
+                       else f"{gen.ref} has no score output; run coderig-score on it")
+            issues.append(InputIssue(kind="unscored", ref=gen.ref, message=message))
     if not chosen:
         raise InvalidInputError(
             f"nothing to analyze: no score output in {store.root} matches the given references, globs or category",

@@ -68,8 +68,8 @@ def resolve_category(categories_file: Path | None, name: str | None) -> Category
     if name is None:
         return None
     if categories_file is None:
-        raise UsageError(f"--category {name} needs --categories-file",
-                         hint="pass the categories YAML file (or set CODERIG_CATEGORIES), e.g. the generate stage's registry/categories.yaml")
+        raise UsageError(f"--category {name} needs --categories-file", hint=(
+            "pass the categories YAML file (or set CODERIG_CATEGORIES), e.g. the generate stage's registry/categories.yaml"))
     return read_category(categories_file, name)
 
 

@@ -6,6 +6,7 @@ This is the only module of the stage that opens the run store for reading. Every
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,6 +14,8 @@ from glob import has_magic
 
 from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult
 from coderig_schemas.layout import PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES
+
+log = logging.getLogger("coderig.export")
 
 
 @dataclass(frozen=True)
@@ -110,22 +113,39 @@ class ScoredRun:
         return [self.score, self.generate]
 
 
+def is_shard(out: PublishedOutput) -> bool:
+    """Whether a score output is one shard of a split run ('score/shard<i>of<N>__<name>', config 'shard' set)."""
+    return out.manifest.config.get("shard") is not None
+
+
 def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[PublishedOutput]:
     """Score outputs named by references or name globs, deduplicated and sorted by reference.
 
     A glob ('*humaneval*', 'score/qwen*') picks the newest version of each matching name; a plain
     reference resolves as ``RunStore.resolve`` does. No argument means every score output. Globs skip
-    score outputs that hold no results (the scorer's reference timings).
+    score outputs that hold no results (the scorer's reference timings), and shard outputs, whose
+    results the merged output holds (counting both would count each sample twice), unless the glob
+    itself starts with 'shard' ('score/shard*'); a shard named by its reference is always taken.
     """
     found: dict[str, PublishedOutput] = {}
+    skipped: list[PublishedOutput] = []
     for ref in refs or ("*",):
         if has_magic(ref):
             glob = ref.removeprefix("score/")
             newest: dict[str, PublishedOutput] = {}
+            shards = 0
             for out in store.list_outputs("score", glob):
-                if out.has(RESULTS):  # score outputs without results (reference timings) are not runs
-                    newest[out.manifest.name] = out  # list_outputs is oldest first
+                if not out.has(RESULTS):  # score outputs without results (reference timings) are not runs
+                    continue
+                if is_shard(out) and not glob.startswith("shard"):
+                    skipped.append(out)
+                    shards += 1
+                    continue
+                newest[out.manifest.name] = out  # list_outputs is oldest first
             if not newest:
+                if shards:
+                    raise InvalidInputError(f"only shard outputs match {ref!r} in {store.root}",
+                                            hint="merge them with 'coderig-score merge', or name them ('score/shard*')")
                 raise InvalidInputError(f"no score output matches {ref!r} in {store.root}",
                                         hint="run the score stage first or check --runs")
             for out in newest.values():
@@ -134,7 +154,17 @@ def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[P
             out = store.resolve(ref, stage="score")
             _check_has_results(out)
             found.setdefault(out.ref, out)
+    _warn_unmerged(skipped, list(found.values()))
     return [found[r] for r in sorted(found)]
+
+
+def _warn_unmerged(skipped: list[PublishedOutput], chosen: list[PublishedOutput]) -> None:
+    """Say when skipped shards have no merged output among the inputs: their samples are then not exported at all."""
+    covered = {i.ref for out in chosen for i in out.manifest.inputs[:1]}
+    unmerged = sorted({s.manifest.inputs[0].ref for s in skipped if s.manifest.inputs and s.manifest.inputs[0].ref not in covered})
+    for gen in unmerged:
+        log.warning("shard outputs of %s are left out and no merged output of it is among the inputs: "
+                    "merge them with 'coderig-score merge', or name them ('score/shard*')", gen)
 
 
 def _check_has_results(out: PublishedOutput) -> None:
