@@ -205,6 +205,18 @@ def test_dry_run_prints_the_plan_and_publishes_nothing(run_store: Path) -> None:
     assert not (run_store / "generate").exists()
 
 
+def test_a_model_only_the_server_knows_is_planned_for_openai_and_refused_for_vllm(run_store: Path) -> None:
+    # A hosted name ('gpt-4o') is neither in the registry nor a hub id: the OpenAI engine asks the server,
+    # the local vLLM engine cannot load it (exit 2, as an unknown dataset).
+    r = invoke("--model", "gpt-4o", "--engine", "openai", "--base-url", "http://127.0.0.1:9/v1", "--dataset", "humaneval",
+               "--limit", "2", "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    [run] = json.loads(r.stdout)["runs"]
+    assert (run["model"], run["engine"], run["outputs"][0]["name"]) == ("gpt-4o", "openai", "gpt-4o__humaneval__s0")
+    r = invoke("--model", "gpt-4o", "--dataset", "humaneval", "--limit", "2", "--dry-run")
+    assert r.exit_code == 2 and "unknown model 'gpt-4o'" in r.stderr
+
+
 @pytest.mark.parametrize(("args", "needle"), [
     (["--model", "reference", "--engine", "vllm", "--dataset", "humaneval"], "replay"),
     (["--model", "x", "--engine", "replay", "--dataset", "humaneval"], "--replay-file"),

@@ -27,6 +27,7 @@ from coderig_schemas import (
     RunStore,
     Sample,
     SamplingParams,
+    UsageError,
 )
 from coderig_schemas.cli_support import attach_log_file, progress
 from coderig_schemas.io import dump_jsonl, hash_json, sha256_bytes, sha256_file
@@ -111,12 +112,20 @@ def resolve(config: GenerateConfig, cache: ProblemCache | None = None) -> Resolv
     else:
         from .models import resolve_model  # reads the registry YAML; imports no ML stack
 
-        spec = resolve_model(config.model, materialize=False)
-        model_id = spec.hf_id
-        d = spec.sampling
-        temperature, top_p, top_k, max_tokens = d.temperature, d.top_p, d.top_k, d.max_tokens
-        chat_default = spec.use_chat_template
-        extras["model_spec"] = spec.model_dump(mode="json", exclude={"hf_id"})
+        try:
+            spec = resolve_model(config.model, materialize=False)
+        except UsageError:
+            if config.engine.name != "openai":
+                raise
+            # A name only the server knows (a hosted model): the engine checks it against the server's
+            # model list; sampling starts from the generic defaults above.
+            model_id = config.model
+        else:
+            model_id = spec.hf_id
+            d = spec.sampling
+            temperature, top_p, top_k, max_tokens = d.temperature, d.top_p, d.top_k, d.max_tokens
+            chat_default = spec.use_chat_template
+            extras["model_spec"] = spec.model_dump(mode="json", exclude={"hf_id"})
     sampling = SamplingParams(
         temperature=config.temperature if config.temperature is not None else temperature,
         top_p=config.top_p if config.top_p is not None else top_p,

@@ -85,7 +85,7 @@ class OpenAIEngine:
         self.spec: ModelSpec | None
         try:
             self.spec = resolve_model(config.model, materialize=False)
-        except InvalidInputError:
+        except (InvalidInputError, UsageError):
             self.spec = None  # a name only the server knows (e.g. a hosted model)
         self.thinking = config.enable_thinking if config.enable_thinking is not None else (self.spec.thinking if self.spec else None)
         self.server_models, self.is_vllm = self._list_models()
