@@ -45,7 +45,10 @@ def test_run_json(two_models: dict[tuple[str, int], PublishedOutput]) -> None:
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["runs"] == 2 and doc["issues"] == [] and doc["ref"].startswith("analyze/analysis/")
+    assert doc["existing"] is False and doc["reused"] is False
     assert r.stderr == ""  # --quiet
+    again = json.loads(invoke("run", "alpha__toy__s0", "score/beta__toy__s0", "--json", *FAST).stdout)
+    assert again["existing"] is True and again["reused"] is True  # 'existing' as generate and export say; 'reused' kept
 
 
 def test_usage_errors_exit_2() -> None:

@@ -93,8 +93,10 @@ def run(refs: tuple[str, ...], category: str | None, categories_file: Path | Non
         )
         out = run_analysis(RunStore(runs), cfg, quiet)
         if as_json:
-            emit(json.dumps({"ref": out.output.ref, "path": str(out.output.path), "reused": out.reused, "runs": out.runs,
-                             "issues": [i.model_dump(mode="json") for i in out.issues], "seconds": round(out.seconds, 3)}))
+            # 'existing' as in generate and export; 'reused' kept for consumers written against older versions.
+            emit(json.dumps({"ref": out.output.ref, "path": str(out.output.path), "existing": out.reused, "reused": out.reused,
+                             "runs": out.runs, "issues": [i.model_dump(mode="json") for i in out.issues],
+                             "seconds": round(out.seconds, 3)}))
         else:
             emit(str(out.output.path))
 
