@@ -223,6 +223,7 @@ def test_a_model_only_the_server_knows_is_planned_for_openai_and_refused_for_vll
     (["--model", "reference", "--dataset", "humaneval", "--seeds", "0,x"], "--seeds"),
     (["--model", "reference", "--dataset", "humaneval", "--seeds", "1,1"], "distinct"),
     (["--model", "reference", "--dataset", "nope"], "unknown dataset"),
+    (["--model", "tiny-random", "--dataset", "humaneval", "--n", "2", "--temperature", "0"], "--n 2 with temperature 0"),
     (["--model", "reference", "--dataset", "humaneval", "--template", "nope"], "no template"),
     (["--model", "reference", "--dataset", "mbpp,humaneval", "--data-file", "x.jsonl"], "single --dataset"),
 ])

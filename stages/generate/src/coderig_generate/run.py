@@ -133,6 +133,10 @@ def resolve(config: GenerateConfig, cache: ProblemCache | None = None) -> Resolv
         max_tokens=config.max_tokens if config.max_tokens is not None else max_tokens,
         stop=list(config.stop), n=config.n, seed=None,
     )
+    if sampling.n > 1 and sampling.temperature == 0 and config.engine.name != "replay":
+        # vLLM refuses it only after the model is loaded (and a server answers 400): say so before
+        raise UsageError(f"--n {sampling.n} with temperature 0 would sample the same greedy answer {sampling.n} times",
+                         hint="give --temperature > 0 (e.g. 0.8) for pass@k, or --n 1")
     chat = config.chat_template if config.chat_template is not None else chat_default
     return Resolved(config=config, problems=problems, template=template, chat=chat, sampling=sampling, model_id=model_id,
                     problems_sha256=sha256_bytes(dump_jsonl(problems)), extras=extras)
