@@ -51,6 +51,9 @@ def test_custom_env_var(tmp_path: Path) -> None:
     ({"problem_id": "x", "prompt": "p", "entry_point": "f", "test": "x = 1\n"}, ":2: test: test code has no 'def check"),
     ({"problem_id": "adv/1", "prompt": "p", "tests": ["assert 1"]}, ":2: problem_id: 'adv/1' repeats"),
     ("{not json", ":2: not JSON"),
+    ({"problem_id": "x", "prompt": "p", "tests": [{"code": "assert 1", "visibility": "secret"}]},
+     ":2: tests.0.visibility: Input should be 'visible' or 'hidden'"),  # as docs/generate.md shows
+    ({"problem_id": "x", "prompt": "p", "tests": ["assert 1", 7]}, ":2: tests.1: Input should be a valid dictionary"),
 ])
 def test_bad_custom_line_names_file_and_line(tmp_path: Path, bad: Any, needle: str) -> None:
     f = _write(tmp_path / "adv.jsonl", [GOOD[0], bad])

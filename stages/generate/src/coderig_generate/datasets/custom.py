@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from coderig_schemas import Difficulty, DifficultySource, InvalidInputError, Problem, TestCase, Visibility
 
@@ -33,7 +33,7 @@ class CustomRecord(BaseModel):
     prompt: str = Field(min_length=1)
     entry_point: str | None = None
     reference_solution: str | None = None
-    tests: list[str | CustomTest] | None = None
+    tests: list[CustomTest] | None = None
     test: str | None = None
     setup_code: str = ""
     test_imports: list[str] = Field(default_factory=list)
@@ -43,6 +43,13 @@ class CustomRecord(BaseModel):
     date: str | None = None
     split: str = "test"
     source: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+    @field_validator("tests", mode="before")
+    @classmethod
+    def _strings_are_hidden_tests(cls, v: object) -> object:
+        # "assert ..." is short for {"code": "assert ..."}: one model, so errors name the field
+        # ('tests.0.visibility'), not a union member ('tests.0.str')
+        return [{"code": t} if isinstance(t, str) else t for t in v] if isinstance(v, list) else v
 
     @model_validator(mode="after")
     def _one_test_form(self) -> CustomRecord:
@@ -73,14 +80,11 @@ def custom(rec: RawRecord, split: str) -> Problem:
         preamble = (preamble + "\n" if preamble else "") + split_pre
     else:
         for i, t in enumerate(r.tests or []):
-            if isinstance(t, str):
-                tests.append(assert_case(f"t{i}", t, Visibility.HIDDEN))
-            else:
-                derived = assert_case(t.test_id or f"t{i}", t.code, Visibility(t.visibility))
-                tests.append(derived.model_copy(update={
-                    "input_repr": t.input_repr if t.input_repr is not None else derived.input_repr,
-                    "expected_repr": t.expected_repr if t.expected_repr is not None else derived.expected_repr,
-                }))
+            derived = assert_case(t.test_id or f"t{i}", t.code, Visibility(t.visibility))
+            tests.append(derived.model_copy(update={
+                "input_repr": t.input_repr if t.input_repr is not None else derived.input_repr,
+                "expected_repr": t.expected_repr if t.expected_repr is not None else derived.expected_repr,
+            }))
         if len({t.test_id for t in tests}) != len(tests):
             raise InvalidInputError(f"{rec.where}: tests: test_id values repeat", hint="give each test a distinct test_id")
     return Problem(
