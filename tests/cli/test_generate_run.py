@@ -205,6 +205,17 @@ def test_dry_run_prints_the_plan_and_publishes_nothing(run_store: Path) -> None:
     assert not (run_store / "generate").exists()
 
 
+def test_dry_run_names_every_split_of_a_mixed_custom_file(run_store: Path, tmp_path: Path) -> None:
+    rows = [{"problem_id": "a", "prompt": "p", "tests": ["assert 1"], "split": "train"},
+            {"problem_id": "b", "prompt": "p", "tests": ["assert 1"]}]
+    data = tmp_path / "mixed.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = invoke("--model", "reference", "--dataset", "custom", "--data-file", str(data), "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    [run] = json.loads(r.stdout)["runs"]
+    assert (run["split"], run["prompts"]) == ("train,test", 2)
+
+
 def test_a_model_only_the_server_knows_is_planned_for_openai_and_refused_for_vllm(run_store: Path) -> None:
     # A hosted name ('gpt-4o') is neither in the registry nor a hub id: the OpenAI engine asks the server,
     # the local vLLM engine cannot load it (exit 2, as an unknown dataset).

@@ -156,7 +156,9 @@ def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
             outputs.append({"seed": seed, "name": r.name(seed), "ref": f"generate/{r.name(seed)}/{key}",
                             "published": str(final) if (final / "manifest.json").is_file() else None})
         runs.append({
-            "model": config.model, "dataset": config.dataset, "split": config.split or (r.problems[0].split if r.problems else None),
+            # the requested split, else every split the problems come from (a custom file may mix them)
+            "model": config.model, "dataset": config.dataset,
+            "split": config.split or ",".join(dict.fromkeys(p.split for p in r.problems)) or None,
             "engine": config.engine.name, "seeds": list(config.seeds), "n": config.n, "prompts": len(r.problems),
             "samples_per_seed": len(r.problems) * config.n, "samples": len(r.problems) * config.n * len(config.seeds),
             "template_id": r.template.id, "chat_template": r.chat, "sampling": r.sampling.model_dump(mode="json"),
