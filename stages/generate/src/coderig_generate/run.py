@@ -37,7 +37,7 @@ from coderig_schemas.store import Builder, output_key
 from . import __version__, engines
 from .config import GenerateConfig
 from .datasets import load_problems
-from .engines.base import Engine, GenOutput, GenRequest
+from .engines.base import SEED_RULE, Engine, GenOutput, GenRequest
 from .extract import extract_code, keep_reachable
 from .prompts import Template, load_prompts, render
 
@@ -110,6 +110,8 @@ def resolve(config: GenerateConfig, cache: ProblemCache | None = None) -> Resolv
         if config.engine.replay_file:
             extras["replay_sha256"] = sha256_file(Path(config.engine.replay_file)) if Path(config.engine.replay_file).is_file() else None
     else:
+        # how the run seed becomes request seeds: outputs sampled under an earlier rule are not reused
+        extras["seed_rule"] = SEED_RULE
         from .models import resolve_model  # reads the registry YAML; imports no ML stack
 
         try:
@@ -380,6 +382,7 @@ def _stats(r: Resolved, samples: list[Sample], c: _Counters, resumed: int, units
         "extraction": dict(sorted(Counter(s.extraction_method.value for s in samples).items())),
         "finish_reason": dict(sorted(Counter(s.finish_reason.value for s in samples).items())),
         "empty_code": sum(1 for s in samples if not s.extracted_code.strip()),
+        "seed_rule": r.extras.get("seed_rule"),
         "template_id": r.template.id, "template_sha256": r.template.sha256, "chat_template": r.chat,
         "problems_sha256": r.problems_sha256, "difficulty": dict(sorted(Counter(str(p.difficulty) for p in r.problems).items())),
         "engine": engine.describe(),

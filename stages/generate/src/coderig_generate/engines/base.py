@@ -7,6 +7,7 @@ each :class:`GenOutput` into a contract ``Sample``. Engines never touch the run 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,6 +35,25 @@ class GenOutput:
     completion_tokens: int | None = None
     latency_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: how a run seed becomes the seed of each request (recorded in the manifest, part of the output identity)
+SEED_RULE = "request seed = sha256('coderig-seed-v1\\0<run seed>\\0<problem id>')[:8] >> 2; answer i uses request seed + i"
+
+
+def request_seed(seed: int | None, request_id: str) -> int | None:
+    """The seed sent with one request of a run seeded ``seed`` (None: unseeded).
+
+    vLLM (offline and server alike) draws answer ``i`` of an ``n > 1`` request with seed ``s + i``. Sending
+    the run seed as it is would make runs overlap (seed 1's answers 0..n-2 are seed 0's answers 1..n-1)
+    and give every problem of a run the same random draws. The run seed and the problem id are hashed
+    instead into a 62-bit seed (:data:`SEED_RULE`): a sample depends on (seed, problem, index) only, never
+    on ``n`` or on the batch, and the ``s + i`` ranges of different seeds and problems practically never meet.
+    """
+    if seed is None:
+        return None
+    digest = hashlib.sha256(f"coderig-seed-v1\0{seed}\0{request_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 2
 
 
 #: progress callback: (requests finished in this call, completion tokens generated so far)

@@ -1,9 +1,10 @@
 """The ``openai`` engine: any OpenAI-compatible server (``vllm serve``, or a remote API).
 
 Requests go out concurrently (asyncio + httpx, at most ``concurrency`` in flight), one per problem with
-``n`` answers and the run's ``seed``. Connection errors, timeouts, 429 and 5xx answers are retried with
-exponential backoff (honouring ``Retry-After``); other 4xx answers are errors of the request and stop
-the run. Chat requests go to ``/chat/completions``; requests without a chat template to ``/completions``.
+``n`` answers and the seed the run's ``seed`` gives that problem (``base.request_seed``). Connection
+errors, timeouts, 429 and 5xx answers are retried with exponential backoff (honouring ``Retry-After``);
+other 4xx answers are errors of the request and stop the run. Chat requests go to ``/chat/completions``;
+requests without a chat template to ``/completions``.
 
 When the server is vLLM (its ``/models`` says ``owned_by: vllm``) the engine also asks for vLLM's
 extensions: the rendered prompt (``return_prompt_text``), per-answer token ids (exact per-answer token
@@ -24,7 +25,7 @@ from coderig_schemas import CoderigError, FinishReason, InvalidInputError, Sampl
 from coderig_schemas.environment import package_versions
 
 from ..models import ModelSpec, resolve_model
-from .base import GenOutput, GenRequest, ProgressFn
+from .base import GenOutput, GenRequest, ProgressFn, request_seed
 
 if TYPE_CHECKING:
     from ..config import GenerateConfig
@@ -133,7 +134,7 @@ class OpenAIEngine:
         if sampling.stop:
             body["stop"] = list(sampling.stop)
         if seed is not None:
-            body["seed"] = seed
+            body["seed"] = request_seed(seed, request.request_id)
         if request.use_chat_template:
             endpoint = "/chat/completions"
             body["messages"] = [m.model_dump() for m in request.messages]

@@ -26,7 +26,7 @@ from coderig_schemas.environment import accelerator, cpu_fingerprint, package_ve
 from coderig_schemas.io import sha256_file
 
 from ..models import ModelSpec, cache_dir, get_preset, resolve_model
-from .base import GenOutput, GenRequest, ProgressFn
+from .base import GenOutput, GenRequest, ProgressFn, request_seed
 
 if TYPE_CHECKING:
     from ..config import EngineConfig, GenerateConfig
@@ -139,7 +139,7 @@ def _hub_snapshot(hf_id: str, revision: str | None, download_dir: str | None) ->
 
 
 def to_vllm_sampling(sampling: SamplingParams, seed: int | None) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.SamplingParams`` for the contract's sampling parameters and a run seed."""
+    """Keyword arguments of ``vllm.SamplingParams`` for the contract's sampling parameters and a request's seed."""
     return {
         "n": sampling.n,
         "temperature": sampling.temperature,
@@ -297,7 +297,8 @@ class VLLMEngine:
                     hint="lower --max-tokens or raise --max-model-len",
                 )
         prompts = [TokensPrompt(prompt_token_ids=t, prompt=s) for s, t in zip(texts, ids, strict=True)]
-        params = VLLMSamplingParams(**to_vllm_sampling(sampling, seed))
+        # one SamplingParams per request: each carries its own seed (base.request_seed)
+        params = [VLLMSamplingParams(**to_vllm_sampling(sampling, request_seed(seed, r.request_id))) for r in requests]
         use_tqdm: Any = _relay_factory(progress) if progress is not None else False
 
         start = time.perf_counter()
