@@ -165,3 +165,18 @@ def test_hub_model_offline_is_a_one_line_invalid_input_error(engine_env: dict[st
     assert done.stdout == ""
     [line] = [x for x in done.stderr.splitlines() if x.startswith("error:")]
     assert "cannot load model 'Qwen/Qwen2.5-Coder-0.5B-Instruct'" in line and "network" in line
+
+
+def test_model_folder_without_weights_is_a_one_line_invalid_input_error(
+    engine_env: dict[str, str], run_store: Path, shared_data: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "no-weights"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (folder / name).write_bytes((tiny_model_dir / name).read_bytes())
+    done = _run(["--quiet", "--model", str(folder), "--dataset", "humaneval", "--limit", "1"], _env(engine_env, run_store, shared_data))
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert f"cannot load model '{folder}'" in line and "weights" in line
+    assert not list((run_store / "generate").glob("*/*/manifest.json"))  # nothing published

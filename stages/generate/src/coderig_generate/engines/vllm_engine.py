@@ -245,6 +245,14 @@ class VLLMEngine:
                 f"cannot load model '{self.spec.name}' ({self.spec.hf_id}): {' '.join(str(e).split())}",
                 hint="check the name, the revision and the network (or HF_HUB_OFFLINE with a cached model)",
             ) from e
+        except RuntimeError as e:
+            # a folder with a config.json but no weights: vLLM's loader raises "Cannot find any model weights"
+            if "model weights" not in str(e):
+                raise
+            raise InvalidInputError(
+                f"cannot load model '{self.spec.name}' ({self.spec.hf_id}): {' '.join(str(e).split())}",
+                hint="the folder needs the model's weights (*.safetensors or *.bin) beside its config.json",
+            ) from e
         self.load_seconds = time.perf_counter() - start
         self.tokenizer: Any = self.llm.get_tokenizer()
         self._stats = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "generate_seconds": 0.0}
