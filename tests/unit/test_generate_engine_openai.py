@@ -89,6 +89,22 @@ def test_each_request_carries_the_seed_its_problem_gets() -> None:
     assert "seed" not in engine.payload(_request(0), sampling, None)[1]
 
 
+def test_timeouts_are_retried_then_name_the_limit() -> None:
+    posts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"data": [{"id": "m", "owned_by": "vllm"}]})
+        posts.append(request)
+        raise httpx.ReadTimeout("", request=request)  # what httpx raises when the server never answers
+
+    engine_config = EngineConfig(name="openai", base_url="http://server/v1", retries=1, request_timeout_s=2.5)
+    engine = OpenAIEngine(GenerateConfig(model="m", dataset="humaneval", engine=engine_config), transport=httpx.MockTransport(handler))
+    with pytest.raises(ServerError, match=r"failed after 2 attempts: ReadTimeout: no answer within 2.5 s \(--request-timeout\)"):
+        engine.generate([_request(0)], SamplingParams(temperature=0, max_tokens=2), 0)
+    assert len(posts) == 2
+
+
 # ---------------------------------------------------------------- a real server (vLLM's OpenAI-compatible API)
 
 

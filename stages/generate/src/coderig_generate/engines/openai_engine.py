@@ -164,6 +164,8 @@ class OpenAIEngine:
                 if response.status_code not in RETRY_STATUS:
                     raise ServerError(f"{request_id}: {self.base_url}{endpoint} rejected the request: {problem}")
                 retry_after = response.headers.get("retry-after")
+            except httpx.TimeoutException as e:  # httpx's timeouts often carry no message: say which limit was hit
+                problem = f"{type(e).__name__}: no answer within {self.timeout_s:g} s (--request-timeout)"
             except httpx.TransportError as e:
                 problem = f"{type(e).__name__}: {e}"
             if attempt >= self.retries:
