@@ -102,9 +102,15 @@ def main() -> None:
 
     from vllm import SamplingParams as VLLMSamplingParams
 
-    bare_params = VLLMSamplingParams(
-        n=args.n, temperature=args.temperature, top_p=0.95, top_k=0, max_tokens=args.max_tokens, seed=seed
-    )
+    from coderig_generate.engines.base import request_seed
+
+    # The same per-request seeds the engines send (derived from the run seed and the problem id), so the
+    # three sides must produce identical texts.
+    bare_params = [
+        VLLMSamplingParams(n=args.n, temperature=args.temperature, top_p=0.95, top_k=0, max_tokens=args.max_tokens,
+                           seed=request_seed(seed, r.request_id))
+        for r in requests
+    ]
 
     def bare() -> tuple[float, int, list[list[str]], None]:
         start = time.perf_counter()
