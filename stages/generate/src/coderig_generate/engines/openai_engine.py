@@ -101,7 +101,8 @@ class OpenAIEngine:
     def _list_models(self) -> tuple[list[str], bool]:
         """The server's model ids and whether it is vLLM; ([], False) when it does not list models."""
         try:
-            with httpx.Client(timeout=30, headers=self._headers(), transport=_sync_transport(self._transport)) as client:
+            # the server's model list, once: bounded by --request-timeout like every other request
+            with httpx.Client(timeout=self.timeout_s, headers=self._headers(), transport=_sync_transport(self._transport)) as client:
                 response = client.get(f"{self.base_url}/models")
         except httpx.TransportError as e:
             raise ServerError(f"cannot reach {self.base_url}: {e}", hint="check --base-url and that the server is running") from e
