@@ -157,8 +157,8 @@ def test_network_check_logic() -> None:
     assert not NetworkCheck(["lo", "eth0"], False, False, "").closed
     assert not NetworkCheck(["lo"], True, False, "").closed
     assert not NetworkCheck(["lo"], False, True, "").closed
-    # without bubblewrap the scorer's own loopback is shared by design; outside routes still count
-    assert NetworkCheck(["lo"], False, True, "", own_namespace_expected=False).closed
+    # without bubblewrap the scorer's own loopback is shared: reaching it is a way out too (issue 14)
+    assert not NetworkCheck(["lo"], False, True, "", own_namespace_expected=False).closed
     assert not NetworkCheck(["lo", "eth0"], False, True, "", own_namespace_expected=False).closed
 
 

@@ -70,7 +70,8 @@ def test_auto_falls_back_only_inside_a_read_only_container(monkeypatch: pytest.M
 
     monkeypatch.setattr(sb, "find_bwrap", lambda: None)
     monkeypatch.setattr(sb, "root_is_read_only", lambda: False)
-    refused = r"bubblewrap cannot start here \(bubblewrap not found.*\), and / is writable"
+    monkeypatch.setattr(sb, "jail_config", lambda python: None)  # no Landlock either (with it, see test_score_isolation)
+    refused = r"bubblewrap cannot start here \(bubblewrap not found.*\), Landlock is not available and / is writable"
     with pytest.raises(sb.SandboxError, match=refused), WorkerPool(SandboxSettings(mode="auto"), 1):
         pass
     monkeypatch.setattr(sb, "root_is_read_only", lambda: True)
@@ -87,6 +88,7 @@ def test_the_cli_reports_a_sandbox_that_cannot_start_in_one_line(monkeypatch: py
 
     monkeypatch.setattr(sb, "find_bwrap", lambda: None)
     monkeypatch.setattr(sb, "root_is_read_only", lambda: False)
+    monkeypatch.setattr(sb, "jail_config", lambda python: None)
     p = make_problem("p")
     gen = publish_generate(run_store, [p], [make_sample(p)])
     r = CliRunner().invoke(main, ["run", "--generate", gen.ref, "--no-calibrate", "-q"])

@@ -57,6 +57,7 @@ CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+_JAIL = None  # (restrict, read dirs, write dirs) when each sample jails itself with Landlock (set by main)
 
 
 def _libc():
@@ -262,6 +263,10 @@ def child_main(job, nonce, workdir, uid, gid, first, nproc):
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+    if _JAIL is not None:
+        # Without bubblewrap: the sample jails itself (Landlock, see isolation.py) before any of its code runs.
+        restrict, read, write = _JAIL
+        restrict(read, [workdir, *write])
     os.umask(0o077)
     os.environ.clear()
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"})
@@ -615,6 +620,11 @@ def main():
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     cfg = recv(proto_in)
+    global _JAIL
+    if cfg.get("landlock"):
+        jail = {}
+        exec(compile(cfg["landlock"]["source"], "<landlock>", "exec"), jail)
+        _JAIL = (jail["restrict"], cfg["landlock"]["read"] + [p for p in sys.path if p], cfg["landlock"]["write"])
     net_unshared = False
     if cfg.get("unshare_net") and libc is not None:
         net_unshared = libc.unshare(CLONE_NEWNET) == 0
@@ -629,7 +639,7 @@ def main():
     server = Server(cfg, proto_out)
     os.makedirs(server.tmp, exist_ok=True)
     send(proto_out, {"ok": True, "ready": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0],
-                     "net_unshared": net_unshared})
+                     "net_unshared": net_unshared, "landlock": _JAIL is not None})
     while True:
         try:
             job = recv(proto_in)

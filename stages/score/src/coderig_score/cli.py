@@ -13,6 +13,7 @@ import click
 from coderig_schemas import CoderigError, RunStore, UsageError
 from coderig_schemas.cli_support import build_config, emit, progress, quiet_option, run_main, runs_option, setup_logging
 
+from .isolation import StoreReachableError
 from .sandbox import NetworkOpenError, SandboxError
 
 log = logging.getLogger("coderig.score")
@@ -81,6 +82,11 @@ def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor
             summary = run_score(store, generate_ref, cfg, rt)
         except NetworkOpenError as e:
             raise UsageError(str(e), hint="fix the sandbox, or pass --i-know-the-network-is-open to score anyway") from None
+        except StoreReachableError as e:
+            # never overridable (a program could rewrite published results): exit 1, one line
+            raise CoderigError(f"refusing to score: {e}",
+                               hint="run with bubblewrap, or on a kernel with Landlock (Linux 5.13+) whose seccomp profile "
+                                    "allows it (Docker's and Podman's defaults do)") from None
         except SandboxError as e:
             # the sandbox could not be started at all (nothing was scored): exit 1, one line
             raise CoderigError(f"the sandbox cannot start: {e}",
@@ -98,7 +104,8 @@ def _check_references(store: RunStore, generate_ref: str, cfg: Any, rt: Any, as_
     if cfg.shard is not None:
         raise UsageError("--check-references scores whole datasets", hint="drop --shard")
     gen, problems, _ = load_generate(store, generate_ref)
-    settings = SandboxSettings(mode=cfg.sandbox, python=rt.python, limits=cfg.limits, allow_open_network=cfg.allow_open_network)
+    settings = SandboxSettings(mode=cfg.sandbox, python=rt.python, limits=cfg.limits, allow_open_network=cfg.allow_open_network,
+                               protect=(str(store.root),))
     lazy = LazyPool(settings, rt.workers)
     try:
         info = ensure_reference_timings(store, problems, cfg, lazy, rt, gen)

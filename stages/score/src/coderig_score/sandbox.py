@@ -11,9 +11,10 @@ Layers (see docs/score.md):
 3. Results travel on a dedicated pipe, authenticated by a per-sample random nonce; exit codes and
    printed text are never read as verdicts.
 
-Without bubblewrap (``--sandbox none``, or ``auto`` where it cannot start inside a locked-down
-container, recognised by its read-only root) layers 2 and 3 still apply, the network namespace is unshared when root, and the
-start-up network check decides whether scoring may go on.
+Without bubblewrap (``--sandbox none``, or ``auto`` where it cannot start) layers 2 and 3 still apply,
+each sample jails itself with Landlock where the kernel has it (``isolation.py``), the network namespace is
+unshared when root, and the start-up checks decide whether scoring may go on: the network must be closed and
+the run store (``SandboxSettings.protect``) out of reach, else the pool refuses to start.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from coderig_schemas import UsageError
+
+from .isolation import StoreCheck, StoreReachableError, jail_config, landlock_abi, probe_store
 
 log = logging.getLogger("coderig.score.sandbox")
 
@@ -73,6 +76,8 @@ class SandboxSettings(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     allow_open_network: bool = Field(default=False, description="Score even when the network check finds a way out.")
     run_as: int | None = Field(default=None, description="Start the workers as this uid (root only): the unprivileged layout.")
+    protect: tuple[str, ...] = Field(default=(), description="Directories no program may reach (the run store): "
+                                     "checked from inside the sandbox at start-up; reached means refused.")
 
 
 class SandboxError(Exception):
@@ -188,6 +193,7 @@ class Worker:
     limits: Limits
     uid: int | None = None
     run_as: int | None = None
+    jail: dict[str, Any] | None = None  # Landlock settings for each sample (mode 'none'; isolation.jail_config)
     proc: subprocess.Popen[bytes] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     _host_tmp: str | None = None
@@ -212,6 +218,8 @@ class Worker:
                 os.chown(self._host_tmp, self.run_as, self.run_as)
             cmd = [self.python, "-I", "-c", SERVER_SOURCE]
             cfg.update({"own_pidns": False, "tmp": self._host_tmp, "unshare_net": as_root})
+            if self.jail is not None:
+                cfg["landlock"] = self.jail
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
         self._rbuf = bytearray()
         try:
@@ -354,15 +362,14 @@ class NetworkCheck:
 
     @property
     def closed(self) -> bool:
-        """No way out: only a loopback interface, no outside address reachable, and (with bubblewrap,
-        which gives the sandbox a network namespace of its own) not even the scorer's loopback.
+        """No way out: only a loopback interface, no outside address reachable, and not even the
+        scorer's own loopback listener.
 
-        Without bubblewrap the sandbox shares the scorer's namespace, so its loopback is reachable
-        by design; that is closed only when the namespace itself has nothing but loopback (a
-        container with network_mode none, or a namespace the server unshared as root).
+        That holds in every mode: with bubblewrap (a network namespace of its own), without it as root
+        (the server unshares one) and without it unprivileged only where Landlock forbids TCP (Linux 6.7+);
+        a container's network_mode none leaves its loopback, which the scorer shares, so it is not enough.
         """
-        loopback_ok = not self.host_loopback_reachable or not self.own_namespace_expected
-        return not self.outside_reachable and loopback_ok and set(self.interfaces) <= {"lo"}
+        return not self.outside_reachable and not self.host_loopback_reachable and set(self.interfaces) <= {"lo"}
 
 
 PROBE_CODE = """
@@ -461,36 +468,51 @@ class WorkerPool:
         self.python = ""
         self.workers: list[Worker] = []
         self.network: NetworkCheck | None = None
+        self.jail: dict[str, Any] | None = None
+        self.store_checks: list[StoreCheck] = []
 
     def __enter__(self) -> WorkerPool:
         self.python = choose_python(self.settings.python, need_world_readable=os.geteuid() == 0)
-        first = Worker(0, self.mode, self.python, self.settings.limits, run_as=self.settings.run_as)
+        if self.mode == "none":
+            self.jail = jail_config(self.python)
+        first = Worker(0, self.mode, self.python, self.settings.limits, run_as=self.settings.run_as, jail=self.jail)
         try:
             first.start()
         except SandboxError as e:
             if self.settings.mode != "auto":
                 raise
-            if not root_is_read_only():
-                # On a host, the fallback would let programs read the run store and write to /tmp: only a
-                # container whose root is read-only (the compose service) makes up for the missing mounts.
+            self.jail = jail_config(self.python)
+            if self.jail is None and not root_is_read_only():
+                # On a host without Landlock the fallback would let programs write to /tmp and read and write
+                # the host's files; the store probe below refuses the run store in any case.
                 raise SandboxError(
-                    f"bubblewrap cannot start here ({e}), and / is writable, so without it the programs could "
-                    "read and write the host's files") from None
-            log.warning("bubblewrap cannot start here (%s); falling back to the fork server without bubblewrap "
-                        "(no private mounts); the network check still decides", e)
+                    f"bubblewrap cannot start here ({e}), Landlock is not available and / is writable, so without "
+                    "it the programs could read and write the host's files") from None
+            log.warning("bubblewrap cannot start here (%s); falling back to the fork server without bubblewrap (%s); "
+                        "the network and run-store checks still decide", e,
+                        "each sample in a Landlock jail" if self.jail else "no Landlock: no private file view")
             self.mode = "none"
-            first = Worker(0, self.mode, self.python, self.settings.limits, run_as=self.settings.run_as)
+            first = Worker(0, self.mode, self.python, self.settings.limits, run_as=self.settings.run_as, jail=self.jail)
             first.start()
         self.workers = [first]
         try:
             for i in range(1, self.size):
-                w = Worker(i, self.mode, self.python, self.settings.limits, run_as=self.settings.run_as)
+                w = Worker(i, self.mode, self.python, self.settings.limits, run_as=self.settings.run_as, jail=self.jail)
                 w.start()
                 self.workers.append(w)
             self.network = probe_network(first)
+            self.store_checks = [probe_store(first, p, self.settings.limits) for p in self.settings.protect]
         except BaseException:
             self.close()
             raise
+        reached = [c for c in self.store_checks if not c.closed]
+        if reached:
+            self.close()
+            # Never overridable: a program that can write the store can rewrite published results.
+            raise StoreReachableError(
+                f"programs could reach the run store from inside the sandbox ({reached[0].store}: "
+                + ", ".join(sorted(reached[0].reached)) + f"; sandbox {self.mode}, Landlock "
+                + ("on" if self.jail else "unavailable") + ")")
         if not self.network.closed:
             msg = (f"the network is reachable from inside the sandbox (interfaces {self.network.interfaces}; "
                    f"{self.network.detail})")
@@ -502,6 +524,21 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def layers(self) -> list[str]:
+        """The sandbox layers in force, for the run's stats and the logs (docs/score.md, "Sandbox layers")."""
+        out = ["bubblewrap"] if self.mode == "bwrap" else []
+        if self.jail is not None:
+            out.append(f"landlock-abi{landlock_abi()}")
+        if self.mode == "none" and any(w.info.get("net_unshared") for w in self.workers):
+            out.append("netns")
+        out += ["fork-server", "result-channel"]
+        if self.network is not None and self.network.closed:
+            out.append("network-closed")
+        if self.store_checks and all(c.closed for c in self.store_checks):
+            out.append("store-unreachable")
+        return out
 
     def close(self) -> None:
         """Stop every worker."""

@@ -291,7 +291,8 @@ def run_score(store: RunStore, generate_ref: str, cfg: ScoreConfig, rt: Runtime)
     """Score a generate output (or one shard of it) and publish the results."""
     gen, problems, samples = load_generate(store, generate_ref)
     shard = cfg.shard_parts()
-    settings = SandboxSettings(mode=cfg.sandbox, python=rt.python, limits=cfg.limits, allow_open_network=cfg.allow_open_network)
+    settings = SandboxSettings(mode=cfg.sandbox, python=rt.python, limits=cfg.limits, allow_open_network=cfg.allow_open_network,
+                               protect=(str(store.root),))
     lazy = LazyPool(settings, rt.workers)
     try:
         refs = (ensure_reference_timings(store, problems, cfg, lazy, rt, gen) if cfg.calibrate
@@ -357,7 +358,7 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
                 if len(buckets[k]) == len(units[k]):
                     b.write_unit(names[k], [buckets[k][j] for j in range(len(units[k]))])
                     del buckets[k]
-        stats_extra = {"sandbox": pool.mode, "python": pool.python,
+        stats_extra = {"sandbox": pool.mode, "sandbox_layers": pool.layers, "python": pool.python,
                        "network_check": pool.network.detail if pool.network else None}
     else:
         stats_extra = {}
