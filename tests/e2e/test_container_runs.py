@@ -1,0 +1,96 @@
+"""The four images built and run for real: the locked-down scorer, the hostile suite inside it, the chain.
+
+Through the real Compose v2 binary and compose.yaml's own settings (plus compose.cpu.yaml: no GPU here),
+on Docker or Podman (tests/containers.py). The run store is a host directory bound at /runs, so the
+test can snapshot it before and after.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coderig_schemas import RunStore, ScoreResult, Verdict
+from tests.containers import NO_ENGINE, Compose, build_images, compose_session, engine_command, give_to_image_user
+from tests.factories import make_problem, make_sample, publish_generate
+from tests.snapshots import changes, snapshot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.containers]
+
+
+@pytest.fixture(scope="session")
+def engine() -> list[str]:
+    cmd = engine_command()
+    if cmd is None:
+        pytest.skip(NO_ENGINE)
+    return cmd
+
+
+@pytest.fixture(scope="session")
+def images(engine: list[str]) -> None:
+    if os.environ.get("CODERIG_IMAGES_BUILT") == "1":  # `make images` just ran (saves a cached rebuild)
+        return
+    r = build_images()
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+@pytest.fixture(scope="session")
+def compose(engine: list[str], images: None) -> Iterator[Compose]:
+    with compose_session(engine) as c:
+        yield c
+
+
+ATTACKS = {
+    # each attack raises where it is contained, so the sample fails there; had it worked, f would pass
+    "list_store": "os.listdir('/runs')",
+    "write_store": "open('/runs/pwned-by-sample.txt', 'w').write('x')",
+    "read_other_output": "open('/runs/__VICTIM__').read()",
+    "loopback_socket": "__import__('socket').create_connection(('127.0.0.1', 9), timeout=2)",
+    "store_via_proc": "os.listdir('/proc/1/root/runs')",
+    "kill_the_scorer": "os.kill(1, 9)",
+}
+
+
+def _hostile_store(tmp_path: Path) -> tuple[Path, str]:
+    """A run store with a victim output (to be read) and a generate output of one sample per attack."""
+    runs = tmp_path / "runs"
+    victim = make_problem("victim")
+    victim_out = publish_generate(runs, [victim], [make_sample(victim)], model="victim")
+    manifest = str((victim_out.path / "manifest.json").relative_to(runs))
+    problems, samples = [], []
+    codes = {key: f"import os\n{attack.replace('__VICTIM__', manifest)}\ndef f(x):\n    return x\n" for key, attack in ATTACKS.items()}
+    codes["correct"] = "def f(x):\n    return x\n"
+    for key, code in codes.items():
+        p = make_problem(key)
+        problems.append(p)
+        samples.append(make_sample(p, extracted_code=code))
+    gen = publish_generate(runs, problems, samples, model="hostile")
+    give_to_image_user(runs)
+    return runs, gen.ref
+
+
+def test_hostile_program_in_the_locked_down_score_container(compose: Compose, tmp_path: Path) -> None:
+    """Done means (issue 14): lists and writes the store, reads other outputs, opens a socket to the container's
+    loopback: non-passing verdicts, the store unchanged but for the scorer's own output, the scorer publishing."""
+    runs, ref = _hostile_store(tmp_path)
+    before = snapshot(runs)
+    r = compose.run("score", "run", "--generate", ref, "--no-calibrate", "--json", runs=runs, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = RunStore(runs).resolve("score/" + ref.split("/")[1], stage="score")
+    assert changes(before, snapshot(runs), published=str(out.path.relative_to(runs))) == []
+    assert not (runs / "pwned-by-sample.txt").exists()
+    results = {res.problem_id: res for res in
+               map(ScoreResult.model_validate_json, (out.path / "results.jsonl").read_text().splitlines())}
+    assert results["correct"].verdict == Verdict.PASSED  # the scorer was alive to the end
+    for key in ATTACKS:
+        assert results[key].verdict != Verdict.PASSED, (key, results[key])
+    stats = out.manifest.stats
+    print(f"score container: sandbox {stats['sandbox']}, layers {stats['sandbox_layers']}")  # in the CI log with -s
+    assert "store-unreachable" in stats["sandbox_layers"] and "network-closed" in stats["sandbox_layers"]
+    if stats["sandbox"] == "none":  # bubblewrap could not start: the Landlock jail held every attack
+        assert any(layer.startswith("landlock") for layer in stats["sandbox_layers"])
+        for key in ("list_store", "write_store", "read_other_output", "loopback_socket", "store_via_proc"):
+            assert results[key].exception_type == "PermissionError", (key, results[key].error_message)
