@@ -17,7 +17,7 @@ endif
 # make run knobs (see README): MODEL is required.
 export MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE BASE_URL RUNNER CATEGORY DRY_RUN FINETUNE_ARGS
 
-.PHONY: help setup test lint typecheck schemas schemas-publish schemas-check pytest clean-venv run category tiny-model serve-tiny bench
+.PHONY: images help setup test lint typecheck schemas schemas-publish schemas-check pytest clean-venv run category tiny-model serve-tiny bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -70,3 +70,6 @@ bench: $(STAMP) ## every benchmark under bench/ (figures go to docs/benchmarks.m
 
 clean-venv: ## remove .venv (the next target re-creates it)
 	rm -rf $(VENV)
+
+images: ## build the four stage images (Docker if a daemon answers, else Podman; a Debian base where pulls fail)
+	@scripts/images.sh

