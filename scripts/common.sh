@@ -31,12 +31,18 @@ capture_lines() {
 # Runs one stage with the given arguments: its tool from .venv (RUNNER=native), or its compose service
 # (RUNNER=compose; each image's entrypoint is that tool), so both runners are the same chain: same options,
 # every seed, the same names. --no-deps: the services' depends_on would otherwise start the whole chain
-# again; -T: no TTY, so the paths a stage prints on stdout reach the script intact.
+# again; -T: no TTY, so the paths a stage prints on stdout reach the script intact. Not --rm: through
+# Podman 4's Docker API an auto-removed container's exit code reads as 0, which would let the chain go on
+# after a failed stage; the container is named and removed afterwards instead.
 run_stage() {
   local stage=$1
   shift
   if [ "${RUNNER:-native}" = compose ]; then
-    "${COMPOSE[@]}" run --rm --no-deps -T "$stage" "$@"
+    local name rc=0
+    name="coderig-$stage-$$-$RANDOM$RANDOM"
+    "${COMPOSE[@]}" run --name "$name" --no-deps -T "$stage" "$@" || rc=$?
+    "${ENGINE[@]}" rm -f "$name" >/dev/null 2>&1 || true
+    return "$rc"
   else
     "$BIN/coderig-$stage" "$@"
   fi

@@ -8,6 +8,7 @@ stopped by its PID. Without any engine the tests skip, saying so; .ci/run instal
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -52,16 +53,24 @@ class Compose:
 
     def run(self, service: str, *args: str, runs: Path, files: Sequence[Path] = (), entrypoint: str | None = None,
             timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-        """`compose run --rm --no-deps -T service args` with the run store bound from the host directory runs."""
+        """`compose run --no-deps -T service args` with the run store bound from the host directory runs.
+
+        Not `--rm`: through Podman 4's Docker API an auto-removed container's exit code reads as 0, so the
+        container is named and removed afterwards (scripts/common.sh does the same).
+        """
         cmd = [self.binary, "-f", str(ROOT / "compose.yaml"), "-f", str(ROOT / "compose.cpu.yaml")]
         for f in files:
             cmd += ["-f", str(f)]
-        cmd += ["run", "--rm", "--no-deps", "-T"]
+        name = f"coderig-test-{service}-{secrets.token_hex(6)}"
+        cmd += ["run", "--name", name, "--no-deps", "-T"]
         if entrypoint:
             cmd += ["--entrypoint", entrypoint]
         cmd += [service, *args]
         env = {**self.env, "CODERIG_RUNS_VOLUME": str(runs)}
-        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        try:
+            return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        finally:
+            subprocess.run([*self.engine, "rm", "-f", name], capture_output=True, timeout=120)
 
 
 @contextmanager

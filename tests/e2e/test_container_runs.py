@@ -8,13 +8,14 @@ test can snapshot it before and after.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from coderig_schemas import RunStore, ScoreResult, Verdict
-from tests.containers import NO_ENGINE, Compose, build_images, compose_session, engine_command, give_to_image_user
+from tests.containers import NO_ENGINE, ROOT, Compose, build_images, compose_session, engine_command, give_to_image_user
 from tests.factories import make_problem, make_sample, publish_generate
 from tests.snapshots import changes, snapshot
 
@@ -94,3 +95,23 @@ def test_hostile_program_in_the_locked_down_score_container(compose: Compose, tm
         assert any(layer.startswith("landlock") for layer in stats["sandbox_layers"])
         for key in ("list_store", "write_store", "read_other_output", "loopback_socket", "store_via_proc"):
             assert results[key].exception_type == "PermissionError", (key, results[key].error_message)
+
+
+def test_hostile_suite_inside_the_locked_down_score_container(compose: Compose, engine: list[str], tmp_path: Path) -> None:
+    """tests/unit/test_score_hostile.py, run by pytest inside the score container with compose.yaml's settings."""
+    build = [*engine, "build", "-q", "--network", "host", "-f", str(ROOT / "tests" / "Dockerfile.score-test"),
+             "-t", "coderig/score-test:0.1.0"]
+    ca = Path("/etc/ssl/certs/ca-certificates.crt")
+    if engine[0] == "podman" and ca.is_file():
+        build += ["-v", f"{ca}:{ca}:ro"]  # registries behind a TLS proxy whose CA only the host's bundle holds
+    b = subprocess.run([*build, str(ROOT / "tests")], capture_output=True, text=True, timeout=1800)
+    assert b.returncode == 0, b.stderr[-3000:]
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    give_to_image_user(runs)
+    r = compose.run("score", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-rs", "tests/unit/test_score_hostile.py",
+                    runs=runs, files=[ROOT / "tests" / "compose.hostile.yaml"], entrypoint="python3", timeout=1800)
+    print(r.stdout[-1500:])  # which tests ran inside, and the layers (CI log with -s)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout and " failed" not in r.stdout and "skipped" not in r.stdout
+    assert "sandbox none: layers ['landlock-abi" in r.stdout or "sandbox bwrap: layers ['bubblewrap'" in r.stdout

@@ -9,8 +9,8 @@ process restricts itself (and everything it later forks) and can never undo it. 
 child applies it right before the untrusted code runs:
 
 - files: read and execute only below the system directories (``/usr``, ``/etc``, the ``/lib``
-  family, the interpreter's prefix); read and write only below the sample's own working directory
-  and ``/dev/shm``; the usual character devices (``/dev/null`` ...). Nothing else can be opened,
+  family, the interpreter's prefix); read and write only below the sample's own working directory;
+  the usual character devices (``/dev/null`` ...). Nothing else can be opened,
   listed, created or removed: not the run store, not ``/proc`` or ``/sys``, not the other workers'
   directories. (Path lookups are not checked: ``os.stat`` on a guessed path still answers.)
 - TCP (ABI 4, Linux 6.7): no bind and no connect at all, loopback included.

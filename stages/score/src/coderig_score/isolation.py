@@ -7,8 +7,8 @@ namespace, where the store is mounted read-write for the scorer's uid, which is 
 Two things close that:
 
 - ``jail_config``: the fork server's child puts itself in a Landlock jail (``_landlock.py``) right
-  before the untrusted code: system directories read-only, its own working directory and /dev/shm
-  writable, nothing else, no TCP, no signal out of the jail.
+  before the untrusted code: system directories read-only, its own working directory writable,
+  nothing else, no TCP, no signal out of the jail.
 - ``probe_store``: before any sample is scored, a probe program runs through the same path and
   tries to list the store, read a file of it, create a file in it, and reach it through
   ``/proc/<scorer>/root``. If anything succeeds, the pool refuses to start (``StoreReachableError``),
@@ -54,7 +54,9 @@ def jail_config(python: str) -> dict[str, Any] | None:
     read = [*SYSTEM_DIRS, *_landlock.READ_EXTRA]
     if not prefix.startswith("/usr"):
         read.append(prefix)
-    return {"source": JAIL_SOURCE, "read": read, "write": ["/dev/shm"]}
+    # Not /dev/shm: outside bubblewrap it is the container's (or the host's) one, shared, unwiped and, on a
+    # host, as large as half the memory. POSIX semaphores (multiprocessing's locks) are refused with it.
+    return {"source": JAIL_SOURCE, "read": read, "write": []}
 
 
 @dataclass(frozen=True)
