@@ -7,6 +7,7 @@ test can snapshot it before and after.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -115,3 +116,98 @@ def test_hostile_suite_inside_the_locked_down_score_container(compose: Compose, 
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert " passed" in r.stdout and " failed" not in r.stdout and "skipped" not in r.stdout
     assert "sandbox none: layers ['landlock-abi" in r.stdout or "sandbox bwrap: layers ['bubblewrap'" in r.stdout
+
+
+MARKER = "<!-- container one-liners"
+
+
+def doc_one_liners(path: Path) -> list[str]:
+    """The `docker run` lines of the fenced block that follows the marker comment in a doc page."""
+    text = path.read_text()
+    assert MARKER in text, f"{path.name} has no container one-liners"
+    block = text.split(MARKER, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.startswith("docker run ")]
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/swapping-a-stage.md"])
+def test_the_docs_one_liners_run_as_written(images: None, engine: list[str], page: str, tmp_path: Path) -> None:
+    """Each stage's `docker run` line, as the page shows it: with Docker as written, with Podman the same line
+    with `podman` for `docker` (the pages say so), Podman configured for this host by CONTAINERS_CONF only."""
+    from tests.conftest import SHARED_DATA
+
+    lines = doc_one_liners(ROOT / page)
+    assert [line.split(" coderig/")[1].split(":")[0] for line in lines] == [
+        "generate", "score", "analyze", "export"]
+    (tmp_path / "runs").mkdir()
+    give_to_image_user(tmp_path / "runs")
+    env = {**os.environ, "CODERIG_DATA_DIR": str(SHARED_DATA)}
+    if engine[0] == "podman":
+        conf = tmp_path / "containers.conf"  # runc, and limits within this host's hard limits
+        conf.write_text('[containers]\ndefault_ulimits = ["nofile=8192:8192", "nproc=4096:4096"]\n'
+                        f'[engine]\nruntime = "{engine[2] if len(engine) > 2 else "runc"}"\n')
+        env["CONTAINERS_CONF"] = str(conf)
+    for line in lines:
+        cmd = line if engine[0] == "docker" else "podman" + line[len("docker"):]
+        r = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, (cmd, r.stderr[-2000:])
+        assert r.stdout.strip().startswith("/runs/"), (cmd, r.stdout)
+    store = RunStore(tmp_path / "runs")
+    score = store.resolve("score/reference__humaneval__s0", stage="score")
+    verdicts = [ScoreResult.model_validate_json(x).verdict for x in (score.path / "results.jsonl").read_text().splitlines()]
+    assert verdicts == [Verdict.PASSED] * 3
+    assert store.list_outputs("analyze") and store.list_outputs("export")
+
+
+# Fields that say when, how fast or on which machine, never what: the only ones allowed to differ.
+def _is_timing(key: str) -> bool:
+    return key.endswith("_s") or key in ("machine", "created_at", "environment", "timings")
+
+
+def _strip(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if not _is_timing(k)}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def _records(store: Path) -> dict[str, object]:
+    """stage/name/file -> its records without timing fields, for every published output but reference timings."""
+    out: dict[str, object] = {}
+    rs = RunStore(store)
+    for stage in ("generate", "score", "analyze", "export"):
+        for o in rs.list_outputs(stage):
+            if o.manifest.name.startswith("reftimes__"):
+                continue  # measured on the machine by definition
+            for f in sorted(o.path.rglob("*")):
+                rel = f"{stage}/{o.manifest.name}/{f.relative_to(o.path)}"
+                if f.suffix == ".jsonl":
+                    out[rel] = [_strip(json.loads(x)) for x in f.read_text().splitlines() if x.strip()]
+                elif f.suffix == ".json" and f.name != "manifest.json":
+                    out[rel] = _strip(json.loads(f.read_text()))
+    return out
+
+
+@pytest.mark.vllm
+def test_compose_chain_equals_the_native_chain(images: None, engine: list[str], tmp_path: Path) -> None:
+    """`make run MODEL=tiny-random LIMIT=5` natively and with RUNNER=compose: the same records and verdicts."""
+    from tests.e2e.test_make_run import _make
+
+    native, boxed = tmp_path / "native", tmp_path / "compose"
+    boxed.mkdir()
+    give_to_image_user(boxed)
+    n = _make("run", native, MODEL="tiny-random", LIMIT="5")
+    assert n.returncode == 0, n.stderr[-3000:]
+    os.environ["CODERIG_RUNS_VOLUME"] = str(boxed)
+    try:
+        c = _make("run", native, MODEL="tiny-random", LIMIT="5", RUNNER="compose")
+    finally:
+        del os.environ["CODERIG_RUNS_VOLUME"]
+    assert c.returncode == 0, c.stderr[-3000:]
+    assert len(c.stdout.split()) == len(n.stdout.split()) == 5
+    assert all(p.startswith("/runs/") for p in c.stdout.split())  # published inside the containers
+    a, b = _records(native), _records(boxed)
+    assert sorted(a) == sorted(b)
+    assert any(k.startswith("score/") and k.endswith("results.jsonl") for k in a)
+    for key in a:
+        assert a[key] == b[key], key
