@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,20 +190,24 @@ def _records(store: Path) -> dict[str, object]:
 
 
 @pytest.mark.vllm
-def test_compose_chain_equals_the_native_chain(images: None, engine: list[str], tmp_path: Path) -> None:
+def test_compose_chain_equals_the_native_chain(images: None, engine: list[str], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """`make run MODEL=tiny-random LIMIT=5` natively and with RUNNER=compose: the same records and verdicts."""
     from tests.e2e.test_make_run import _make
 
-    native, boxed = tmp_path / "native", tmp_path / "compose"
+    native, boxed, cache = tmp_path / "native", tmp_path / "compose", tmp_path / "cache"
     boxed.mkdir()
     give_to_image_user(boxed)
     n = _make("run", native, MODEL="tiny-random", LIMIT="5")
     assert n.returncode == 0, n.stderr[-3000:]
-    os.environ["CODERIG_RUNS_VOLUME"] = str(boxed)
-    try:
-        c = _make("run", native, MODEL="tiny-random", LIMIT="5", RUNNER="compose")
-    finally:
-        del os.environ["CODERIG_RUNS_VOLUME"]
+    # The same model files: tiny-random's tokenizer is trained on the running interpreter's standard library,
+    # and the image's Python (Debian's 3.11.2) is not the host's, so a model built inside would be another one.
+    host_cache = Path(os.environ.get("CODERIG_CACHE", ROOT / ".cache"))
+    shutil.copytree(host_cache / "models" / "tiny-random", cache / "models" / "tiny-random")
+    give_to_image_user(cache)
+    monkeypatch.setenv("CODERIG_RUNS_VOLUME", str(boxed))
+    monkeypatch.setenv("CODERIG_CACHE_VOLUME", str(cache))
+    c = _make("run", native, MODEL="tiny-random", LIMIT="5", RUNNER="compose")
     assert c.returncode == 0, c.stderr[-3000:]
     assert len(c.stdout.split()) == len(n.stdout.split()) == 5
     assert all(p.startswith("/runs/") for p in c.stdout.split())  # published inside the containers
