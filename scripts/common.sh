@@ -67,6 +67,8 @@ prepare_runner() {
   # shellcheck source=scripts/container_engine.sh
   . scripts/container_engine.sh
   pick_engine || exit 1
+  # Build first: with Podman's API socket in DOCKER_HOST, images.sh would take it for a Docker daemon.
+  scripts/images.sh >&2
   if [ "$ENGINE_NAME" = podman ] && [ -z "${DOCKER_HOST:-}" ]; then
     PODMAN_SOCK_DIR=$(mktemp -d)
     "${ENGINE[@]}" system service --time=0 "unix://$PODMAN_SOCK_DIR/podman.sock" >/dev/null 2>&1 &
@@ -77,5 +79,4 @@ prepare_runner() {
   fi
   COMPOSE+=(-f compose.yaml)
   if ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then COMPOSE+=(-f compose.cpu.yaml); fi
-  scripts/images.sh >&2
 }
