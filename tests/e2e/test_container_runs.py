@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -198,7 +199,9 @@ def test_compose_chain_equals_the_native_chain(images: None, engine: list[str], 
     native, boxed, cache = tmp_path / "native", tmp_path / "compose", tmp_path / "cache"
     boxed.mkdir()
     give_to_image_user(boxed)
+    t0 = time.monotonic()
     n = _make("run", native, MODEL="tiny-random", LIMIT="5")
+    t_native = time.monotonic() - t0
     assert n.returncode == 0, n.stderr[-3000:]
     # The same model files: tiny-random's tokenizer is trained on the running interpreter's standard library,
     # and the image's Python (Debian's 3.11.2) is not the host's, so a model built inside would be another one.
@@ -207,7 +210,9 @@ def test_compose_chain_equals_the_native_chain(images: None, engine: list[str], 
     give_to_image_user(cache)
     monkeypatch.setenv("CODERIG_RUNS_VOLUME", str(boxed))
     monkeypatch.setenv("CODERIG_CACHE_VOLUME", str(cache))
+    t0 = time.monotonic()
     c = _make("run", native, MODEL="tiny-random", LIMIT="5", RUNNER="compose")
+    print(f"chain wall time: native {t_native:.0f} s, compose {time.monotonic() - t0:.0f} s")  # docs/benchmarks.md
     assert c.returncode == 0, c.stderr[-3000:]
     assert len(c.stdout.split()) == len(n.stdout.split()) == 5
     assert all(p.startswith("/runs/") for p in c.stdout.split())  # published inside the containers
@@ -216,3 +221,12 @@ def test_compose_chain_equals_the_native_chain(images: None, engine: list[str], 
     assert any(k.startswith("score/") and k.endswith("results.jsonl") for k in a)
     for key in a:
         assert a[key] == b[key], key
+
+
+def test_the_score_image_carries_no_ml_libraries(images: None, engine: list[str]) -> None:
+    probe = "import importlib.util as u; print([m for m in ('torch', 'vllm', 'transformers', 'tensorflow') if u.find_spec(m)])"
+    r = subprocess.run([*engine, "run", "--rm", "--network", "none", "--ulimit", "nofile=8192:8192", "--ulimit", "nproc=4096:4096",
+                        "--entrypoint", "python3", "coderig/score:0.1.0", "-c", probe],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "[]"
