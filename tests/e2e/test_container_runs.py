@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -165,9 +166,19 @@ def _is_timing(key: str) -> bool:
     return key.endswith("_s") or key in ("machine", "created_at", "environment", "timings")
 
 
+_REF_KEY = re.compile(r"^((?:generate|score|analyze|export)/[^/]+)/[0-9a-f]{16}$")
+
+
 def _strip(value: object) -> object:
+    if isinstance(value, str):
+        # An output's key hashes its config, which names the local model's path: keep stage/name only.
+        return _REF_KEY.sub(r"\1", value)
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if not _is_timing(k)}
+        out = {k: _strip(v) for k, v in value.items() if not _is_timing(k)}
+        if isinstance(out.get("model_id"), str) and out["model_id"].startswith("/"):
+            # a local model's path: the host's cache folder natively, /cache in the container; same files
+            out["model_id"] = Path(out["model_id"]).name
+        return out
     if isinstance(value, list):
         return [_strip(v) for v in value]
     return value
@@ -220,7 +231,19 @@ def test_compose_chain_equals_the_native_chain(images: None, engine: list[str], 
     assert sorted(a) == sorted(b)
     assert any(k.startswith("score/") and k.endswith("results.jsonl") for k in a)
     for key in a:
-        assert a[key] == b[key], key
+        assert a[key] == b[key], (key, _first_difference(a[key], b[key]))
+
+
+def _first_difference(x: object, y: object, where: str = "") -> str:
+    if isinstance(x, dict) and isinstance(y, dict):
+        for k in sorted(set(x) | set(y)):
+            if x.get(k) != y.get(k):
+                return _first_difference(x.get(k), y.get(k), f"{where}.{k}")
+    if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+        for i, (u, v) in enumerate(zip(x, y, strict=True)):
+            if u != v:
+                return _first_difference(u, v, f"{where}[{i}]")
+    return f"{where}: {x!r:.200} != {y!r:.200}"
 
 
 def test_the_score_image_carries_no_ml_libraries(images: None, engine: list[str]) -> None:
