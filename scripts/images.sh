@@ -39,7 +39,7 @@ gen_opts=(--build-arg "VARIANT=$variant")
 if [ "$variant" = cpu ]; then
   gen_opts+=(--build-arg "BASE_IMAGE=$base")
   # A local wheel folder (where torch's +cpu build comes from on machines without PyTorch's index).
-  wheels=${PIP_FIND_LINKS:-}
+  wheels=${PIP_FIND_LINKS:-$(python3 -m pip config get global.find-links 2>/dev/null || true)}
   if [ -n "$wheels" ] && [ -d "$wheels" ] && [ "$ENGINE_NAME" = podman ]; then
     gen_opts+=(-v "$wheels:/wheels:ro" --build-arg WHEELS=/wheels --build-arg TORCH_INDEX=)
   fi

