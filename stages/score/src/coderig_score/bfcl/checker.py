@@ -8,8 +8,8 @@ answer's type instead of the declared one is a "variable" and compared as such; 
 BFCL's standardization (spaces and ``, . / - _ * ^`` removed, lower case, ``'`` read as ``"``); lists element
 by element in order; dicts key by key; other values with ``==``; a possible-answer parameter left out only
 when ``""`` is among its values. Categories: ``simple`` and ``multiple`` expect exactly one call (checked
-against the expected function), ``parallel`` as many calls as expected, matched in any order (each expected
-call takes the first unmatched call that passes, as BFCL does).
+against the expected function), ``parallel`` and ``parallel_multiple`` as many calls as expected, matched
+in any order (each expected call takes the first unmatched call that passes, as BFCL does).
 
 The result has one :class:`CallCheck` per expected call; the answer passes when all pass.
 """
@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .parse import Call, CallParseError, parse_calls
+from .parse import Call, CallParseError, parse_answer
 
-Category = Literal["simple", "multiple", "parallel"]
-CATEGORIES: tuple[str, ...] = ("simple", "multiple", "parallel")
+Category = Literal["simple", "multiple", "parallel", "parallel_multiple"]
+CATEGORIES: tuple[str, ...] = ("simple", "multiple", "parallel", "parallel_multiple")
 
 PYTHON_TYPES: dict[str, type] = {
     "string": str, "integer": int, "float": float, "boolean": bool,
@@ -50,6 +50,7 @@ class CallsVerdict:
     checks: tuple[CallCheck, ...]
     calls: tuple[Call, ...] = ()
     parse_error: str | None = None
+    method: str | None = None  # how the calls were written: "json" or "python_call" (None: unreadable)
 
     @property
     def passed(self) -> bool:
@@ -231,7 +232,8 @@ def check_calls(calls: Sequence[Call], functions: Sequence[Mapping[str, Any]],
     expected = _split(ground_truth)
     if category not in CATEGORIES:
         raise ValueError(f"unknown BFCL category {category!r}; expected one of {CATEGORIES}")
-    if category != "parallel" and len(expected) != 1:
+    parallel = category.startswith("parallel")  # BFCL: any category named parallel matches in any order
+    if not parallel and len(expected) != 1:
         raise ValueError(f"a {category} question expects one call, its possible answer has {len(expected)}")
     if len(calls) != len(expected):
         detail = f"{len(calls)} call(s) made, {len(expected)} expected"
@@ -264,8 +266,9 @@ def check_answer(answer: str, functions: Sequence[Mapping[str, Any]],
                  ground_truth: Sequence[Mapping[str, Mapping[str, Sequence[Any]]]], category: Category) -> CallsVerdict:
     """Parse a model's answer and check its calls; an unreadable answer fails every expected call."""
     try:
-        calls = parse_calls(answer)
+        calls, method = parse_answer(answer)
     except CallParseError as exc:
         names = [name for name, _ in _split(ground_truth)]
         return CallsVerdict(tuple(CallCheck(n, False, "parse_error", str(exc)) for n in names), (), str(exc))
-    return check_calls(calls, functions, ground_truth, category)
+    verdict = check_calls(calls, functions, ground_truth, category)
+    return CallsVerdict(verdict.checks, verdict.calls, None, method)

@@ -42,12 +42,22 @@ _THINK = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
 _FENCE = re.compile(r"\A```[A-Za-z_]*[ \t]*\n?(.*?)\n?```\Z", re.DOTALL)
 _HERMES = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _BFCL_TAG = re.compile(r"\A<TOOLCALL>(.*)</TOOLCALL>\Z", re.DOTALL)
+JSON = "json"
+PYTHON_CALL = "python_call"
 MAX_INT_DIGITS = 100
 MAX_EXPONENT = 100
 
 
 def parse_calls(answer: str) -> list[Call]:
     """All calls in ``answer``, in order. Raises :class:`CallParseError` when it is not a call."""
+    return parse_answer(answer)[0]
+
+
+def parse_answer(answer: str) -> tuple[list[Call], str]:
+    """All calls in ``answer`` and how they were written: ``"json"`` or ``"python_call"``.
+
+    Raises :class:`CallParseError` when the answer is not a call.
+    """
     text = _THINK.sub("", answer, count=1).strip()
     fence = _FENCE.match(text)
     if fence:
@@ -63,7 +73,7 @@ def parse_calls(answer: str) -> list[Call]:
         calls: list[Call] = []
         for block in blocks:
             calls.extend(_from_json_text(block.strip()))
-        return calls
+        return calls, JSON
     tagged = _BFCL_TAG.match(text)
     if tagged:
         text = tagged.group(1).strip()
@@ -73,8 +83,8 @@ def parse_calls(answer: str) -> list[Call]:
         except ValueError:
             data = None  # e.g. "[f(a=1)]": Python syntax below
         else:
-            return _from_json(data)
-    return _from_python(text)
+            return _from_json(data), JSON
+    return _from_python(text), PYTHON_CALL
 
 
 def _from_json_text(text: str) -> list[Call]:
