@@ -1,0 +1,193 @@
+"""A pool of warm grader processes with a CPU-time and memory limit per grading.
+
+The parser reads untrusted text and sympy can hang (``9^{9^{9^{9}}}``) or exhaust memory, so no
+grading runs in the scoring process. A fork server (multiprocessing's ``forkserver``) imports sympy
+and math-verify once (:mod:`.worker`); each worker is forked from it warm, grades jobs one at a time
+under ``RLIMIT_AS`` and a per-job CPU-time limit, and is replaced by a fresh fork after any failure.
+The pool also keeps a wall-clock deadline per job (a backstop for a worker stuck without using CPU).
+
+A job that fails (the worker died, exceeded its limits, or the grader raised) is retried once on a
+fresh worker; if it fails again it comes back as a failure, which the caller reports like a sandbox
+error: excluded, never counted against the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkServerContext
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger("coderig.score.math")
+
+WORKER_MODULE = "coderig_score.math.worker"
+ATTEMPTS = 2
+
+
+class GraderLimits(BaseModel):
+    """Limits on one grading (part of the score config: a limit decides which samples are excluded)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpu_s: float = Field(default=5.0, gt=0, description="CPU seconds one grading (parse and compare) may use.")
+    memory_mb: int = Field(default=2048, ge=256, description="Address-space limit of a grader process (RLIMIT_AS), MiB.")
+    wall_factor: float = Field(default=6.0, ge=1, description="Wall-clock backstop per job: factor x cpu_s + 10 s.")
+
+
+@dataclass
+class Outcome:
+    """What became of one job: the grader's result, or why it failed (twice)."""
+
+    key: Any
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    job: tuple[Any, str, str] | None = None
+    deadline: float = 0.0
+
+
+_CONTEXT: ForkServerContext | None = None
+
+
+def _context() -> ForkServerContext:
+    """The fork-server context, preloading the grader stack once per scoring process."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        ctx = multiprocessing.get_context("forkserver")
+        assert isinstance(ctx, ForkServerContext)
+        ctx.set_forkserver_preload([WORKER_MODULE])
+        _CONTEXT = ctx
+    return _CONTEXT
+
+
+class GraderPool:
+    """``workers`` warm grader processes; :meth:`run` grades jobs and yields outcomes as they finish."""
+
+    def __init__(self, workers: int, limits: GraderLimits | None = None) -> None:
+        self.n = max(1, workers)
+        self.limits = limits or GraderLimits()
+        self.workers: list[_Worker] = []
+        self.restarts = 0
+
+    def __enter__(self) -> GraderPool:
+        for _ in range(self.n):
+            self.workers.append(self._start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> _Worker:
+        from .worker import serve  # noqa: F401  (the fork server imports it; here only the reference is pickled)
+
+        ctx = _context()
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=serve, args=(child, self.limits.memory_mb, self.limits.cpu_s), daemon=True)
+        proc.start()
+        child.close()
+        return _Worker(proc, parent)
+
+    def _stop(self, w: _Worker) -> None:
+        try:
+            w.conn.close()
+        except OSError:
+            pass
+        if w.process.is_alive():
+            w.process.kill()
+        w.process.join(5)
+
+    def close(self) -> None:
+        """Stop every worker."""
+        for w in self.workers:
+            try:
+                w.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        for w in self.workers:
+            w.process.join(2)
+            self._stop(w)
+        self.workers = []
+
+    def _death(self, w: _Worker) -> str:
+        w.process.join(1)
+        code = w.process.exitcode
+        if code == -signal.SIGPROF:
+            return f"grader timeout: more than {self.limits.cpu_s:g} s of CPU"
+        if code is not None and code < 0:
+            return f"the grader process died from {signal.Signals(-code).name}"
+        return f"the grader process exited with status {code}"
+
+    def run(self, jobs: Iterable[tuple[Any, str, str]]) -> Iterator[Outcome]:
+        """Grade ``(key, gold, answer)`` jobs; yield one :class:`Outcome` per job, in completion order."""
+        if not self.workers:
+            self.__enter__()
+        pending: deque[tuple[tuple[Any, str, str], int]] = deque((job, 1) for job in jobs)
+        attempts: dict[int, int] = {}
+        wall = self.limits.wall_factor * self.limits.cpu_s + 10.0
+        while pending or any(w.job is not None for w in self.workers):
+            for i, w in enumerate(self.workers):
+                if w.job is None and pending:
+                    job, attempt = pending.popleft()
+                    try:
+                        w.conn.send(job)
+                    except (OSError, ValueError):
+                        pending.appendleft((job, attempt))
+                        self._replace(i)
+                        continue
+                    w.job, w.deadline = job, time.monotonic() + wall
+                    attempts[i] = attempt
+            busy = [w for w in self.workers if w.job is not None]
+            if not busy:
+                continue
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout)
+            now = time.monotonic()
+            for i, w in enumerate(self.workers):
+                if w.job is None:
+                    continue
+                job, attempt = w.job, attempts[i]
+                error: str | None = None
+                if w.conn in ready:
+                    try:
+                        key, status, payload = w.conn.recv()
+                    except (EOFError, OSError):
+                        error = self._death(w)
+                    else:
+                        if status == "ok":
+                            w.job = None
+                            yield Outcome(key, payload, None, attempt)
+                            continue
+                        error = str(payload)
+                elif w.process.sentinel in ready:
+                    error = self._death(w)
+                elif now >= w.deadline:
+                    error = f"grader timeout: no answer within {wall:g} s of wall-clock time"
+                else:
+                    continue
+                # The worker failed: it is replaced, the job retried once, then reported.
+                self._replace(i)
+                if attempt < ATTEMPTS:
+                    log.info("grader failure on %r (%s); retrying on a fresh worker", job[0], error)
+                    pending.appendleft((job, attempt + 1))
+                else:
+                    log.warning("grader failure on %r, twice (%s): the sample is excluded", job[0], error)
+                    yield Outcome(job[0], None, error, attempt)
+
+    def _replace(self, i: int) -> None:
+        self._stop(self.workers[i])
+        self.workers[i] = self._start()
+        self.restarts += 1
