@@ -174,6 +174,13 @@ def test_capital_word_count(passage: str, capitals: int) -> None:
     assert ifeval.grade_response(["change_case:capital_word_frequency"], [kwargs], passage).strict is False
 
 
+def test_letter_frequency_of_a_non_letter_counts_that_character() -> None:
+    # IFEval key 1122 asks for 4 hashtags as the "letter" '#'; upstream would count a random letter instead
+    kwargs = {"letter": "#", "let_frequency": 4, "let_relation": "at least"}
+    assert ifeval.grade_response(["keywords:letter_frequency"], [kwargs], "#a #b #c #d").strict is True
+    assert ifeval.grade_response(["keywords:letter_frequency"], [kwargs], "#a #b #c").strict is False
+
+
 def test_word_count_is_word_character_runs() -> None:
     assert text.count_words("don't stop—me now, 2 times") == 7
 
@@ -184,7 +191,7 @@ def test_word_count_is_word_character_runs() -> None:
     ("keywords:nonexistent", {}, "unknown IFEval instruction id"),
     ("keywords:frequency", {"keyword": "x", "frequency": 2}, "missing argument 'relation'"),
     ("keywords:frequency", {"keyword": "x", "frequency": 2, "relation": "at most"}, "must be one of"),
-    ("keywords:letter_frequency", {"letter": "ab", "let_frequency": 1, "let_relation": "at least"}, "one ASCII letter"),
+    ("keywords:letter_frequency", {"letter": "ab", "let_frequency": 1, "let_relation": "at least"}, "one character"),
     ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 3, "first_word": "a"},
      "nth_paragraph"),
     ("length_constraints:number_words", {"num_words": "5", "relation": "at least"}, "must be int"),
