@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from coderig_schemas.errors import CoderigError
+
 PUNKT_RESOURCE = "tokenizers/punkt_tab/english/"
 SETUP_HINT = "run scripts/setup_nltk.sh (part of make setup): it installs NLTK's punkt_tab data into .venv/share/nltk_data"
 
 
-class PunktDataMissing(RuntimeError):
-    """NLTK's ``punkt_tab`` English model is not installed where NLTK looks (``NLTK_DATA`` or the venv)."""
+class PunktDataMissing(CoderigError):
+    """NLTK's ``punkt_tab`` English model is not installed where NLTK looks (``NLTK_DATA`` or the venv): exit 1."""
 
 
 @functools.cache
@@ -28,7 +30,7 @@ def _nltk() -> Any:
     try:
         nltk.data.find(PUNKT_RESOURCE)
     except LookupError as exc:
-        raise PunktDataMissing(f"NLTK's punkt_tab data ({PUNKT_RESOURCE}) is not installed; {SETUP_HINT}") from exc
+        raise PunktDataMissing(f"NLTK's punkt_tab data ({PUNKT_RESOURCE}) is not installed", hint=SETUP_HINT) from exc
     return nltk
 
 
