@@ -116,19 +116,23 @@ def _check_string(param: str, value: str, possible: Sequence[Any]) -> None:
 
 def _check_list(param: str, value: list[Any], possible: Sequence[Any]) -> None:
     mine = [_std(v) for v in value]
-    options = [[_std(p[j]) for j in range(len(p))] for p in possible]
+    # "" (an optional parameter's marker) becomes [], so an empty list matches it: BFCL's behaviour, kept.
+    options = [[_std(x) for x in p] for p in possible if isinstance(p, (list, str))]
     if mine not in options:
         raise _Fail("value_error:list/tuple", f"{param!r}: {value!r} is not one of {list(possible)!r}")
 
 
-def _dict_matches(value: Mapping[str, Any], answer: Mapping[str, Any]) -> str | None:
+def _dict_matches(value: Mapping[str, Any], answer: Any) -> str | None:
+    if not isinstance(answer, dict):
+        return f"possible value {answer!r} is not a dict"
     for key, item in value.items():
         if key not in answer:
             return f"unexpected dict key {key!r}"
-        if _std(item) not in [_std(p) for p in answer[key]]:
+        options = answer[key] if isinstance(answer[key], list) else [answer[key]]
+        if _std(item) not in [_std(p) for p in options]:
             return f"dict value {key!r}: {item!r} is not one of {answer[key]!r}"
-    for key, options in answer.items():
-        if key not in value and "" not in options:
+    for key, accepted in answer.items():
+        if key not in value and "" not in (accepted if isinstance(accepted, list) else [accepted]):
             return f"missing dict key {key!r}"
     return None
 
@@ -148,7 +152,7 @@ def _check_dict(param: str, value: Mapping[str, Any], possible: Sequence[Any]) -
 def _check_list_of_dicts(param: str, value: list[Any], possible: Sequence[Any]) -> None:
     reason = "no possible value"
     for answer in possible:
-        if len(value) != len(answer):
+        if not isinstance(answer, (list, str)) or len(value) != len(answer):  # "" matches [], as in BFCL
             reason = "wrong number of dicts in the list"
             continue
         found = next((r for v, a in zip(value, answer, strict=True)
