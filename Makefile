@@ -15,7 +15,12 @@ export CODERIG_DATA_DIR ?= $(CODERIG_SHARED_DATA)
 endif
 
 # make run knobs (see README): MODEL is required.
-export MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE BASE_URL RUNNER CATEGORY DRY_RUN FINETUNE_ARGS
+export MODEL DATASET SEEDS N TEMPERATURE TOP_P MAX_TOKENS MAX_MODEL_LEN CHAT_TEMPLATE LIMIT PRESET SPLIT ENGINE BASE_URL RUNNER \
+  CATEGORY DRY_RUN FINETUNE_ARGS
+# SYSTEM_PROMPT only when given (an empty SYSTEM_PROMPT= means "no system message", unset means "the template's")
+ifneq ($(origin SYSTEM_PROMPT),undefined)
+export SYSTEM_PROMPT
+endif
 
 .PHONY: help setup test lint typecheck schemas schemas-publish schemas-check pytest clean-venv run category tiny-model serve-tiny bench
 

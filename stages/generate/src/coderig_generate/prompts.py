@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import string
 from importlib import resources
 from pathlib import Path
@@ -10,11 +11,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from coderig_schemas import ChatMessage, InvalidInputError, Problem, UsageError, Visibility
+from coderig_schemas import ChatMessage, FunctionCallingGrading, InvalidInputError, Problem, UsageError, Visibility
 from coderig_schemas.io import hash_json
 
-#: the fields a template may use
-FIELDS = ("prompt", "tests", "entry_point", "starter_code", "dataset", "problem_id")
+#: the fields a template may use ({Question} is the problem statement, as lighteval-style math templates name it)
+FIELDS = ("prompt", "Question", "functions", "tests", "entry_point", "starter_code", "dataset", "problem_id")
 
 
 class Template(BaseModel):
@@ -24,6 +25,9 @@ class Template(BaseModel):
 
     id: str = Field(description="Template id (its key in the prompts file).")
     datasets: list[str] = Field(default_factory=list, description="Datasets it is the default template of.")
+    task_types: list[str] = Field(
+        default_factory=list, description="Task types (math, ...) it is the default of, for datasets no template lists."
+    )
     system: str = Field(default="", description="System message; empty for none.")
     user: str = Field(description="User message: a format string over FIELDS.")
     completion: str = Field(default="{prompt}", description="Plain prompt when the chat template is off.")
@@ -42,14 +46,18 @@ class PromptsFile(BaseModel):
     path: str
     templates: dict[str, Template]
 
-    def for_dataset(self, dataset: str, template_id: str | None = None) -> Template:
-        """The named template, else the first one listing the dataset, else the file's only template."""
+    def for_dataset(self, dataset: str, template_id: str | None = None, task_type: str | None = None) -> Template:
+        """The named template, else the first one listing the dataset, else the first one listing the
+        problems' task type, else the file's only template."""
         if template_id is not None:
             if template_id not in self.templates:
                 raise UsageError(f"no template {template_id!r} in {self.path}", hint=f"choose one of {', '.join(self.templates)}")
             return self.templates[template_id]
         for t in self.templates.values():
             if dataset in t.datasets:
+                return t
+        for t in self.templates.values():
+            if task_type is not None and task_type in t.task_types:
                 return t
         if len(self.templates) == 1:
             return next(iter(self.templates.values()))
@@ -98,10 +106,22 @@ def load_prompts(path: Path | None = None) -> PromptsFile:
     return PromptsFile(path=where, templates=templates)
 
 
+def with_system_prompt(template: Template, system: str) -> Template:
+    """The template with its system message replaced by system, taken literally (braces are not fields).
+
+    The replacement changes the template's sha256, so outputs with another system prompt are other outputs.
+    """
+    return template.model_copy(update={"system": system.replace("{", "{{").replace("}", "}}")})
+
+
 def fields(problem: Problem) -> dict[str, str]:
     """The values a template can use for a problem."""
     return {
         "prompt": problem.prompt.rstrip(),
+        "Question": problem.prompt.strip(),
+        # function calling: the tools offered, as the dataset defines them (JSON), for prompt-mode templates
+        "functions": json.dumps(problem.grading.functions, indent=2, ensure_ascii=False)
+        if isinstance(problem.grading, FunctionCallingGrading) else "",
         "tests": "\n".join(t.code for t in problem.tests if t.visibility == Visibility.VISIBLE),
         "entry_point": problem.entry_point or "",
         "starter_code": str(problem.source.get("starter_code") or ""),

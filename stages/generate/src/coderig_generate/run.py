@@ -27,6 +27,7 @@ from coderig_schemas import (
     RunStore,
     Sample,
     SamplingParams,
+    TaskType,
     UsageError,
 )
 from coderig_schemas.cli_support import attach_log_file, progress
@@ -39,7 +40,7 @@ from .config import GenerateConfig
 from .datasets import load_problems
 from .engines.base import SEED_RULE, Engine, GenOutput, GenRequest
 from .extract import extract_code, keep_reachable
-from .prompts import Template, load_prompts, render
+from .prompts import Template, load_prompts, render, with_system_prompt
 
 log = logging.getLogger("coderig.generate")
 
@@ -101,7 +102,11 @@ def resolve(config: GenerateConfig, cache: ProblemCache | None = None) -> Resolv
     problems = cache[key]
     if config.limit is not None:
         problems = problems[: config.limit]
-    template = load_prompts(Path(config.prompts_file) if config.prompts_file else None).for_dataset(config.dataset, config.template)
+    task_type = problems[0].task_type.value if problems else None
+    template = load_prompts(Path(config.prompts_file) if config.prompts_file else None).for_dataset(
+        config.dataset, config.template, task_type)
+    if config.system_prompt is not None:
+        template = with_system_prompt(template, config.system_prompt)
     extras: dict[str, Any] = {}
     temperature, top_p, top_k, max_tokens, chat_default = 0.0, 1.0, -1, 1024, True
     model_id: str | None = None
@@ -163,7 +168,10 @@ def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
             "split": config.split or ",".join(dict.fromkeys(p.split for p in r.problems)) or None,
             "engine": config.engine.name, "seeds": list(config.seeds), "n": config.n, "prompts": len(r.problems),
             "samples_per_seed": len(r.problems) * config.n, "samples": len(r.problems) * config.n * len(config.seeds),
-            "template_id": r.template.id, "chat_template": r.chat, "sampling": r.sampling.model_dump(mode="json"),
+            "template_id": r.template.id, "template_sha256": r.template.sha256, "system_prompt": r.template.system,
+            "task_types": sorted({p.task_type.value for p in r.problems}),
+            "chat_template": r.chat, "sampling": r.sampling.model_dump(mode="json"),
+            "max_model_len": r.config.engine.max_model_len or (r.extras.get("model_spec") or {}).get("max_model_len"),
             "outputs": outputs,
         })
     return {
@@ -183,9 +191,15 @@ def prompt_hash(messages: list[ChatMessage], prompt_text: str | None) -> str:
 
 def to_sample(r: Resolved, problem: Problem, messages: list[ChatMessage], out: GenOutput, index: int, seed: int,
               engine_name: str) -> Sample:
-    """One contract Sample from one engine answer (extraction happens here)."""
+    """One contract Sample from one engine answer (code extraction happens here).
+
+    A non-code problem's answer is not extracted here: the score stage's grader reads raw_response
+    (``extraction_method`` 'not_applicable', ``extracted_code`` empty).
+    """
     mode = out.extra.get("extraction")
-    if mode == "verbatim":
+    if problem.task_type != TaskType.CODE:
+        code, method = "", ExtractionMethod.NOT_APPLICABLE
+    elif mode == "verbatim":
         code, method = out.text, ExtractionMethod.VERBATIM
     else:
         if mode == "prefix":  # a replayed completion-mode sample: the plain prompt it was generated from
@@ -194,7 +208,7 @@ def to_sample(r: Resolved, problem: Problem, messages: list[ChatMessage], out: G
             prefix = problem.prompt if mode == "completion" else (None if r.chat else messages[-1].content)
         found = extract_code(out.text, problem.entry_point, completion_prefix=prefix)
         code, method = found.code, found.method
-    if r.config.keep_reachable and code:
+    if r.config.keep_reachable and code and problem.task_type == TaskType.CODE:
         code = keep_reachable(code, problem.entry_point)
     prompt_text = out.prompt_text if out.prompt_text is not None else (None if r.chat else messages[-1].content)
     return Sample(
@@ -381,9 +395,13 @@ def _stats(r: Resolved, samples: list[Sample], c: _Counters, resumed: int, units
         "units": units, "units_resumed": resumed,
         "extraction": dict(sorted(Counter(s.extraction_method.value for s in samples).items())),
         "finish_reason": dict(sorted(Counter(s.finish_reason.value for s in samples).items())),
-        "empty_code": sum(1 for s in samples if not s.extracted_code.strip()),
+        "empty_code": sum(1 for s in samples if not s.extracted_code.strip()
+                          and s.extraction_method != ExtractionMethod.NOT_APPLICABLE),
         "seed_rule": r.extras.get("seed_rule"),
         "template_id": r.template.id, "template_sha256": r.template.sha256, "chat_template": r.chat,
+        # the text behind template_sha256 (system prompt included), so a run says exactly what it asked
+        "template": {"system": r.template.system, "user": r.template.user, "completion": r.template.completion},
+        "task_types": dict(sorted(Counter(p.task_type.value for p in r.problems).items())),
         "problems_sha256": r.problems_sha256, "difficulty": dict(sorted(Counter(str(p.difficulty) for p in r.problems).items())),
         "engine": engine.describe(),
     }
