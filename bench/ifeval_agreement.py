@@ -302,7 +302,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for iid in sorted(per):
         c = per[iid]
-        print(f"| `{iid}` | {c['n']} | {c['strict_true']} / {c['loose_true']} | {c['strict_agree']}/{c['n']} | {c['loose_agree']}/{c['n']} |")
+        n = c["n"]
+        print(f"| `{iid}` | {n} | {c['strict_true']} / {c['loose_true']} | {c['strict_agree']}/{n} | {c['loose_agree']}/{n} |")
     print(f"| **all** | {total['n']} | | {total['strict_agree']}/{total['n']} ({100 * total['strict_agree'] / total['n']:.2f}%) "
           f"| {total['loose_agree']}/{total['n']} ({100 * total['loose_agree'] / total['n']:.2f}%) |")
     for d in diffs[:20]:
