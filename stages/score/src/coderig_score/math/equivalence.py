@@ -50,7 +50,7 @@ def as_latex(answer: str) -> str:
 def parse_math(text: str) -> list[Any]:
     """math-verify's parse of ``text`` (a list of sympy objects and strings; empty when nothing parsed)."""
     try:
-        return list(parse(text, parsing_timeout=None, raise_on_error=True))  # type: ignore[arg-type]
+        return list(parse(text, parsing_timeout=None, raise_on_error=True))
     except (MemoryError, RecursionError) as e:
         raise GraderFailure(f"{type(e).__name__} while parsing") from None
     except Exception:  # math-verify's own rule: unparseable means nothing extracted

@@ -19,7 +19,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from typing import Any
@@ -30,6 +30,9 @@ log = logging.getLogger("coderig.score.math")
 
 WORKER_MODULE = "coderig_score.math.worker"
 ATTEMPTS = 2
+#: Jobs queued in each worker's pipe. More than one, so that a worker never waits for the scoring
+#: process between jobs: on a loaded machine each such hand-over costs a scheduling delay.
+DEPTH = 8
 
 
 class GraderLimits(BaseModel):
@@ -56,8 +59,9 @@ class Outcome:
 class _Worker:
     process: Any
     conn: Connection
-    job: tuple[Any, str, str] | None = None
-    deadline: float = 0.0
+    # Jobs sent and not answered yet, in the order the worker grades them (with their attempt number).
+    inflight: deque[tuple[tuple[Any, str, str], int]] = field(default_factory=deque)
+    deadline: float = 0.0  # for the job at the head of inflight, the one being graded
 
 
 _CONTEXT: ForkServerContext | None = None
@@ -72,6 +76,14 @@ def _context() -> ForkServerContext:
         ctx.set_forkserver_preload([WORKER_MODULE])
         _CONTEXT = ctx
     return _CONTEXT
+
+
+def _serve(conn: Connection, memory_mb: int, cpu_s: float) -> None:
+    """A worker's entry point. The grader stack is imported here, in the child, where the fork server's
+    preload has already done it: the scoring process itself never imports sympy."""
+    from .worker import serve
+
+    serve(conn, memory_mb, cpu_s)
 
 
 class GraderPool:
@@ -92,11 +104,9 @@ class GraderPool:
         self.close()
 
     def _start(self) -> _Worker:
-        from .worker import serve  # noqa: F401  (the fork server imports it; here only the reference is pickled)
-
         ctx = _context()
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=serve, args=(child, self.limits.memory_mb, self.limits.cpu_s), daemon=True)
+        proc = ctx.Process(target=_serve, args=(child, self.limits.memory_mb, self.limits.cpu_s), daemon=True)
         proc.start()
         child.close()
         return _Worker(proc, parent)
@@ -132,54 +142,66 @@ class GraderPool:
         return f"the grader process exited with status {code}"
 
     def run(self, jobs: Iterable[tuple[Any, str, str]]) -> Iterator[Outcome]:
-        """Grade ``(key, gold, answer)`` jobs; yield one :class:`Outcome` per job, in completion order."""
+        """Grade ``(key, gold, answer)`` jobs; yield one :class:`Outcome` per job, in completion order.
+
+        Up to :data:`DEPTH` jobs wait in each worker's pipe; the worker grades them in order, so the
+        job at the head is the one running: a death, a limit or a deadline is that job's failure,
+        and the jobs queued behind it go back to the queue without losing an attempt.
+        """
         if not self.workers:
             self.__enter__()
         pending: deque[tuple[tuple[Any, str, str], int]] = deque((job, 1) for job in jobs)
-        attempts: dict[int, int] = {}
         wall = self.limits.wall_factor * self.limits.cpu_s + 10.0
-        while pending or any(w.job is not None for w in self.workers):
+        while pending or any(w.inflight for w in self.workers):
             for i, w in enumerate(self.workers):
-                if w.job is None and pending:
+                while pending and len(w.inflight) < DEPTH:
                     job, attempt = pending.popleft()
                     try:
                         w.conn.send(job)
                     except (OSError, ValueError):
                         pending.appendleft((job, attempt))
+                        pending.extendleft(reversed(w.inflight))
                         self._replace(i)
-                        continue
-                    w.job, w.deadline = job, time.monotonic() + wall
-                    attempts[i] = attempt
-            busy = [w for w in self.workers if w.job is not None]
+                        break
+                    if not w.inflight:
+                        w.deadline = time.monotonic() + wall
+                    w.inflight.append((job, attempt))
+            busy = [w for w in self.workers if w.inflight]
             if not busy:
                 continue
             timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout)
-            now = time.monotonic()
             for i, w in enumerate(self.workers):
-                if w.job is None:
+                if not w.inflight:
                     continue
-                job, attempt = w.job, attempts[i]
                 error: str | None = None
                 if w.conn in ready:
+                    # Take every reply already in the pipe before looking at the process's death.
                     try:
-                        key, status, payload = w.conn.recv()
+                        while w.inflight and w.conn.poll():
+                            key, status, payload = w.conn.recv()
+                            (job, attempt) = w.inflight[0]
+                            if status != "ok":
+                                error = str(payload)
+                                break
+                            w.inflight.popleft()
+                            w.deadline = time.monotonic() + wall
+                            yield Outcome(key, payload, None, attempt)
                     except (EOFError, OSError):
                         error = self._death(w)
-                    else:
-                        if status == "ok":
-                            w.job = None
-                            yield Outcome(key, payload, None, attempt)
-                            continue
-                        error = str(payload)
+                    if error is None:
+                        continue
                 elif w.process.sentinel in ready:
                     error = self._death(w)
-                elif now >= w.deadline:
+                elif time.monotonic() >= w.deadline:
                     error = f"grader timeout: no answer within {wall:g} s of wall-clock time"
                 else:
                     continue
-                # The worker failed: it is replaced, the job retried once, then reported.
+                # The worker failed on its head job: replace it, retry that job once, requeue the rest.
+                (job, attempt), *rest = w.inflight
+                w.inflight.clear()
                 self._replace(i)
+                pending.extendleft(reversed(rest))
                 if attempt < ATTEMPTS:
                     log.info("grader failure on %r (%s); retrying on a fresh worker", job[0], error)
                     pending.appendleft((job, attempt + 1))

@@ -14,6 +14,7 @@ grader interrupted half-way is not trusted with the next job.
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import time
@@ -22,8 +23,23 @@ from typing import Any
 
 from .equivalence import GraderFailure, grade_answer
 
+#: A grading whose address-space peak reached this share of the limit failed, whatever it returned.
+MEMORY_NEAR_LIMIT = 0.9
+
 # Warm-up at import: done once in the fork server, inherited by every worker.
 grade_answer("\\frac{1}{2}", "0.5")
+
+
+def _peak_mb() -> float:
+    """The process's address-space high-water mark (VmPeak), MiB; 0 where /proc does not say."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def serve(conn: Connection, memory_mb: int, cpu_s: float) -> None:
@@ -32,6 +48,13 @@ def serve(conn: Connection, memory_mb: int, cpu_s: float) -> None:
     Replies ``(key, "ok", result)``; ``(key, "failed", message)`` ends the worker.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # A session of its own, as the sandbox gives each program: terminal signals stay with the scorer,
+    # and with Linux's autogroup scheduling each worker gets its own share of a busy machine (in
+    # the scorer's session, all workers together would share one process's share).
+    try:
+        os.setsid()
+    except OSError:  # already a session leader
+        pass
     signal.signal(signal.SIGPROF, signal.SIG_DFL)  # the CPU limit: SIGPROF ends the process
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -44,6 +67,7 @@ def serve(conn: Connection, memory_mb: int, cpu_s: float) -> None:
         if msg is None:
             return
         key, gold, answer = msg
+        peak_before = _peak_mb()
         t0 = time.perf_counter()
         signal.setitimer(signal.ITIMER_PROF, cpu_s)
         try:
@@ -60,5 +84,11 @@ def serve(conn: Connection, memory_mb: int, cpu_s: float) -> None:
             break
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
+        peak = _peak_mb()
+        if peak > peak_before and peak >= MEMORY_NEAR_LIMIT * memory_mb:
+            # sympy catches MemoryError in places and carries on with a weaker comparison ("not equal"):
+            # a grading that reached the limit is the grader's failure whatever it returned.
+            conn.send((key, "failed", f"MemoryError: the grader reached its {memory_mb} MiB address-space limit"))
+            break
         conn.send((key, "ok", result))
     conn.close()
