@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .parse import Call, CallParseError, parse_answer
 
@@ -88,7 +88,8 @@ def _type_ok(param: str, value: Any, possible: Sequence[Any], declared: str, exp
         for item in possible:
             # Each item of the value must have the inner type of one possible answer (one level deep);
             # a possible answer that is not a list (the "" of an optional parameter) constrains nothing.
-            if type(item) is not list or all(_inner_ok(v, item, nested) for v in value):
+            items = cast(list[Any], value)  # expected is list here (array and tuple are the nested types)
+            if type(item) is not list or all(_inner_ok(v, item, nested) for v in items):
                 return is_variable
         raise _Fail("type_error:nested",
                     f"{param!r}: expected {declared} of {nested.__name__}, got {value!r}")

@@ -34,7 +34,7 @@ def score_sample(problem: Problem, sample: Sample) -> ScoreResult:
     response = final_text(sample.raw_response)
     try:
         verdict: CallsVerdict = check_answer(
-            response if response is not None else "", grading.functions, grading.possible_answers, grading.category.value)  # type: ignore[arg-type]
+            response if response is not None else "", grading.functions, grading.possible_answers, grading.category.value)
     except ValueError as exc:  # the problem itself is inconsistent
         raise InvalidInputError(f"{problem.dataset}/{problem.problem_id}: grading: {exc}", hint="check the BFCL files") from None
     outcomes = [
@@ -49,6 +49,6 @@ def score_sample(problem: Problem, sample: Sample) -> ScoreResult:
         result = Verdict.NO_ANSWER if response is not None else Verdict.TRUNCATED_GENERATION
     else:
         calls = [{c.name: c.arguments} for c in verdict.calls]
-        answer = ExtractedAnswer(extracted=_json(calls), method=AnswerMethod(verdict.method), gold=gold)
+        answer = ExtractedAnswer(extracted=_json(calls), method=AnswerMethod(verdict.method or "none"), gold=gold)
         result = Verdict.PASSED if verdict.passed else Verdict.WRONG_ANSWER
     return text_result(problem, sample, outcomes, result, time.perf_counter() - started, answer=answer)

@@ -81,13 +81,13 @@ def _number_sentences(value: str, a: Args) -> bool:
 
 
 def _placeholders(value: str, a: Args) -> bool:
-    return len(re.findall(r"\[.*?\]", value)) >= a["num_placeholders"]
+    return len(re.findall(r"\[.*?\]", value)) >= int(a["num_placeholders"])
 
 
 def _bullets(value: str, a: Args) -> bool:
     stars = re.findall(r"^\s*\*[^\*].*$", value, flags=re.MULTILINE)
     dashes = re.findall(r"^\s*-.*$", value, flags=re.MULTILINE)
-    return len(stars) + len(dashes) == a["num_bullets"]
+    return len(stars) + len(dashes) == int(a["num_bullets"])
 
 
 def _constrained(value: str, a: Args) -> bool:
@@ -98,7 +98,7 @@ def _constrained(value: str, a: Args) -> bool:
 def _highlights(value: str, a: Args) -> bool:
     count = sum(1 for h in re.findall(r"\*[^\n\*]*\*", value) if h.strip("*").strip())
     count += sum(1 for h in re.findall(r"\*\*[^\n\*]*\*\*", value) if h.removeprefix("**").removesuffix("**").strip())
-    return count >= a["num_highlights"]
+    return count >= int(a["num_highlights"])
 
 
 def _sections(value: str, a: Args) -> bool:
@@ -107,7 +107,7 @@ def _sections(value: str, a: Args) -> bool:
         sections = re.split(pattern, value)
     except re.error:
         sections = re.split(r"\s?" + re.escape(a["section_spliter"]) + r"\s?\d+\s?", value)
-    return len(sections) - 1 >= a["num_sections"]
+    return len(sections) - 1 >= int(a["num_sections"])
 
 
 def _paragraphs(value: str, a: Args) -> bool:
@@ -119,7 +119,7 @@ def _paragraphs(value: str, a: Args) -> bool:
                 count -= 1
             else:
                 return False  # an empty paragraph between two dividers
-    return count == a["num_paragraphs"]
+    return count == int(a["num_paragraphs"])
 
 
 def _postscript(value: str, a: Args) -> bool:
@@ -172,7 +172,7 @@ def _nth_paragraph_first_word(value: str, a: Args) -> bool:
         if letter in {".", ",", "?", "!", "'", '"'}:
             break
         first += letter.lower()
-    return count == a["num_paragraphs"] and first == a["first_word"]
+    return count == int(a["num_paragraphs"]) and first == str(a["first_word"])
 
 
 def _forbidden(value: str, a: Args) -> bool:
