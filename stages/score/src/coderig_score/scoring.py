@@ -384,6 +384,21 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
     return Summary(out, stats)
 
 
+#: Task types graded in this process from the response text (nothing is executed): IFEval and BFCL.
+TEXT_TASK_TYPES = frozenset({TaskType.INSTRUCTION_FOLLOWING, TaskType.FUNCTION_CALLING})
+
+
+def grade_text(problem: Problem, sample: Sample) -> ScoreResult:
+    """Grade an instruction-following (IFEval) or function-calling (BFCL) sample, in process."""
+    if problem.task_type == TaskType.INSTRUCTION_FOLLOWING:
+        from .ifeval.result import score_sample as score_ifeval
+
+        return score_ifeval(problem, sample)
+    from .bfcl.result import score_sample as score_bfcl
+
+    return score_bfcl(problem, sample)
+
+
 class TaskDispatch:
     """Sends each sample to its task type's grader: code to the sandbox, math to the answer grader pool.
 
@@ -402,10 +417,12 @@ class TaskDispatch:
             self.math_pool.close()
 
     def score(self, items: list[tuple[Any, Problem, Sample, SampleBudget]]) -> Iterator[tuple[Any, ScoreResult, dict[str, Any] | None]]:
-        """(key, result, raw reply) for every item, code first, then math."""
+        """(key, result, raw reply) for every item, code first, then math, then IFEval and BFCL."""
         code = [it for it in items if it[1].task_type == TaskType.CODE]
         math = [(key, problem, sample) for key, problem, sample, _ in items if problem.task_type == TaskType.MATH]
-        others = sorted({it[1].task_type.value for it in items} - {TaskType.CODE.value, TaskType.MATH.value})
+        text = [(key, problem, sample) for key, problem, sample, _ in items if problem.task_type in TEXT_TASK_TYPES]
+        others = sorted({it[1].task_type.value for it in items}
+                        - {TaskType.CODE.value, TaskType.MATH.value, *(t.value for t in TEXT_TASK_TYPES)})
         if others:
             raise InvalidInputError(f"this coderig-score cannot grade task type(s) {', '.join(others)}",
                                     hint="score them with a coderig-score that supports them")
@@ -417,6 +434,8 @@ class TaskDispatch:
 
             self.math_pool = GraderPool(self.workers, self.cfg.math).__enter__()
             yield from grade_items(self.math_pool, math)
+        for key, problem, sample in text:
+            yield key, grade_text(problem, sample), None
 
     def stats(self) -> dict[str, Any]:
         """The backends' part of the manifest's stats."""
