@@ -97,6 +97,8 @@ TABLE: list[tuple[str, str, dict[str, str], str, Verdict, str | None]] = [
     ("aime-answer-zero-padded", "25", NUMBER, "\\boxed{025}", P, "025"),
     ("aime-wrong", "025", NUMBER, "\\boxed{205}", W, None),
     ("amc-float-gold", "27.0", NUMBER, "\\boxed{27}", P, None),
+    ("aops-bold-answer", "073", NUMBER, "so $d = \\boxed{\\textbf{(073)}}.$", P, "\\textbf{(073)}"),  # math-verify alone: "073"
+    ("text-number", "42", NUMBER, "\\boxed{\\text{42}}", P, None),  # math-verify alone: the string "42"
     # scientific notation
     ("sci-times", "1500", LATEX, "\\boxed{1.5 \\times 10^{3}}", P, None),
     ("sci-gold", "1.5\\times10^{3}", LATEX, "\\boxed{1500}", P, None),

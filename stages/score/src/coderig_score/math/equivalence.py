@@ -4,7 +4,7 @@ math-verify is the grader lighteval uses. Two things differ from calling ``verif
 parse(response))`` directly, both on purpose:
 
 - The answer given to it is the one :mod:`.extract` found (the last ``\\boxed{}``), wrapped in
-  ``$...$``. On a whole response with several boxes, math-verify joins them into one set, so a model
+  ``$...$`` (after the rewrites of :func:`as_latex`). On a whole response with several boxes, math-verify joins them into one set, so a model
   that boxes a draft and then its correction would be wrong with both.
 - Its own time limits (``signal.alarm``) are off and its errors are sorted: an exception while
   parsing or comparing means "not parsed" / "not equal", as in math-verify, except ``MemoryError``
@@ -25,10 +25,16 @@ from typing import Any
 
 from math_verify import parse, verify
 
+from .extract import braced
+
 # With the built-in limits off math-verify warns once per process; the pool bounds time instead.
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 _SCI_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[eE]\s*([+-]?\d+)\s*$")
+# A number inside \text{} (or bold): math-verify keeps it as the string "073", never equal to 73.
+_TEXT_NUMBER_RE = re.compile(r"^\s*\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{\s*(\(?\s*-?[\d.,]+\s*\)?)\s*\}\s*$")
+# A whole answer in bold, as AoPS solutions write it: \textbf{(073)}.
+_BOLD_RE = re.compile(r"^\s*\\(?:textbf|mathbf)\s*(?=\{)")
 
 
 class GraderFailure(Exception):
@@ -38,9 +44,18 @@ class GraderFailure(Exception):
 def as_latex(answer: str) -> str:
     """The text given to the parser for an answer: ``$answer$``.
 
-    Plain scientific notation (``1.5e3``), which math-verify reads as ``1.5 * e * 3``, becomes
-    ``1.5\\times10^{3}`` first.
+    Three forms math-verify misreads are rewritten first: plain scientific notation (``1.5e3``, read
+    as ``1.5 * e * 3``) becomes ``1.5\\times10^{3}``; a number in ``\\text{}`` (``\\text{42}``, kept as
+    a string) loses the ``\\text``; a whole answer in bold (``\\textbf{(073)}``) loses the bold.
     """
+    number = _TEXT_NUMBER_RE.match(answer)
+    if number:
+        answer = number.group(1)
+    bold = _BOLD_RE.match(answer)
+    if bold:
+        group = braced(answer, bold.end())
+        if group is not None and not answer[group[1]:].strip():  # the bold group is the whole answer
+            answer = group[0]
     sci = _SCI_RE.match(answer)
     if sci:
         answer = f"{sci.group(1)}\\times10^{{{sci.group(2)}}}"

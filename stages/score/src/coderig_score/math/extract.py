@@ -61,7 +61,7 @@ def strip_think(response: str) -> Visible:
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 
 
-def _braced(text: str, start: int) -> tuple[str, int] | None:
+def braced(text: str, start: int) -> tuple[str, int] | None:
     """The content of the brace group opening at ``text[start] == '{'``, and the index after it.
 
     ``\\{`` and ``\\}`` are escaped (set braces) and do not count; None when the group never closes.
@@ -98,7 +98,7 @@ def boxed_answers(text: str) -> list[str]:
         while j < len(text) and text[j] in " \t":
             j += 1
         if j < len(text) and text[j] == "{":
-            group = _braced(text, j)
+            group = braced(text, j)
             if group is None:  # cut off inside the box: not an answer
                 pos = j + 1
                 continue
