@@ -45,6 +45,22 @@ def test_ifeval_and_bfcl_samples_are_graded(run_store: Path) -> None:
     assert by[samples[2].sample_id].tests_passed == 2 and by[samples[2].sample_id].answer is not None
 
 
+def test_ifeval_four_numbers_in_the_stats(run_store: Path) -> None:
+    p = make_ifeval_problem("if0")
+    samples = [make_sample(p, i, raw_response=text, **TEXT) for i, text in enumerate([
+        "one two three four five six seven eight nine ten",             # both followed
+        "Sure, here:\none two three four five six seven eight nine ten",  # comma in line 1: strict 1/2, loose 2/2
+        "one, two",                                                     # comma and too short: 0/2 both
+    ])]
+    gen = publish_generate(run_store, [p], samples, dataset="toyif")
+    r = CliRunner().invoke(score_main, ["run", "--generate", gen.ref, "--quiet", "--workers", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    stats = RunStore(run_store).resolve(json.loads(r.stdout)["output"]).manifest.stats["ifeval"]
+    assert stats["samples"] == 3 and stats["instructions"] == 6
+    assert stats["prompt_level_strict_accuracy"] == 1 / 3 and stats["inst_level_strict_accuracy"] == 3 / 6
+    assert stats["prompt_level_loose_accuracy"] == 2 / 3 and stats["inst_level_loose_accuracy"] == 4 / 6
+
+
 def test_unknown_ifeval_instruction_is_exit_3(run_store: Path) -> None:
     p = make_ifeval_problem("if1", grading={"kind": "instruction_following", "instruction_id_list": ["nope:x", "punctuation:no_comma"],
                                             "kwargs": [{}, {}]})

@@ -471,12 +471,17 @@ def result_stats(results: list[ScoreResult]) -> dict[str, Any]:
     verdicts = Counter(r.verdict.value for r in results)
     scored = [r for r in results if r.verdict != Verdict.SANDBOX_ERROR]
     counts = passk.counts_from((r.problem_id, r.passed) for r in scored)
-    return {
+    stats: dict[str, Any] = {
         "samples": len(results), "passed": sum(r.passed for r in results),
         "pass_rate": (sum(r.passed for r in scored) / len(scored)) if scored else None,
         "verdicts": dict(sorted(verdicts.items())), "sandbox_errors": verdicts.get(Verdict.SANDBOX_ERROR.value, 0),
         "pass_at_k": {str(k): v for k, v in passk.overall(counts).items()},
     }
+    from .ifeval.metrics import ifeval_metrics  # IFEval's four standard numbers, when there are IFEval samples
+
+    if (ifeval := ifeval_metrics(results)) is not None:
+        stats["ifeval"] = ifeval
+    return stats
 
 
 def merge_shards(store: RunStore, refs: list[str]) -> Summary:
