@@ -92,6 +92,30 @@ def test_category_dry_run_prints_the_plan(run_store: Path) -> None:
     assert not (run_store / "generate").exists()
 
 
+def test_make_run_reference_math_scores_everything(run_store: Path) -> None:
+    # The small competition sets (the whole MATH-500 and GSM8K replay the same way, 500/500 and 1,319/1,319).
+    r = _make("run", run_store, MODEL="reference", DATASET="aime24,aime25,amc23")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    analysis = Path(r.stdout.split()[-3])
+    summaries = [json.loads(line) for line in (analysis / "summaries.jsonl").read_text().splitlines()]
+    assert {(s["dataset"], s["total_problems"], s["pass_rate"]) for s in summaries} == {
+        ("aime24", 30, 1.0), ("aime25", 30, 1.0), ("amc23", 40, 1.0)}
+    per_seed = (analysis / "seed_analysis.csv").read_text().splitlines()
+    assert len(per_seed) == 4 and all(",math,accuracy," in row for row in per_seed[1:])
+
+
+def test_reasoning_category_dry_run_plans_qwen3_thinking_on_math(run_store: Path) -> None:
+    r = _make("category", run_store, CATEGORY="reasoning", DRY_RUN="1", timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    plan = json.loads(r.stdout)
+    assert {(row["model"], row["dataset"]) for row in plan["runs"]} == {
+        (m, d) for m in ("qwen3_8b_thinking", "qwen3_14b_thinking", "qwen3_32b_thinking")
+        for d in ("math500", "aime24", "aime25", "gsm8k")}
+    assert all(row["template_id"] == "math_chat" and row["task_types"] == ["math"] for row in plan["runs"])
+    assert not (run_store / "generate").exists()
+
+
 def test_a_standalone_scorer_replaces_the_score_stage(run_store: Path) -> None:
     env = _env(run_store)
     venv = ROOT / ".venv" / "bin"
