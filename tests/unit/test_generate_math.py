@@ -153,3 +153,25 @@ def test_reference_replay_of_math_stores_the_raw_response(run_store: Path, share
     plan = CliRunner().invoke(main, ["run", "--quiet", "--model", "reference", "--dataset", "aime25", "--dry-run"])
     [row] = json.loads(plan.stdout)["runs"]
     assert (row["prompts"], row["template_id"], row["task_types"]) == (30, "math_chat", ["math"])
+
+
+def test_code_outputs_keep_the_keys_they_had_before_task_types(shared_data: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 run_store: Path) -> None:
+    # Keys computed by the last version without task types (commit ed899d3): a re-run of an unchanged code
+    # configuration must find its earlier output (a no-op), not generate everything again.
+    monkeypatch.setenv("CODERIG_DATA_DIR", str(shared_data))
+    r = CliRunner().invoke(main, ["run", "--quiet", "--model", "reference", "--dataset", "humaneval,mbpp", "--limit", "3",
+                                  "--dry-run"])
+    refs = [o["ref"] for run in json.loads(r.stdout)["runs"] for o in run["outputs"]]
+    assert refs == ["generate/reference__humaneval__s0/61f055b0efd2aba3", "generate/reference__mbpp__s0/29d34f048d9c047c"]
+
+
+def test_stable_json_of_a_code_problem_is_its_version_1_form(shared_data: Path) -> None:
+    from coderig_schemas.problem import stable_json
+
+    p = load_problems("humaneval", source=shared_data / "HumanEval.jsonl.gz")[0]
+    v1 = json.loads(stable_json(p))
+    assert v1["schema_version"] == 1 and "task_type" not in v1 and "grading" not in v1
+    assert Problem.model_validate(v1) == p  # and it reads back as the same (current) problem
+    m = load_problems("aime25", source=shared_data / "math" / "aime-2025.jsonl")[0]
+    assert stable_json(m) == m.model_dump_json()

@@ -31,8 +31,9 @@ from coderig_schemas import (
     UsageError,
 )
 from coderig_schemas.cli_support import attach_log_file, progress
-from coderig_schemas.io import dump_jsonl, hash_json, sha256_bytes, sha256_file
+from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
 from coderig_schemas.layout import PROBLEMS, SAMPLES, default_name
+from coderig_schemas.problem import stable_json
 from coderig_schemas.store import Builder, output_key
 
 from . import __version__, engines
@@ -68,6 +69,9 @@ class Resolved:
         """The configuration hashed into one seed's output key."""
         cfg = self.config.model_dump(mode="json")
         cfg.pop("seeds")
+        if cfg.get("system_prompt") is None:
+            # an option added with task types: unset, it is left out so earlier outputs keep their keys
+            cfg.pop("system_prompt", None)
         cfg["seed"] = seed
         cfg["resolved"] = {
             "sampling": self.sampling.model_dump(mode="json"), "chat_template": self.chat, "template_id": self.template.id,
@@ -146,7 +150,13 @@ def resolve(config: GenerateConfig, cache: ProblemCache | None = None) -> Resolv
                          hint="give --temperature > 0 (e.g. 0.8) for pass@k, or --n 1")
     chat = config.chat_template if config.chat_template is not None else chat_default
     return Resolved(config=config, problems=problems, template=template, chat=chat, sampling=sampling, model_id=model_id,
-                    problems_sha256=sha256_bytes(dump_jsonl(problems)), extras=extras)
+                    problems_sha256=problems_digest(problems), extras=extras)
+
+
+def problems_digest(problems: list[Problem]) -> str:
+    """sha256 of the problems as hashed into the output key (code problems in their version 1 form,
+    so a code configuration published before task types existed is found again: see stable_json)."""
+    return sha256_bytes(b"".join(stable_json(p).encode() + b"\n" for p in problems))
 
 
 # ---------------------------------------------------------------------------------------------- plan
