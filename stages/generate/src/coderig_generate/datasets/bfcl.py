@@ -77,8 +77,8 @@ def _hub_file(name: str, filename: str) -> Path:
         reason = f"{unreachable} and it is not in the local cache" if unreachable else (str(e).splitlines() or [type(e).__name__])[0]
         raise InvalidInputError(
             f"cannot load dataset {name!r} ({filename}) from the hub {HUB_REPO}: {reason}",
-            hint=f"set {DATA_DIR_ENV}=DIR holding bfcl/{filename} and bfcl/possible_answer/{filename}, "
-            f"or {env_var(name)}=FILE (offline machines have no hub access)",
+            hint=f"pass --data-file FILE or set {env_var(name)}=FILE (a question file with possible_answer/ beside it), "
+            f"or {DATA_DIR_ENV}=DIR holding bfcl/{FILES[name][1]} (offline machines have no hub access)",
         ) from None
 
 
