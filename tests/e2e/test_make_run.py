@@ -80,6 +80,24 @@ def test_make_run_tiny_random(run_store: Path) -> None:
     assert _published(run_store) == before
 
 
+@pytest.mark.vllm
+def test_make_run_tiny_random_on_math(run_store: Path) -> None:
+    # The whole chain on a math set: the math template through the chat template (generation prompt added),
+    # raw responses kept, graded answers (the tiny model's gibberish: no answer, or cut at max_tokens).
+    r = _make("run", run_store, MODEL="tiny-random", DATASET="math500", LIMIT="5", MAX_TOKENS="64")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    store = RunStore(run_store)
+    gen = store.resolve("generate/tiny-random__math500__s0")
+    samples = [json.loads(line) for line in gen.path_of("samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 5 and {s["extraction_method"] for s in samples} == {"not_applicable"}
+    assert all(s["prompt_text"].rstrip().endswith("<|im_start|>assistant") for s in samples)
+    assert all("put your final answer within \\boxed{}" in s["prompt_text"] for s in samples)
+    results = [json.loads(line) for line in store.resolve("score/tiny-random__math500__s0").path_of("results.jsonl")
+               .read_text().splitlines()]
+    assert len(results) == 5 and all(x["task_type"] == "math" and x["tests_total"] == 1 for x in results)
+
+
 def test_category_dry_run_prints_the_plan(run_store: Path) -> None:
     r = _make("category", run_store, CATEGORY="coding_specialists", DRY_RUN="1", timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
