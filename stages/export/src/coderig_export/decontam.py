@@ -21,6 +21,10 @@ DEFAULT_EVAL_SPLITS: tuple[str, ...] = (
     "aime24:*",  # AIME 2024, AIME 2025 and AMC 2023: competition sets used only for evaluation
     "aime25:*",
     "amc23:*",
+    "ifeval:*",  # IFEval: instruction-following evaluation prompts
+    "bfcl_simple:*",  # BFCL's function-calling evaluation questions
+    "bfcl_multiple:*",
+    "bfcl_parallel:*",
 )
 
 _SPEC = re.compile(r"^[^:\s]+(:[^:\s]+)?$")

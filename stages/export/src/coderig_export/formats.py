@@ -42,6 +42,10 @@ LICENCES: dict[str, str] = {
     "aime24": "problems (c) the Mathematical Association of America",
     "aime25": "problems (c) the Mathematical Association of America",
     "amc23": "problems (c) the Mathematical Association of America",
+    "ifeval": "Apache-2.0 (Google Research, instruction_following_eval)",
+    "bfcl_simple": "Apache-2.0 (Gorilla, Berkeley Function Calling Leaderboard)",
+    "bfcl_multiple": "Apache-2.0 (Gorilla, Berkeley Function Calling Leaderboard)",
+    "bfcl_parallel": "Apache-2.0 (Gorilla, Berkeley Function Calling Leaderboard)",
 }
 
 
