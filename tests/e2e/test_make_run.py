@@ -179,3 +179,14 @@ def test_the_standalone_scorer_keeps_the_contracts_execution_order(run_store: Pa
     [result] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert result["verdict"] == "passed", result
     assert out.stat().st_mode & 0o777 == 0o755
+
+
+def test_make_run_reference_bfcl_scores_everything(run_store: Path) -> None:
+    # Issue 12: the first possible answer of every BFCL question, replayed, passes BFCL's AST checker.
+    r = _make("run", run_store, MODEL="reference", DATASET="bfcl_simple,bfcl_multiple,bfcl_parallel")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    analysis = Path(r.stdout.split()[-3])
+    summaries = [json.loads(line) for line in (analysis / "summaries.jsonl").read_text().splitlines()]
+    assert {(s["dataset"], s["total_problems"], s["pass_rate"]) for s in summaries} == {
+        ("bfcl_simple", 400, 1.0), ("bfcl_multiple", 200, 1.0), ("bfcl_parallel", 200, 1.0)}
