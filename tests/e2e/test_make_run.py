@@ -190,3 +190,17 @@ def test_make_run_reference_bfcl_scores_everything(run_store: Path) -> None:
     summaries = [json.loads(line) for line in (analysis / "summaries.jsonl").read_text().splitlines()]
     assert {(s["dataset"], s["total_problems"], s["pass_rate"]) for s in summaries} == {
         ("bfcl_simple", 400, 1.0), ("bfcl_multiple", 200, 1.0), ("bfcl_parallel", 200, 1.0)}
+
+
+def test_make_run_tiny_random_on_ifeval_and_bfcl(run_store: Path) -> None:
+    # The real chain (vLLM on the tiny model) on the two text-graded task types: gibberish answers get verdicts.
+    r = _make("run", run_store, MODEL="tiny-random", DATASET="ifeval,bfcl_parallel", LIMIT="3", MAX_TOKENS="32")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    store = RunStore(run_store)
+    scores = {o.manifest.name: o for o in store.list_outputs("score")}
+    ifeval, bfcl = scores["tiny-random__ifeval__s0"], scores["tiny-random__bfcl_parallel__s0"]
+    assert ifeval.manifest.stats["samples"] == 3 and set(ifeval.manifest.stats["ifeval"]) >= {
+        "prompt_level_strict_accuracy", "inst_level_strict_accuracy", "prompt_level_loose_accuracy", "inst_level_loose_accuracy"}
+    assert bfcl.manifest.stats["samples"] == 3 and "ifeval" not in bfcl.manifest.stats
+    assert "sandbox" not in ifeval.manifest.stats and "sandbox" not in bfcl.manifest.stats  # nothing was executed
