@@ -24,7 +24,7 @@ from typing import Any
 from coderig_schemas import InvalidInputError, Problem, TaskType
 from coderig_schemas.tasks import call_check_id
 
-from .loaders import _need, _problem
+from .loaders import Normalizer, _need, _problem
 from .sources import DATA_DIR_ENV, RawRecord, _go_offline, env_var, hub_unreachable, read_file, resolve_local
 
 HUB_REPO = "gorilla-llm/Berkeley-Function-Calling-Leaderboard"
@@ -125,7 +125,7 @@ def _user_prompt(rec: RawRecord) -> str:
     return texts[0]
 
 
-def normalizer(name: str) -> Any:
+def normalizer(name: str) -> Normalizer:
     """The normalizer of one BFCL dataset (its category is fixed by the registry name)."""
     category, file_name = FILES[name]
 
