@@ -31,11 +31,18 @@ class Template(BaseModel):
     system: str = Field(default="", description="System message; empty for none.")
     user: str = Field(description="User message: a format string over FIELDS.")
     completion: str = Field(default="{prompt}", description="Plain prompt when the chat template is off.")
+    tools_system: str | None = Field(
+        default=None, description="Function calling: the system message when the functions go through the chat "
+        "template's tools argument (the model's template takes tools); None: the functions always go into the prompt.",
+    )
 
     @property
     def sha256(self) -> str:
-        """Hash of what the model sees of the template (system, user, completion)."""
-        return hash_json({"system": self.system, "user": self.user, "completion": self.completion})
+        """Hash of what the model sees of the template (system, user, completion, and tools_system when set)."""
+        texts = {"system": self.system, "user": self.user, "completion": self.completion}
+        if self.tools_system is not None:  # only when set, so the hashes of templates without it never change
+            texts["tools_system"] = self.tools_system
+        return hash_json(texts)
 
 
 class PromptsFile(BaseModel):
@@ -100,8 +107,8 @@ def load_prompts(path: Path | None = None) -> PromptsFile:
             first = e.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])
             raise InvalidInputError(f"{where}: templates.{tid}.{loc}: {first['msg']}", hint="fix the prompts file") from None
-        for key in ("system", "user", "completion"):
-            _check_fields(where, str(tid), key, getattr(t, key))
+        for key in ("system", "user", "completion", "tools_system"):
+            _check_fields(where, str(tid), key, getattr(t, key) or "")
         templates[str(tid)] = t
     return PromptsFile(path=where, templates=templates)
 
@@ -111,7 +118,8 @@ def with_system_prompt(template: Template, system: str) -> Template:
 
     The replacement changes the template's sha256, so outputs with another system prompt are other outputs.
     """
-    return template.model_copy(update={"system": system.replace("{", "{{").replace("}", "}}")})
+    literal = system.replace("{", "{{").replace("}", "}}")
+    return template.model_copy(update={"system": literal, **({"tools_system": literal} if template.tools_system is not None else {})})
 
 
 def fields(problem: Problem) -> dict[str, str]:
@@ -130,13 +138,18 @@ def fields(problem: Problem) -> dict[str, str]:
     }
 
 
-def render(template: Template, problem: Problem, *, chat: bool = True) -> list[ChatMessage]:
-    """The messages of one prompt: system (when set) and user; with chat off, one user message holding the completion text."""
+def render(template: Template, problem: Problem, *, chat: bool = True, tools: bool = False) -> list[ChatMessage]:
+    """The messages of one prompt: system (when set) and user; with chat off, one user message holding the completion text.
+
+    ``tools``: the functions go through the chat template's tools argument, so the system message is the
+    template's ``tools_system`` (the one without the functions written in).
+    """
     values = fields(problem)
     if not chat:
         return [ChatMessage(role="user", content=template.completion.format_map(values))]
     messages = []
-    if template.system:
-        messages.append(ChatMessage(role="system", content=template.system.format_map(values)))
+    system = template.tools_system if tools and template.tools_system is not None else template.system
+    if system:
+        messages.append(ChatMessage(role="system", content=system.format_map(values)))
     messages.append(ChatMessage(role="user", content=template.user.format_map(values)))
     return messages

@@ -22,6 +22,7 @@ from typing import Any
 from coderig_schemas import (
     ChatMessage,
     ExtractionMethod,
+    FunctionCallingGrading,
     Problem,
     PublishedOutput,
     RunStore,
@@ -42,6 +43,7 @@ from .datasets import load_problems
 from .engines.base import SEED_RULE, Engine, GenOutput, GenRequest
 from .extract import extract_code, keep_reachable
 from .prompts import Template, load_prompts, render, with_system_prompt
+from .tools import as_tools
 
 log = logging.getLogger("coderig.generate")
 
@@ -330,14 +332,35 @@ def run_config(config: GenerateConfig, store: RunStore, engines_: EngineCache, *
                 builders[seed] = b
         if builders:
             engine = engines_.get(config, r.problems)
+            tools = function_calling_tools(r, engine, messages)
             for seed, b in builders.items():
-                out = _run_seed(r, b, seed, chunks, messages, engine, quiet)
+                out = _run_seed(r, b, seed, chunks, messages, engine, quiet, tools)
                 results[seed] = SeedResult(seed, out, False, config.model, config.dataset)
     return [results[s] for s in config.seeds]
 
 
+def function_calling_tools(r: Resolved, engine: Engine, messages: dict[str, list[ChatMessage]]) -> dict[str, list[dict[str, Any]]]:
+    """How the functions of function-calling problems reach the model; returns the tools per problem id.
+
+    When the chat template is on and the model's template takes ``tools`` (``engine.takes_tools()``), the
+    functions go there (converted to JSON Schema types, tools.as_tools) and the problem's messages are
+    rendered again with the template's ``tools_system``; ``messages`` is updated in place. Otherwise (a
+    template without tools, chat off, a server, replay) they stay written into the prompt: ``{}``.
+    """
+    calling = [p for p in r.problems if isinstance(p.grading, FunctionCallingGrading)]
+    takes = getattr(engine, "takes_tools", None)
+    if not calling or not r.chat or r.template.tools_system is None or takes is None or not takes():
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for p in calling:
+        assert isinstance(p.grading, FunctionCallingGrading)
+        messages[p.problem_id] = render(r.template, p, chat=True, tools=True)
+        out[p.problem_id] = as_tools(p.grading.functions)
+    return out
+
+
 def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], messages: dict[str, list[ChatMessage]],
-              engine: Engine, quiet: bool) -> PublishedOutput:
+              engine: Engine, quiet: bool, tools: dict[str, list[dict[str, Any]]] | None = None) -> PublishedOutput:
     config = r.config
     with _log_to(b):
         b.mark("setup")
@@ -351,8 +374,8 @@ def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], m
         with progress(f"generate {r.name(seed)}", todo, quiet) as advance:
             for group in _groups(pending, chunks, config.batch_prompts):
                 problems = [p for c in group for p in chunks[c]]
-                requests = [GenRequest(request_id=p.problem_id, messages=messages[p.problem_id], use_chat_template=r.chat)
-                            for p in problems]
+                requests = [GenRequest(request_id=p.problem_id, messages=messages[p.problem_id], use_chat_template=r.chat,
+                                       tools=(tools or {}).get(p.problem_id)) for p in problems]
                 seen = {"done": 0, "tokens": 0}
                 started = time.monotonic()
 
@@ -386,6 +409,9 @@ def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], m
         b.write_records(SAMPLES, samples)
         b.mark("write")
         stats = _stats(r, samples, counters, resumed, len(chunks), engine)
+        if any(isinstance(p.grading, FunctionCallingGrading) for p in r.problems):
+            # recorded per output: a resumed run renders the same way (same model, same template)
+            stats["function_calling"] = "tools" if tools else "prompt"
         out = b.publish(stats=stats, schema_names={PROBLEMS: "problem", SAMPLES: "sample"})
         log.info("published %s (%d samples)", out.path, len(samples))
         return out
