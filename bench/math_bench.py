@@ -5,7 +5,8 @@ cut inside the reasoning...). Three ways grade them, one after the other in this
 
 1. **coderig**: the scorer's grader (``coderig_score.math.grading.grade_items``) with a pool of
    ``--workers`` warm grader processes, each grading under its CPU and memory limits; the pool's
-   start-up is included.
+   start-up is included. It grades each distinct (gold, answer) pair once (``--without-dedup``
+   also times the pool grading every answer).
 2. **loop**: the same grading (think stripping, extraction, math-verify ``parse`` and ``verify``)
    called in a plain loop in this process, with no limits: the baseline. Verdicts must be identical
    to coderig's, record for record (exit 1 otherwise).
@@ -13,7 +14,7 @@ cut inside the reasoning...). Three ways grade them, one after the other in this
    information: its agreement with coderig per variant (coderig reads only what follows
    ``</think>`` and takes the last ``\\boxed{}``, by design; see docs/score.md).
 
-    .venv/bin/python bench/math_bench.py [--workers 2] [--data ../shared/data] [--limit 500] [--skip-alone]
+    .venv/bin/python bench/math_bench.py [--workers 2] [--data ../shared/data] [--limit 500] [--skip-alone] [--without-dedup]
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from coderig_schemas import Problem, Sample, ScoreResult
-from coderig_score.math.grading import grade_in_process, grade_items
+from coderig_score.math.grading import grade_in_process, grade_items, prepare
 from coderig_score.math.pool import GraderPool
 
 #: The 20 response variants: name -> (gold answer, solution text, another problem's answer) -> response.
@@ -101,6 +102,8 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("CODERIG_DATA_DIR", "../shared/data")))
     ap.add_argument("--limit", type=int, default=500, help="first N problems (x 20 responses)")
     ap.add_argument("--skip-alone", action="store_true", help="skip the math-verify-alone comparison")
+    ap.add_argument("--without-dedup", action="store_true",
+                    help="also time the pool grading every answer, without the (gold, answer) pair dedup")
     args = ap.parse_args()
     items = build(load(args.data, args.limit))
     print(f"{len(items)} responses ({len(items) // len(VARIANTS)} problems x {len(VARIANTS)} variants), "
@@ -116,6 +119,17 @@ def main() -> int:
     looped = {k: grade_in_process(p, s) for k, p, s in items}
     t_loop = time.perf_counter() - t0
     print(f"loop (same grading, one process): {t_loop:.2f} s ({len(items) / t_loop:.0f}/s)", file=sys.stderr)
+
+    answers = [(prep.gold, prep.extracted.answer) for prep in (prepare(p, s) for _, p, s in items) if prep.extracted.answer]
+    print(f"{len(answers)} answers to compare, {len(set(answers))} distinct (gold, answer) pairs: coderig grades each "
+          "pair once, the loop every answer", file=sys.stderr)
+    if args.without_dedup:
+        t0 = time.perf_counter()
+        with GraderPool(args.workers) as pool:
+            n = sum(1 for _ in pool.run((i, gold, answer) for i, (gold, answer) in enumerate(answers)))
+        t_each = time.perf_counter() - t0
+        print(f"coderig's pool grading every answer (no pair dedup): {t_each:.2f} s for {n}; "
+              f"{t_loop / t_each:.2f}x the loop", file=sys.stderr)
 
     same = verdicts(pooled) == verdicts(looped)
     counts = Counter(r.verdict.value for r in pooled.values())

@@ -4,8 +4,9 @@ math-verify is the grader lighteval uses. Two things differ from calling ``verif
 parse(response))`` directly, both on purpose:
 
 - The answer given to it is the one :mod:`.extract` found (the last ``\\boxed{}``), wrapped in
-  ``$...$`` (after the rewrites of :func:`as_latex`). On a whole response with several boxes, math-verify joins them into one set, so a model
-  that boxes a draft and then its correction would be wrong with both.
+  ``$...$`` (after the rewrites of :func:`as_latex`). On a whole response with several boxes,
+  math-verify joins them into one set, so a model that boxes a draft and then its correction
+  would be wrong with both.
 - Its own time limits (``signal.alarm``) are off and its errors are sorted: an exception while
   parsing or comparing means "not parsed" / "not equal", as in math-verify, except ``MemoryError``
   and ``RecursionError``, which are the grader's failure (:class:`GraderFailure`), never the
@@ -90,7 +91,7 @@ def shown(parsed: list[Any]) -> str | None:
     if not parsed:
         return None
     try:
-        return str(parsed[0])[:500]
+        return str(parsed[0])[:200]
     except Exception:  # printing some sympy objects raises; the record does without
         return None
 

@@ -109,19 +109,25 @@ def graded(problem: Problem, sample: Sample, prep: Prepared, result: dict[str, A
 
 
 def grade_items(pool: GraderPool, items: list[tuple[Any, Problem, Sample]]) -> Iterator[tuple[Any, ScoreResult, None]]:
-    """Score (key, problem, sample) math items; yield (key, result, None) as they complete."""
+    """Score (key, problem, sample) math items; yield (key, result, None) as they complete.
+
+    Each distinct (gold, answer) pair is graded once: the grading is a pure function of the pair,
+    and samples of one problem often give the same final answer (n samples, several seeds).
+    """
     prepared: dict[Any, tuple[Problem, Sample, Prepared]] = {}
-    jobs: list[tuple[Any, str, str]] = []
+    same: dict[tuple[str, str], list[Any]] = {}  # (gold, answer) -> keys of the samples that gave it
     for key, problem, sample in items:
         prep = prepare(problem, sample)
         if prep.extracted.answer is None:
             yield key, unanswered(problem, sample, prep), None
             continue
         prepared[key] = (problem, sample, prep)
-        jobs.append((key, prep.gold, prep.extracted.answer))
-    for out in pool.run(jobs):
-        problem, sample, prep = prepared[out.key]
-        yield out.key, graded(problem, sample, prep, out.result, out.error, out.attempts), None
+        same.setdefault((prep.gold, prep.extracted.answer), []).append(key)
+    by_first = {keys[0]: keys for keys in same.values()}
+    for out in pool.run((keys[0], gold, answer) for (gold, answer), keys in same.items()):
+        for key in by_first[out.key]:
+            problem, sample, prep = prepared[key]
+            yield key, graded(problem, sample, prep, out.result, out.error, out.attempts), None
 
 
 def grade_in_process(problem: Problem, sample: Sample) -> ScoreResult:

@@ -33,6 +33,10 @@ ATTEMPTS = 2
 #: Jobs queued in each worker's pipe. More than one, so that a worker never waits for the scoring
 #: process between jobs: on a loaded machine each such hand-over costs a scheduling delay.
 DEPTH = 8
+#: A run of jobs with the same gold answer is sent to one worker whole, up to this many jobs in its pipe.
+#: Bounded so that the replies of a full pipe (under 1 KiB each) always fit in the reply pipe's buffer:
+#: a worker never blocks on a reply while the scoring process blocks on sending it a long answer.
+MAX_BLOCK = 32
 
 
 class GraderLimits(BaseModel):
@@ -154,18 +158,25 @@ class GraderPool:
         wall = self.limits.wall_factor * self.limits.cpu_s + 10.0
         while pending or any(w.inflight for w in self.workers):
             for i, w in enumerate(self.workers):
+                # Whole runs of one gold answer go to one worker (a problem's samples are consecutive):
+                # its parses stay in that worker's caches instead of being repeated by every worker.
                 while pending and len(w.inflight) < DEPTH:
-                    job, attempt = pending.popleft()
-                    try:
-                        w.conn.send(job)
-                    except (OSError, ValueError):
-                        pending.appendleft((job, attempt))
-                        pending.extendleft(reversed(w.inflight))
-                        self._replace(i)
+                    gold = pending[0][0][1]
+                    while pending and pending[0][0][1] == gold and len(w.inflight) < MAX_BLOCK:
+                        job, attempt = pending.popleft()
+                        try:
+                            w.conn.send(job)
+                        except (OSError, ValueError):
+                            pending.appendleft((job, attempt))
+                            pending.extendleft(reversed(w.inflight))
+                            w.inflight.clear()
+                            self._replace(i)
+                            break
+                        if not w.inflight:
+                            w.deadline = time.monotonic() + wall
+                        w.inflight.append((job, attempt))
+                    if not w.inflight:  # replaced after a failed send
                         break
-                    if not w.inflight:
-                        w.deadline = time.monotonic() + wall
-                    w.inflight.append((job, attempt))
             busy = [w for w in self.workers if w.inflight]
             if not busy:
                 continue
