@@ -121,3 +121,10 @@ def test_ifeval_unknown_instruction_is_invalid_input() -> None:
                                             "kwargs": [{}, {}]})
     with pytest.raises(InvalidInputError, match="unknown IFEval instruction id 'x:y'"):
         score_ifeval(p, make_sample(p, raw_response="text", extracted_code="", extraction_method="not_applicable"))
+
+
+def test_leetcode_hard_is_the_hard_subset_of_leetcode(shared_data: Path) -> None:
+    hard = load_problems("leetcode_hard", env=env(shared_data))
+    everything = load_problems("leetcode", env=env(shared_data))
+    assert len(hard) == 79 and {p.dataset for p in hard} == {"leetcode_hard"}
+    assert [p.problem_id for p in hard] == [p.problem_id for p in everything if p.difficulty is not None and p.difficulty.value == "hard"]

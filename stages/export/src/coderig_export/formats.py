@@ -37,6 +37,7 @@ LICENCES: dict[str, str] = {
     "mbpp": "CC-BY-4.0 (Google)",
     "mbpp_sanitized": "CC-BY-4.0 (Google)",
     "leetcode": "MIT (LeetCodeDataset); problem text from LeetCode",
+    "leetcode_hard": "MIT (LeetCodeDataset); problem text from LeetCode",
     "math500": "MIT (MATH: Hendrycks et al.; the 500-problem subset: OpenAI PRM800K)",
     "gsm8k": "MIT (OpenAI)",
     "aime24": "problems (c) the Mathematical Association of America",

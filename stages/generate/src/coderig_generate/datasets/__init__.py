@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coderig_schemas import InvalidInputError, Problem, UsageError
+from coderig_schemas import Difficulty, InvalidInputError, Problem, UsageError
 
 from . import bfcl, ifeval, loaders
 from . import math as math_loaders
@@ -44,6 +44,9 @@ class DatasetSpec:
     # files (BFCL's questions + possible answers) or whose hub split name differs from coderig's (IFEval).
     reader: Callable[[str, Path | None, str, Mapping[str, str] | None], tuple[list[RawRecord], str]] | None = None
     hub_splits: Mapping[str, str] | None = None  # coderig split -> the hub's name for it (AIME 2024's only split is 'train')
+    # A subset of another dataset's file: keeps the problems it accepts, relabelled with this entry's name
+    # (leetcode_hard: LeetCode's problems labelled Hard).
+    subset: Callable[[Problem], bool] | None = None
 
     def local_file(self, split: str) -> str | None:
         """Standard file name holding ``split`` (None: no standard file has it, so only the hub does)."""
@@ -69,6 +72,10 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("leetcode", "LeetCodeDataset v0.3.1, 228 dated problems with Easy/Medium/Hard", loaders.leetcode,
                     ("test", "train"), "test", "LeetCodeDataset-v0.3.1-test.jsonl.gz", HubSource("newfacade/LeetCodeDataset", None, "test"),
                     derive_difficulty=False, split_files={"train": "LeetCodeDataset-v0.3.1-train.jsonl.gz"}),
+        # advanced coding (issue 12): the hardest LeetCode problems; HumanEval+ (above) is the other advanced set
+        DatasetSpec("leetcode_hard", "LeetCodeDataset v0.3.1 test, the 79 problems labelled Hard", loaders.leetcode,
+                    ("test",), "test", "LeetCodeDataset-v0.3.1-test.jsonl.gz", HubSource("newfacade/LeetCodeDataset", None, "test"),
+                    derive_difficulty=False, subset=lambda p: p.difficulty == Difficulty.HARD),
         # math (task_type math): one check per problem, the gold answer in Problem.grading; files under math/
         DatasetSpec("math500", "MATH-500, 500 competition problems (7 subjects, level 1-5) with LaTeX answers",
                     math_loaders.math500, ("test",), "test", "math/MATH-500-test.jsonl",
@@ -159,6 +166,8 @@ def load_problems(
         if p.problem_id in seen:
             raise InvalidInputError(f"{r.where}: problem_id: {p.problem_id!r} repeats", hint="problem ids must be unique")
         seen.add(p.problem_id)
+    if spec.subset is not None:
+        problems = [p.model_copy(update={"dataset": spec.name}) for p in problems if spec.subset(p)]
     if spec.split_by_task_id:
         problems.sort(key=lambda p: int(p.source["task_id"] or 0))
     if spec.derive_difficulty:
