@@ -72,6 +72,7 @@ bench: $(STAMP) ## every benchmark under bench/ (figures go to docs/benchmarks.m
 	$(PY) bench/generate_bench.py
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/export_bench.py
+	$(PY) bench/math_bench.py --without-dedup
 	$(PY) bench/ifeval_agreement.py
 
 clean-venv: ## remove .venv (the next target re-creates it)

@@ -32,7 +32,7 @@ WORKER_MODULE = "coderig_score.math.worker"
 ATTEMPTS = 2
 #: Jobs queued in each worker's pipe. More than one, so that a worker never waits for the scoring
 #: process between jobs: on a loaded machine each such hand-over costs a scheduling delay.
-DEPTH = 8
+DEPTH = 16
 #: A run of jobs with the same gold answer is sent to one worker whole, up to this many jobs in its pipe.
 #: Bounded so that the replies of a full pipe (under 1 KiB each) always fit in the reply pipe's buffer:
 #: a worker never blocks on a reply while the scoring process blocks on sending it a long answer.
