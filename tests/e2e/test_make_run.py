@@ -108,6 +108,12 @@ def test_category_dry_run_prints_the_plan(run_store: Path) -> None:
     assert len(plan["runs"]) == 5 * len(datasets)
     assert all(row["prompts"] > 0 and row["samples"] >= row["prompts"] for row in plan["runs"])
     assert not (run_store / "generate").exists()
+    # issue 12: 7 datasets across the four task types, and the plan in words on stderr
+    assert datasets == {"humaneval", "mbpp", "humaneval_plus", "leetcode_hard", "bfcl_simple", "math500", "ifeval"}
+    assert {t for row in plan["runs"] for t in row["task_types"]} == {"code", "function_calling", "math", "instruction_following"}
+    assert "Would evaluate 35 tasks (5 models x 7 datasets)" in r.stderr
+    assert "model qwen3_32b: preset balanced, vLLM takes 85% of each GPU; 2 GPU(s); weights about 64 GB (bfloat16)" in r.stderr
+    assert "dataset ifeval: instruction_following; 541 prompts" in r.stderr
 
 
 def test_make_run_reference_math_scores_everything(run_store: Path) -> None:

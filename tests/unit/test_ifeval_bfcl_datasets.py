@@ -128,3 +128,26 @@ def test_leetcode_hard_is_the_hard_subset_of_leetcode(shared_data: Path) -> None
     everything = load_problems("leetcode", env=env(shared_data))
     assert len(hard) == 79 and {p.dataset for p in hard} == {"leetcode_hard"}
     assert [p.problem_id for p in hard] == [p.problem_id for p in everything if p.difficulty is not None and p.difficulty.value == "hard"]
+
+
+@pytest.mark.parametrize(("model_id", "dtype", "gb"), [
+    ("Qwen/Qwen3-8B", "bfloat16", 16.0), ("Qwen/Qwen2.5-Coder-14B-Instruct", "auto", 28.0),
+    ("Qwen/Qwen2.5-Coder-0.5B-Instruct", "float32", 2.0), ("/cache/models/tiny-random", "float32", None), (None, None, None)])
+def test_weights_estimate_from_the_model_name(model_id: str | None, dtype: str | None, gb: float | None) -> None:
+    from coderig_generate.run import weights_gb
+
+    assert weights_gb(model_id, dtype) == gb
+
+
+def test_plan_summary_counts_tasks_models_datasets() -> None:
+    from coderig_generate.run import plan_summary
+
+    def row(model: str, dataset: str, engine: str = "vllm") -> dict[str, object]:
+        return {"model": model, "dataset": dataset, "engine": engine, "seeds": [0, 1], "preset": None,
+                "gpu_memory_utilization": None, "gpus": 1, "dtype": "auto", "weights_gb": None,
+                "task_types": ["code"], "prompts": 3, "samples_per_seed": 3}
+    lines = plan_summary({"runs": [row("a", "x"), row("a", "y"), row("b", "x", "openai"), row("b", "y", "openai")]})
+    assert lines[0] == "Would evaluate 4 tasks (2 models x 2 datasets), 2 seed(s) each"
+    assert lines[1] == "  model a: preset none; 1 GPU(s); weights size unknown"
+    assert lines[2] == "  model b: engine openai (no local GPU)"
+    assert lines[3] == "  dataset x: code; 3 prompts, 3 samples per seed per model"

@@ -144,7 +144,11 @@ def run(models: tuple[str, ...], datasets: tuple[str, ...], runs: Path, quiet: b
 
         store = RunStore(runs)
         if dry_run:
-            emit(json.dumps(runner.plan(configs, store), indent=2))
+            planned = runner.plan(configs, store)
+            if not quiet:  # the plan in words on stderr; the JSON on stdout
+                for line in runner.plan_summary(planned):
+                    click.echo(line, err=True)
+            emit(json.dumps(planned, indent=2))
             return
         results = runner.execute(configs, store, quiet=quiet)
         if as_json:

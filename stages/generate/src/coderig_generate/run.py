@@ -11,6 +11,7 @@ re-run of a finished configuration loads no engine and prints the existing paths
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -184,6 +185,7 @@ def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
             "task_types": sorted({p.task_type.value for p in r.problems}),
             "chat_template": r.chat, "sampling": r.sampling.model_dump(mode="json"),
             "max_model_len": r.config.engine.max_model_len or (r.extras.get("model_spec") or {}).get("max_model_len"),
+            **_hardware(r),
             "outputs": outputs,
         })
     return {
@@ -191,6 +193,52 @@ def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
         "totals": {"runs": len(runs), "outputs": sum(len(r["outputs"]) for r in runs),
                    "prompts": sum(r["prompts"] * len(r["seeds"]) for r in runs), "samples": sum(r["samples"] for r in runs)},
     }
+
+
+_PARAMS_B = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)[Bb](?![A-Za-z])")
+
+
+def weights_gb(model_id: str | None, dtype: str | None) -> float | None:
+    """Rough size of a model's weights in GB, from the parameter count in its name (``Qwen3-8B``: 8e9)
+    times the bytes per parameter of its dtype (2 for bfloat16/float16/auto, 4 for float32); None when
+    the name does not say (a local or tiny model)."""
+    found = _PARAMS_B.search((model_id or "").rsplit("/", 1)[-1])
+    if not found:
+        return None
+    return round(float(found.group(1)) * (4 if dtype == "float32" else 2), 1)
+
+
+def _hardware(r: Resolved) -> dict[str, Any]:
+    """What a vLLM run of this model needs: preset, GPUs, weights (for the dry run's plan)."""
+    spec = r.extras.get("model_spec") or {}
+    engine = r.config.engine
+    dtype = engine.dtype or spec.get("dtype")
+    return {"preset": engine.preset, "gpu_memory_utilization": engine.effective_gpu_memory_utilization(),
+            "gpus": (engine.tensor_parallel_size or spec.get("tensor_parallel_size") or 1) * engine.pipeline_parallel_size
+            * engine.data_parallel_size, "dtype": dtype, "weights_gb": weights_gb(r.model_id, dtype)}
+
+
+def plan_summary(plan_: dict[str, Any]) -> list[str]:
+    """Human-readable lines of a plan: the task count, then each model's hardware, then each dataset."""
+    runs = plan_["runs"]
+    models = list(dict.fromkeys(r["model"] for r in runs))
+    datasets = list(dict.fromkeys(r["dataset"] for r in runs))
+    seeds = sorted({len(r["seeds"]) for r in runs})
+    per_seed = f", {seeds[0]} seed(s) each" if len(seeds) == 1 and seeds[0] > 1 else ""
+    lines = [f"Would evaluate {len(runs)} tasks ({len(models)} models x {len(datasets)} datasets){per_seed}"]
+    for m in models:
+        r = next(x for x in runs if x["model"] == m)
+        if r["engine"] != "vllm":
+            lines.append(f"  model {m}: engine {r['engine']} (no local GPU)")
+            continue
+        share = f", vLLM takes {r['gpu_memory_utilization']:.0%} of each GPU" if r["gpu_memory_utilization"] else ""
+        weights = f"weights about {r['weights_gb']:g} GB ({r['dtype']})" if r["weights_gb"] else "weights size unknown"
+        lines.append(f"  model {m}: preset {r['preset'] or 'none'}{share}; {r['gpus']} GPU(s); {weights}")
+    for d in datasets:
+        r = next(x for x in runs if x["dataset"] == d)
+        lines.append(f"  dataset {d}: {', '.join(r['task_types'])}; {r['prompts']} prompts, "
+                     f"{r['samples_per_seed']} samples per seed per model")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------- samples
