@@ -91,6 +91,12 @@ def build(rows: list[dict[str, Any]]) -> list[tuple[int, Problem, Sample]]:
     return items
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc (the workers are not this process's children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def verdicts(results: dict[int, ScoreResult]) -> list[tuple[str, str | None]]:
     """What must agree between two gradings: verdict and extracted answer, per response."""
     return [(results[k].verdict.value, results[k].answer.extracted if results[k].answer else None) for k in sorted(results)]
@@ -109,16 +115,18 @@ def main() -> int:
     print(f"{len(items)} responses ({len(items) // len(VARIANTS)} problems x {len(VARIANTS)} variants), "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with GraderPool(args.workers) as pool:
         pooled = {k: r for k, r, _ in grade_items(pool, items)}
-    t_pool = time.perf_counter() - t0
-    print(f"coderig, {args.workers} workers: {t_pool:.2f} s ({len(items) / t_pool:.0f}/s)", file=sys.stderr)
+        cpu_workers = sum(cpu_seconds(w.process.pid) for w in pool.workers)
+    t_pool, cpu_parent = time.perf_counter() - t0, time.process_time() - c0
+    print(f"coderig, {args.workers} workers: {t_pool:.2f} s ({len(items) / t_pool:.0f}/s); CPU {cpu_parent + cpu_workers:.1f} s "
+          f"(scoring process {cpu_parent:.1f}, workers {cpu_workers:.1f}, fork server not counted)", file=sys.stderr)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     looped = {k: grade_in_process(p, s) for k, p, s in items}
-    t_loop = time.perf_counter() - t0
-    print(f"loop (same grading, one process): {t_loop:.2f} s ({len(items) / t_loop:.0f}/s)", file=sys.stderr)
+    t_loop, cpu_loop = time.perf_counter() - t0, time.process_time() - c0
+    print(f"loop (same grading, one process): {t_loop:.2f} s ({len(items) / t_loop:.0f}/s); CPU {cpu_loop:.1f} s", file=sys.stderr)
 
     answers = [(prep.gold, prep.extracted.answer) for prep in (prepare(p, s) for _, p, s in items) if prep.extracted.answer]
     print(f"{len(answers)} answers to compare, {len(set(answers))} distinct (gold, answer) pairs: coderig grades each "
