@@ -123,6 +123,8 @@ TABLE: list[tuple[str, str, dict[str, str], str, Verdict, str | None]] = [
     ("phrase-plain", "12", LATEX, "So the final answer is 12.", P, "12"),
     ("phrase-colon-wrong", "12", LATEX, "The final answer is: 13", W, "13"),
     ("phrase-bold", "4", LATEX, "**Final Answer:** 4", P, None),
+    ("phrase-escaped-dollar", "\\$32,\\!348", LATEX,
+     "Final Answer: The final answer is $\\$32,\\!348$. I hope it is correct.", P, "\\$32,\\!348"),
     # expressions and equations
     ("expanded-polynomial", "x^2+2x+1", LATEX, "\\boxed{(x+1)^2}", P, None),
     ("equation-gold", "y = 2x+3", LATEX, "\\boxed{2x+3}", P, None),

@@ -147,7 +147,12 @@ def final_answer_phrase(text: str) -> str | None:
 def _delimited(rest: str) -> str | None:
     for left, right in _DELIMS:
         if rest.startswith(left):
-            end = rest.find(right, len(left))
+            end = len(left)
+            while True:
+                end = rest.find(right, end)
+                if end < 0 or rest[end - 1] != "\\":  # "\$" is a dollar sign, not the closing "$"
+                    break
+                end += 1
             if end > len(left):
                 return rest[len(left):end].strip()
     return None
