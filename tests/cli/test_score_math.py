@@ -83,3 +83,29 @@ def test_a_pathological_answer_is_excluded_and_the_run_goes_on(run_store: Path) 
     bad = [r for r in RunStore(run_store).resolve(summary["output"]).records(RESULTS, ScoreResult)
            if r.verdict == Verdict.SANDBOX_ERROR]
     assert len(bad) == 1 and bad[0].exception_type == "GraderTimeout" and bad[0].attempts == 2
+
+
+def test_an_interrupted_math_run_resumes_from_its_completed_units(run_store: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    import coderig_score.math.grading as grading
+
+    gen = publish_math(run_store)
+    real = grading.grade_items
+
+    def interrupted(pool: Any, items: Any) -> Any:
+        for n, out in enumerate(real(pool, items)):
+            if n == 9:
+                raise KeyboardInterrupt  # Ctrl-C after 9 of 15 results: some units of 2 samples are complete
+            yield out
+
+    monkeypatch.setattr(grading, "grade_items", interrupted)
+    first = invoke(run_store, "run", "--generate", gen.ref, "--unit-size", "2", "--workers", "1")
+    assert first.exit_code == 130
+    units = next((run_store / ".staging" / "score").glob("*/*/units"))
+    assert 1 <= len(list(units.glob("u*.jsonl"))) < 8
+    monkeypatch.setattr(grading, "grade_items", real)
+    resumed = invoke(run_store, "run", "--generate", gen.ref, "--unit-size", "2", "--workers", "1")
+    assert resumed.exit_code == 0, resumed.output
+    other = tmp_path / "other"
+    gen_b = publish_math(other)
+    whole = invoke(other, "run", "--generate", gen_b.ref, "--unit-size", "2", "--workers", "2")
+    assert records(run_store, json.loads(resumed.stdout)["output"]) == records(other, json.loads(whole.stdout)["output"])
