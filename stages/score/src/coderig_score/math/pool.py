@@ -13,6 +13,7 @@ error: excluded, never counted against the model.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import multiprocessing
 import signal
@@ -25,6 +26,8 @@ from multiprocessing.context import ForkServerContext
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from coderig_schemas import CoderigError
 
 log = logging.getLogger("coderig.score.math")
 
@@ -76,7 +79,6 @@ def _context() -> ForkServerContext:
     global _CONTEXT
     if _CONTEXT is None:
         ctx = multiprocessing.get_context("forkserver")
-        assert isinstance(ctx, ForkServerContext)
         ctx.set_forkserver_preload([WORKER_MODULE])
         _CONTEXT = ctx
     return _CONTEXT
@@ -100,6 +102,10 @@ class GraderPool:
         self.restarts = 0
 
     def __enter__(self) -> GraderPool:
+        if importlib.util.find_spec("math_verify") is None:
+            # Without it every worker would die on start and every math sample be excluded: say it once.
+            raise CoderigError("math-verify is not installed: math answers cannot be graded",
+                               hint="run 'make setup', or pip install math-verify==0.9.0")
         for _ in range(self.n):
             self.workers.append(self._start())
         return self
