@@ -105,7 +105,14 @@ def graded(problem: Problem, sample: Sample, prep: Prepared, result: dict[str, A
         return _result(problem, sample, prep, Verdict.PASSED, TestStatus.PASSED, duration, attempts=attempts)
     parsed = f" (read as {result['answer_parsed']})" if result.get("answer_parsed") else ""
     return _result(problem, sample, prep, Verdict.WRONG_ANSWER, TestStatus.FAILED, duration,
-                   f"answer {prep.extracted.answer}{parsed} is not equivalent to the gold answer {prep.gold}", attempts=attempts)
+                   f"answer {_short(prep.extracted.answer)}{parsed} is not equivalent to the gold answer {_short(prep.gold)}",
+                   attempts=attempts)
+
+
+def _short(text: str | None, limit: int = 200) -> str:
+    """A text for a message: the whole of it is in ``answer``."""
+    text = text or ""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def grade_items(pool: GraderPool, items: list[tuple[Any, Problem, Sample]]) -> Iterator[tuple[Any, ScoreResult, None]]:
