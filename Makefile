@@ -15,7 +15,12 @@ export CODERIG_DATA_DIR ?= $(CODERIG_SHARED_DATA)
 endif
 
 # make run knobs (see README): MODEL is required.
-export MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE BASE_URL RUNNER CATEGORY DRY_RUN FINETUNE_ARGS
+export MODEL DATASET SEEDS N TEMPERATURE TOP_P MAX_TOKENS MAX_MODEL_LEN CHAT_TEMPLATE LIMIT PRESET SPLIT ENGINE BASE_URL RUNNER \
+  CATEGORY DRY_RUN FINETUNE_ARGS
+# SYSTEM_PROMPT only when given (an empty SYSTEM_PROMPT= means "no system message", unset means "the template's")
+ifneq ($(origin SYSTEM_PROMPT),undefined)
+export SYSTEM_PROMPT
+endif
 
 .PHONY: images help setup test lint typecheck schemas schemas-publish schemas-check pytest clean-venv run category tiny-model serve-tiny bench
 
@@ -67,6 +72,8 @@ bench: $(STAMP) ## every benchmark under bench/ (figures go to docs/benchmarks.m
 	$(PY) bench/generate_bench.py
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/export_bench.py
+	$(PY) bench/math_bench.py --without-dedup
+	$(PY) bench/ifeval_agreement.py
 
 clean-venv: ## remove .venv (the next target re-creates it)
 	rm -rf $(VENV)

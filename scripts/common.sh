@@ -1,10 +1,21 @@
-# Shared by run_chain.sh and run_category.sh (sourced): the sampling options both pass to coderig-generate.
-# Appends to the array gen_args from SEEDS N TEMPERATURE MAX_TOKENS LIMIT.
+# Shared by run_chain.sh and run_category.sh (sourced): the sampling and prompt options both pass to
+# coderig-generate. Appends to the array gen_args from SEEDS N TEMPERATURE TOP_P MAX_TOKENS MAX_MODEL_LEN
+# LIMIT SYSTEM_PROMPT CHAT_TEMPLATE. SYSTEM_PROMPT is passed whenever it is set, even empty (SYSTEM_PROMPT=
+# sends no system message); CHAT_TEMPLATE=1|0 turns the model's chat template on or off (default: registry).
 add_sampling_args() {
   gen_args+=(--seeds "${SEEDS:-0}" --n "${N:-1}")
   if [ -n "${TEMPERATURE:-}" ]; then gen_args+=(--temperature "$TEMPERATURE"); fi
+  if [ -n "${TOP_P:-}" ]; then gen_args+=(--top-p "$TOP_P"); fi
   if [ -n "${MAX_TOKENS:-}" ]; then gen_args+=(--max-tokens "$MAX_TOKENS"); fi
+  if [ -n "${MAX_MODEL_LEN:-}" ]; then gen_args+=(--max-model-len "$MAX_MODEL_LEN"); fi
   if [ -n "${LIMIT:-}" ]; then gen_args+=(--limit "$LIMIT"); fi
+  if [ -n "${SYSTEM_PROMPT+set}" ]; then gen_args+=(--system-prompt "$SYSTEM_PROMPT"); fi
+  case "${CHAT_TEMPLATE:-}" in
+    "") ;;
+    1 | true | yes | on) gen_args+=(--chat-template) ;;
+    0 | false | no | off) gen_args+=(--no-chat-template) ;;
+    *) echo "CHAT_TEMPLATE=$CHAT_TEMPLATE: use 1 (on) or 0 (off)" >&2; exit 2 ;;
+  esac
 }
 
 # An output name made from free text (a local model path, a Hugging Face id, comma-separated datasets),

@@ -2,7 +2,8 @@
 # The chain behind `make category`: every model of a category over the category's datasets, each model
 # loaded once (coderig-generate runs all model x dataset x seed combinations in one invocation), then
 # score, one comparison analysis for the whole category, and the exports.
-# Inputs (environment): CATEGORY PRESET SEEDS N TEMPERATURE MAX_TOKENS LIMIT DRY_RUN CATEGORIES_FILE.
+# Inputs (environment): CATEGORY PRESET SEEDS N TEMPERATURE TOP_P MAX_TOKENS MAX_MODEL_LEN LIMIT SYSTEM_PROMPT
+# CHAT_TEMPLATE DRY_RUN CATEGORIES_FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The chain behind `make run`: generate -> score -> analyze -> export for one model and dataset.
 # Every stage is a no-op when its output already exists, so a second identical call publishes nothing.
-# Inputs (environment): MODEL DATASET SEEDS N TEMPERATURE MAX_TOKENS LIMIT PRESET SPLIT ENGINE BASE_URL RUNNER
-# FINETUNE_ARGS. A stage's failure stops the chain with that stage's exit code (see the README's table).
+# Inputs (environment): MODEL DATASET SEEDS N TEMPERATURE TOP_P MAX_TOKENS MAX_MODEL_LEN LIMIT PRESET SPLIT ENGINE
+# BASE_URL RUNNER SYSTEM_PROMPT CHAT_TEMPLATE FINETUNE_ARGS. A stage's failure stops the chain with that stage's exit code (see the README's table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin

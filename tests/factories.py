@@ -28,6 +28,53 @@ def make_problem(problem_id: str, **over: Any) -> Problem:
     return Problem.model_validate(base)
 
 
+def make_math_problem(problem_id: str, answer: str = "\\frac{1}{2}", **over: Any) -> Problem:
+    """A math Problem (one check, 'answer') whose gold answer is answer, with a boxed reference solution."""
+    grading = {"kind": "math", "answer": answer, "answer_format": "latex", "extraction": "boxed"}
+    grading.update(over.pop("grading", {}))
+    base: dict[str, Any] = {
+        "dataset": "toymath", "split": "test", "problem_id": problem_id, "task_type": "math",
+        "prompt": f"Compute {problem_id}.", "reference_solution": f"So the answer is $\\boxed{{{grading['answer']}}}$.",
+        "tests": [{"test_id": "answer", "code": "", "visibility": "hidden", "expected_repr": grading["answer"]}],
+        "grading": grading,
+    }
+    base.update(over)
+    return Problem.model_validate(base)
+
+
+def make_ifeval_problem(problem_id: str, **over: Any) -> Problem:
+    """An instruction-following Problem with two instructions (checks 'i0', 'i1')."""
+    base: dict[str, Any] = {
+        "dataset": "toyif", "split": "train", "problem_id": problem_id, "task_type": "instruction_following",
+        "prompt": "Write a poem without commas, at least 10 words.",
+        "tests": [{"test_id": "i0", "code": "", "visibility": "hidden", "expected_repr": "punctuation:no_comma"},
+                  {"test_id": "i1", "code": "", "visibility": "hidden", "expected_repr": "length_constraints:number_words"}],
+        "grading": {"kind": "instruction_following",
+                    "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"],
+                    "kwargs": [{}, {"relation": "at least", "num_words": 10}]},
+    }
+    base.update(over)
+    return Problem.model_validate(base)
+
+
+def make_bfcl_problem(problem_id: str, **over: Any) -> Problem:
+    """A function-calling Problem (parallel: two expected calls, checks 'c0', 'c1')."""
+    fn = {"name": "spotify.play", "description": "Play songs.", "parameters": {
+        "type": "dict", "properties": {"artist": {"type": "string"}, "duration": {"type": "integer"}},
+        "required": ["artist", "duration"]}}
+    base: dict[str, Any] = {
+        "dataset": "toyfc", "split": "test", "problem_id": problem_id, "task_type": "function_calling",
+        "prompt": "Play Taylor Swift for 20 minutes and Maroon 5 for 15.",
+        "tests": [{"test_id": "c0", "code": "", "visibility": "hidden"}, {"test_id": "c1", "code": "", "visibility": "hidden"}],
+        "grading": {"kind": "function_calling", "functions": [fn], "category": "parallel", "possible_answers": [
+            {"spotify.play": {"artist": ["Taylor Swift"], "duration": [20]}},
+            {"spotify.play": {"artist": ["Maroon 5"], "duration": [15, ""]}},
+        ]},
+    }
+    base.update(over)
+    return Problem.model_validate(base)
+
+
 def make_sample(problem: Problem, index: int = 0, seed: int | None = 0, **over: Any) -> Sample:
     """A Sample answering problem with its reference solution unless given."""
     code = over.pop("extracted_code", problem.reference_solution or "")

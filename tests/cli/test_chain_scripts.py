@@ -227,3 +227,34 @@ def test_run_category_analyzes_exactly_what_it_scored(tree: Path) -> None:
     exports = [c for c in calls if c.startswith("coderig-export ")]
     assert analyze == ["coderig-analyze run /runs/score/s/0123456789abcdef /runs/score/s/0123456789abcdef --name smoke"]
     assert all(c.split()[2:4] == ["/runs/score/s/0123456789abcdef"] * 2 for c in exports)
+
+
+def test_run_chain_passes_the_reasoning_knobs(tree: Path) -> None:
+    r, calls = _run(tree, "run_chain.sh", MODEL="tiny-random", DATASET="math500", TOP_P="0.95", MAX_MODEL_LEN="4096",
+                    SYSTEM_PROMPT="Think step by step.", CHAT_TEMPLATE="0", TEMPERATURE="0.6", MAX_TOKENS="512")
+    assert r.returncode == 0, r.stderr
+    gen = calls[0]
+    for flag in ("--top-p 0.95", "--max-model-len 4096", "--system-prompt Think step by step.", "--no-chat-template",
+                 "--temperature 0.6", "--max-tokens 512", "--dataset math500"):
+        assert flag in gen, (flag, gen)
+    # unset knobs pass nothing: the template's system prompt and the registry's chat setting stay
+    r, calls = _run(tree, "run_chain.sh", MODEL="tiny-random", CHAT_TEMPLATE="1")
+    assert "--system-prompt" not in calls[0] and "--top-p" not in calls[0] and "--chat-template" in calls[0].split()
+    # set but empty: no system message at all
+    r, calls = _run(tree, "run_chain.sh", MODEL="tiny-random", SYSTEM_PROMPT="")
+    assert calls[0].endswith("--system-prompt ") or "--system-prompt  " in calls[0] + " "
+
+
+def test_run_chain_refuses_a_bad_chat_template_value(tree: Path) -> None:
+    r, calls = _run(tree, "run_chain.sh", MODEL="tiny-random", CHAT_TEMPLATE="maybe")
+    assert r.returncode == 2 and "CHAT_TEMPLATE=maybe" in r.stderr and calls == []
+
+
+def test_reasoning_category_dry_run_plans_qwen3_thinking_on_math(tree: Path) -> None:
+    r, calls = _run(tree, "run_category.sh", CATEGORY="reasoning", DRY_RUN="1", SEEDS="0,1,2", STUB_OUT_coderig_generate="{}\n")
+    assert r.returncode == 0, r.stderr
+    assert len(calls) == 1 and "--dry-run" in calls[0] and "--seeds 0,1,2" in calls[0]
+    for m in ("qwen3_8b_thinking", "qwen3_14b_thinking", "qwen3_32b_thinking"):
+        assert f"--model {m} " in calls[0]
+    for d in ("math500", "aime24", "aime25", "gsm8k"):
+        assert f"--dataset {d}" in calls[0]

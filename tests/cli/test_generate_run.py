@@ -248,7 +248,9 @@ def test_datasets_command_lists_the_registry() -> None:
     r = CliRunner().invoke(main, ["datasets", "--json"])
     assert r.exit_code == 0
     rows = {x["name"]: x for x in json.loads(r.stdout)}
-    assert set(rows) == {"humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "leetcode", "custom"}
+    assert set(rows) == {"humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "leetcode", "leetcode_hard", "custom",
+                         "math500", "gsm8k", "aime24", "aime25", "amc23", "ifeval", "bfcl_simple", "bfcl_multiple",
+                         "bfcl_parallel"}
     assert rows["mbpp"]["hub"] == "google-research-datasets/mbpp:full" and rows["mbpp"]["env"] == "CODERIG_DATA_MBPP"
     text = CliRunner().invoke(main, ["datasets"])
     assert text.exit_code == 0 and "leetcode" in text.stdout

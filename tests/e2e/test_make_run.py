@@ -80,6 +80,24 @@ def test_make_run_tiny_random(run_store: Path) -> None:
     assert _published(run_store) == before
 
 
+@pytest.mark.vllm
+def test_make_run_tiny_random_on_math(run_store: Path) -> None:
+    # The whole chain on a math set: the math template through the chat template (generation prompt added),
+    # raw responses kept, graded answers (the tiny model's gibberish: no answer, or cut at max_tokens).
+    r = _make("run", run_store, MODEL="tiny-random", DATASET="math500", LIMIT="5", MAX_TOKENS="64")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    store = RunStore(run_store)
+    gen = store.resolve("generate/tiny-random__math500__s0")
+    samples = [json.loads(line) for line in gen.path_of("samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 5 and {s["extraction_method"] for s in samples} == {"not_applicable"}
+    assert all(s["prompt_text"].rstrip().endswith("<|im_start|>assistant") for s in samples)
+    assert all("put your final answer within \\boxed{}" in s["prompt_text"] for s in samples)
+    results = [json.loads(line) for line in store.resolve("score/tiny-random__math500__s0").path_of("results.jsonl")
+               .read_text().splitlines()]
+    assert len(results) == 5 and all(x["task_type"] == "math" and x["tests_total"] == 1 for x in results)
+
+
 def test_category_dry_run_prints_the_plan(run_store: Path) -> None:
     r = _make("category", run_store, CATEGORY="coding_specialists", DRY_RUN="1", timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -89,6 +107,36 @@ def test_category_dry_run_prints_the_plan(run_store: Path) -> None:
     datasets = {row["dataset"] for row in plan["runs"]}
     assert len(plan["runs"]) == 5 * len(datasets)
     assert all(row["prompts"] > 0 and row["samples"] >= row["prompts"] for row in plan["runs"])
+    assert not (run_store / "generate").exists()
+    # issue 12: 7 datasets across the four task types, and the plan in words on stderr
+    assert datasets == {"humaneval", "mbpp", "humaneval_plus", "leetcode_hard", "bfcl_simple", "math500", "ifeval"}
+    assert {t for row in plan["runs"] for t in row["task_types"]} == {"code", "function_calling", "math", "instruction_following"}
+    assert "Would evaluate 35 tasks (5 models x 7 datasets)" in r.stderr
+    assert "model qwen3_32b: preset balanced, vLLM takes 85% of each GPU; 2 GPU(s); weights about 64 GB (bfloat16)" in r.stderr
+    assert "dataset ifeval: instruction_following; 541 prompts" in r.stderr
+
+
+def test_make_run_reference_math_scores_everything(run_store: Path) -> None:
+    # The small competition sets (the whole MATH-500 and GSM8K replay the same way, 500/500 and 1,319/1,319).
+    r = _make("run", run_store, MODEL="reference", DATASET="aime24,aime25,amc23")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    analysis = Path(r.stdout.split()[-3])
+    summaries = [json.loads(line) for line in (analysis / "summaries.jsonl").read_text().splitlines()]
+    assert {(s["dataset"], s["total_problems"], s["pass_rate"]) for s in summaries} == {
+        ("aime24", 30, 1.0), ("aime25", 30, 1.0), ("amc23", 40, 1.0)}
+    per_seed = (analysis / "seed_analysis.csv").read_text().splitlines()
+    assert len(per_seed) == 4 and all(",math,accuracy," in row for row in per_seed[1:])
+
+
+def test_reasoning_category_dry_run_plans_qwen3_thinking_on_math(run_store: Path) -> None:
+    r = _make("category", run_store, CATEGORY="reasoning", DRY_RUN="1", timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    plan = json.loads(r.stdout)
+    assert {(row["model"], row["dataset"]) for row in plan["runs"]} == {
+        (m, d) for m in ("qwen3_8b_thinking", "qwen3_14b_thinking", "qwen3_32b_thinking")
+        for d in ("math500", "aime24", "aime25", "gsm8k")}
+    assert all(row["template_id"] == "math_chat" and row["task_types"] == ["math"] for row in plan["runs"])
     assert not (run_store / "generate").exists()
 
 
@@ -137,3 +185,28 @@ def test_the_standalone_scorer_keeps_the_contracts_execution_order(run_store: Pa
     [result] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert result["verdict"] == "passed", result
     assert out.stat().st_mode & 0o777 == 0o755
+
+
+def test_make_run_reference_bfcl_scores_everything(run_store: Path) -> None:
+    # Issue 12: the first possible answer of every BFCL question, replayed, passes BFCL's AST checker.
+    r = _make("run", run_store, MODEL="reference", DATASET="bfcl_simple,bfcl_multiple,bfcl_parallel")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    analysis = Path(r.stdout.split()[-3])
+    summaries = [json.loads(line) for line in (analysis / "summaries.jsonl").read_text().splitlines()]
+    assert {(s["dataset"], s["total_problems"], s["pass_rate"]) for s in summaries} == {
+        ("bfcl_simple", 400, 1.0), ("bfcl_multiple", 200, 1.0), ("bfcl_parallel", 200, 1.0)}
+
+
+def test_make_run_tiny_random_on_ifeval_and_bfcl(run_store: Path) -> None:
+    # The real chain (vLLM on the tiny model) on the two text-graded task types: gibberish answers get verdicts.
+    r = _make("run", run_store, MODEL="tiny-random", DATASET="ifeval,bfcl_parallel", LIMIT="3", MAX_TOKENS="32")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    store = RunStore(run_store)
+    scores = {o.manifest.name: o for o in store.list_outputs("score")}
+    ifeval, bfcl = scores["tiny-random__ifeval__s0"], scores["tiny-random__bfcl_parallel__s0"]
+    assert ifeval.manifest.stats["samples"] == 3 and set(ifeval.manifest.stats["ifeval"]) >= {
+        "prompt_level_strict_accuracy", "inst_level_strict_accuracy", "prompt_level_loose_accuracy", "inst_level_loose_accuracy"}
+    assert bfcl.manifest.stats["samples"] == 3 and "ifeval" not in bfcl.manifest.stats
+    assert "sandbox" not in ifeval.manifest.stats and "sandbox" not in bfcl.manifest.stats  # nothing was executed

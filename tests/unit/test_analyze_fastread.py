@@ -79,7 +79,12 @@ def _mutations() -> list[tuple[str, Any]]:
         ("negative count", set_("tests_passed", -1)),
         ("attempts below 1", set_("attempts", 0)),
         ("explicit null for a defaulted field", set_("stdout", None)),
-        ("wrong schema version", set_("schema_version", 2)),
+        ("wrong schema version", set_("schema_version", 3)),
+        ("answer on a code result", set_("answer", {"extracted": "1", "method": "boxed", "gold": "1"})),
+        ("loose fields on a code result", set_("loose_passed", True)),
+        ("loose fields on a math result", lambda r: r.update(task_type="math", loose_tests_passed=1)),
+        ("bad task type", set_("task_type", "poetry")),
+        ("bad answer method", lambda r: r.update(task_type="math", answer={"extracted": "1", "method": "guess", "gold": "1"})),
         ("bad nested enum", nested("status", "weird")),
         ("unknown nested field", nested("extra", 1)),
         ("missing nested required", lambda r: r["tests"][0].pop("test_id")),
@@ -108,6 +113,33 @@ def test_what_pydantic_accepts_is_never_rejected(tmp_path: Path) -> None:
     records[2]["failing_test_id"] = None
     path = write(tmp_path / "r.jsonl", records)
     table = read_columns(path, ScoreResult, ["sample_id", "difficulty"])
+    assert table.column("sample_id").to_pylist() == [r["sample_id"] for r in records]
+
+
+def test_non_code_results_are_read_on_the_fast_path(tmp_path: Path, no_slow_path: None) -> None:
+    # math (answer), instruction following (loose fields) and code results in one file
+    math, ifeval = result_dict(1), result_dict(2)
+    math.update(task_type="math", answer={"extracted": "0.5", "method": "boxed", "gold": "\\frac12"})
+    ifeval.update(task_type="instruction_following", loose_passed=True, loose_tests_passed=2)
+    ifeval["tests"][1]["loose_status"] = "passed"
+    path = write(tmp_path / "r.jsonl", [result_dict(0), math, ifeval])
+    table = read_columns(path, ScoreResult, ["sample_id", "task_type", "answer.extracted", "loose_passed"])
+    assert table.column("task_type").to_pylist() == ["code", "math", "instruction_following"]
+    assert table.column("answer.extracted").to_pylist() == [None, "0.5", None]
+    assert table.column("loose_passed").to_pylist() == [None, None, True]
+
+
+def test_version_1_results_are_read_as_code(tmp_path: Path) -> None:
+    # published before task types: no task_type, schema_version 1 (the slow path reads them, as pydantic does)
+    records = [result_dict(i) for i in range(3)]
+    for r in records:
+        for key in ("task_type", "answer", "loose_passed", "loose_tests_passed"):
+            r.pop(key)
+        for t in r["tests"]:
+            t.pop("loose_status")
+        r["schema_version"] = 1
+    table = read_columns(write(tmp_path / "v1.jsonl", records), ScoreResult, ["sample_id", "task_type", "verdict"])
+    assert table.column("task_type").to_pylist() == ["code"] * 3
     assert table.column("sample_id").to_pylist() == [r["sample_id"] for r in records]
 
 

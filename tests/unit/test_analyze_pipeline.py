@@ -19,7 +19,8 @@ from coderig_schemas.io import read_jsonl
 from tests.fixtures.analyze import publish_two_models
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "analyze"
-GOLDEN_FILES = ("report.md", "seed_analysis.csv", "config_analysis.csv", "comparison.md", "paired.csv", "problem_difficulty.csv")
+GOLDEN_FILES = ("report.md", "seed_analysis.csv", "config_analysis.csv", "factor_analysis.csv", "comparison.md", "paired.csv",
+                "problem_difficulty.csv")
 
 
 def analyze(root: Path, **over: object) -> Outcome:
@@ -106,7 +107,7 @@ def test_published_files_and_summaries(toy_analysis: tuple[Outcome, Analysis]) -
     out, a = toy_analysis
     files = {e.path for e in out.output.manifest.outputs}
     assert {"analysis.json", "summaries.jsonl", "report.md", "report.html", "seed_analysis.csv", "config_analysis.csv",
-            "comparison.json", "comparison.md", "runs.csv", "pass_at_k.csv", "breakdowns.csv", "verdicts.csv",
+            "factor_analysis.csv", "comparison.json", "comparison.md", "runs.csv", "pass_at_k.csv", "breakdowns.csv", "verdicts.csv",
             "problem_difficulty.csv", "paired.csv", "charts/pass_rate_by_model.png"} <= files
     summaries = read_jsonl(out.output.path / "summaries.jsonl", AnalysisSummary)
     assert [s.pass_rate for s in summaries] == [r.summary.pass_rate for r in a.runs]
@@ -236,10 +237,10 @@ def test_preset_is_read_from_the_generate_engine_config(run_store: Path) -> None
     scored_run(run_store, {"p1": ["passed"]}, model="m", config=engine)
     scored_run(run_store, {"p1": ["wrong_answer"]}, model="n", config=top)
     out = analyze(run_store, charts=False, bootstrap=50)
-    for rel in ("runs.csv", "seed_analysis.csv"):
+    for rel in ("runs.csv", "seed_analysis.csv", "config_analysis.csv"):
         rows = list(csv.DictReader(io.StringIO((out.output.path / rel).read_text())))
         assert {(r["model_name"], r["preset"]) for r in rows} == {("m", "balanced"), ("n", "performance")}, rel
-    rows = list(csv.DictReader(io.StringIO((out.output.path / "config_analysis.csv").read_text())))
+    rows = list(csv.DictReader(io.StringIO((out.output.path / "factor_analysis.csv").read_text())))
     assert {(r["model_name"], r["value"]) for r in rows if r["factor"] == "preset"} == {("m", "balanced"), ("n", "performance")}
 
 

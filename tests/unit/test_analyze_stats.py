@@ -184,10 +184,10 @@ def test_pass_at_k_bootstrap_interval_by_exact_enumeration() -> None:
     assert (p2.estimate, p2.low, p2.high) == (0.75, 0.25, 1.0)
 
 
-def test_seed_analysis_by_hand() -> None:
+def test_across_seeds_by_hand() -> None:
     import pandas as pd
 
-    from coderig_analyze.seeds import best_configs, seed_analysis
+    from coderig_analyze.seeds import across_seeds, best_configs
 
     base = {"model_name": "m", "dataset": "d", "temperature": 0.2, "top_p": 1.0, "max_tokens": 64, "template": "t", "preset": None}
     runs = pd.DataFrame([
@@ -196,14 +196,14 @@ def test_seed_analysis_by_hand() -> None:
         {**base, "config_id": "c1", "seed": 1, "pass_rate": 0.5},
         {**base, "config_id": "c2", "seed": 0, "pass_rate": 0.8, "temperature": 0.8},
     ])
-    table = seed_analysis(runs).set_index("config_id")
+    table = across_seeds(runs).set_index("config_id")
     c1 = table.loc["c1"]
     # mean 0.6, s = 0.1, t(0.975, 2) = 4.302653 -> half-width 0.1 * 4.302653 / sqrt(3) = 0.248414.
     assert (c1["runs"], c1["seeds"], c1["min"], c1["max"]) == (3, "1 2 10", 0.5, 0.7)
     assert c1["mean"] == pytest.approx(0.6) and c1["std"] == pytest.approx(0.1)
     assert (c1["ci_low"], c1["ci_high"]) == (pytest.approx(0.351586, abs=1e-6), pytest.approx(0.848414, abs=1e-6))
     assert np.isnan(table.loc["c2", "std"]) and np.isnan(table.loc["c2", "ci_low"])
-    assert best_configs(seed_analysis(runs))["config_id"].tolist() == ["c2"]  # 0.8 beats a mean of 0.6
+    assert best_configs(across_seeds(runs))["config_id"].tolist() == ["c2"]  # 0.8 beats a mean of 0.6
 
 
 def test_matrix_ranks_ties_and_markdown() -> None:

@@ -22,7 +22,15 @@ from coderig_schemas import (
 )
 from coderig_schemas.jsonschema_gen import DRAFT, build_schema, check
 from coderig_schemas.registry import SCHEMAS, schema_filename
-from tests.factories import make_problem, make_result, make_sample
+from coderig_schemas.tasks import PRIMARY_METRIC, TaskType
+from tests.factories import (
+    make_bfcl_problem,
+    make_ifeval_problem,
+    make_math_problem,
+    make_problem,
+    make_result,
+    make_sample,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = ROOT / "schemas" / "json"
@@ -167,6 +175,135 @@ def test_jsonschema_and_pydantic_agree(name: str) -> None:
     assert not disagreements, "\n".join(disagreements[:20])
 
 
+def _task_type_examples() -> dict[str, tuple[str, BaseModel]]:
+    """Records of the non-code task types: label -> (schema name, record)."""
+    math = make_math_problem("math/1", "\\frac{1}{2}", source={"subject": "Algebra", "level": 2})
+    ifeval = make_ifeval_problem("ifeval/1000")
+    bfcl = make_bfcl_problem("parallel_0")
+    math_sample = make_sample(math, 0, 0, raw_response="<think>hm</think> $\\boxed{0.5}$", extracted_code="",
+                              extraction_method="not_applicable")
+    counts = {"tests_total": 1, "visible_passed": 0, "visible_total": 0, "hidden_total": 1}
+    math_result = make_result(math_sample, "wrong_answer", task_type="math", tests_passed=0, hidden_passed=0,
+                              answer={"extracted": "0.4", "method": "boxed", "gold": "\\frac{1}{2}"},
+                              tests=[{"test_id": "answer", "visibility": "hidden", "status": "failed", "duration_s": 0.002,
+                                      "expected": "\\frac{1}{2}", "actual": "0.4"}], **counts)
+    if_result = make_result(make_sample(ifeval, 0, 0, extracted_code="", extraction_method="not_applicable"), "wrong_answer",
+                            task_type="instruction_following", tests_passed=1, tests_total=2, visible_passed=0,
+                            visible_total=0, hidden_passed=1, hidden_total=2, loose_passed=True, loose_tests_passed=2,
+                            tests=[{"test_id": "i0", "visibility": "hidden", "status": "passed", "duration_s": 0.0,
+                                    "loose_status": "passed"},
+                                   {"test_id": "i1", "visibility": "hidden", "status": "failed", "duration_s": 0.0,
+                                    "loose_status": "passed"}])
+    fc_result = make_result(make_sample(bfcl, 0, 0, extracted_code="", extraction_method="not_applicable"), "no_answer",
+                            task_type="function_calling", tests_passed=0, tests_total=2, visible_passed=0,
+                            visible_total=0, hidden_passed=0, hidden_total=2,
+                            answer={"extracted": None, "method": "none", "gold": "[]"})
+    return {"math problem": ("problem", math), "ifeval problem": ("problem", ifeval), "bfcl problem": ("problem", bfcl),
+            "math sample": ("sample", math_sample), "math result": ("score_result", math_result),
+            "ifeval result": ("score_result", if_result), "bfcl result": ("score_result", fc_result)}
+
+
+@pytest.mark.parametrize("label", sorted(_task_type_examples()))
+def test_task_type_records_roundtrip_and_agree_with_their_schema(label: str) -> None:
+    name, example = _task_type_examples()[label]
+    model = type(example)
+    assert model.model_validate_json(example.model_dump_json()) == example
+    validator = jsonschema.Draft202012Validator(json.loads((SCHEMA_DIR / schema_filename(name)).read_text()))
+    good = json.loads(example.model_dump_json())
+    assert validator.is_valid(good)
+    disagreements = []
+    for mutation, op in _mutations(good):
+        doc = _apply(good, op)
+        try:
+            model.model_validate_json(json.dumps(doc))
+            by_model = True
+        except ValidationError:
+            by_model = False
+        if validator.is_valid(doc) != by_model:
+            disagreements.append(f"{mutation}: jsonschema={validator.is_valid(doc)} pydantic={by_model}")
+    assert not disagreements, "\n".join(disagreements[:20])
+
+
+@pytest.mark.parametrize(("label", "change", "message"), [
+    ("math problem", {"task_type": "code"}, "grading is for non-code problems"),
+    ("math problem", {"task_type": "instruction_following"}, "does not match task_type"),
+    ("ifeval problem", {"grading": None}, "needs grading"),
+    ("math problem", {"tests": [{"test_id": "answer", "code": "", "visibility": "hidden"},
+                                {"test_id": "x", "code": "", "visibility": "hidden"}]}, "want 1 tests, got 2"),
+    ("ifeval problem", {"tests": [{"test_id": "i0", "code": "", "visibility": "hidden"}]}, "want 2 tests, got 1"),
+    ("bfcl problem", {"tests": [{"test_id": "c0", "code": "", "visibility": "hidden"}]}, "want 2 tests, got 1"),
+    ("math result", {"task_type": "code"}, "answer is for non-code task types"),
+    ("math result", {"loose_passed": True}, "loose_passed and loose_tests_passed are for instruction_following"),
+    ("ifeval result", {"loose_tests_passed": 3}, "exceeds tests_total"),
+])
+def test_task_type_rules_are_enforced(label: str, change: dict[str, Any], message: str) -> None:
+    name, example = _task_type_examples()[label]
+    doc = {**json.loads(example.model_dump_json()), **change}
+    with pytest.raises(ValidationError, match=message):
+        type(example).model_validate(doc)
+    # The schema file rejects it too, except the check counts, which JSON Schema cannot compare with a list's length.
+    schema = json.loads((SCHEMA_DIR / schema_filename(name)).read_text())
+    if ("tests" not in change or label == "math problem") and "loose_tests_passed" not in change:
+        assert not jsonschema.Draft202012Validator(schema).is_valid(doc)
+
+
+def test_grading_data_is_checked() -> None:
+    with pytest.raises(ValidationError, match="kwargs has 1 entries, instruction_id_list 2"):
+        make_ifeval_problem("x", grading={"kind": "instruction_following", "instruction_id_list": ["a:b", "c:d"],
+                                          "kwargs": [{}]})
+    with pytest.raises(ValidationError, match="at most 1 item"):
+        make_bfcl_problem("x", tests=[{"test_id": "c0", "code": "", "visibility": "hidden"}], grading={
+            "kind": "function_calling", "functions": [{"name": "f"}], "category": "simple",
+            "possible_answers": [{"f": {"a": [1]}, "g": {}}]})
+    with pytest.raises(ValidationError, match="answer"):
+        make_math_problem("x", grading={"answer": ""})
+
+
+def test_every_task_type_has_a_primary_metric() -> None:
+    assert set(PRIMARY_METRIC) == set(TaskType)
+    assert PRIMARY_METRIC[TaskType.CODE] == "pass@1"
+
+
+# Fields each current model added after version 1: a version 1 record is the current one without them.
+_ADDED_SINCE_V1 = {"problem": ("task_type", "grading"), "sample": (),
+                   "score_result": ("task_type", "answer", "loose_passed", "loose_tests_passed"), "reference_timing": ()}
+
+
+def _as_v1(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    v1 = {k: v for k, v in doc.items() if k not in _ADDED_SINCE_V1[name]}
+    if name == "score_result":
+        v1["tests"] = [{k: v for k, v in t.items() if k != "loose_status"} for t in v1["tests"]]
+    return {**v1, "schema_version": 1}
+
+
+@pytest.mark.parametrize("name", sorted(_ADDED_SINCE_V1))
+def test_version_1_records_stay_readable(name: str) -> None:
+    current = _full_examples()[name]
+    v1 = _as_v1(json.loads(current.model_dump_json()), name)
+    published = json.loads((SCHEMA_DIR / f"{name}.v1.schema.json").read_text())
+    assert jsonschema.Draft202012Validator(published).is_valid(v1), "the example must be a valid version 1 record"
+    read = type(current).model_validate_json(json.dumps(v1))
+    assert read == current
+    assert read.schema_version == 2
+    if "task_type" in type(current).model_fields:
+        assert read.model_dump()["task_type"] == TaskType.CODE
+
+
+@pytest.mark.parametrize("name", ["problem", "score_result"])
+def test_version_1_record_with_a_version_2_field_is_refused(name: str) -> None:
+    current = _full_examples()[name]
+    v1 = {**_as_v1(json.loads(current.model_dump_json()), name), "task_type": "code"}
+    with pytest.raises(ValidationError, match="not a field of a version 1"):
+        type(current).model_validate_json(json.dumps(v1))
+
+
+def test_version_1_files_stay_published() -> None:
+    lock = json.loads((SCHEMA_DIR / "published.lock.json").read_text())
+    for name in _ADDED_SINCE_V1:
+        assert f"{name}.v1.schema.json" in lock
+        assert (SCHEMA_DIR / f"{name}.v1.schema.json").is_file()
+
+
 def test_schema_files_have_no_drift() -> None:
     assert check(SCHEMA_DIR) == []
 
@@ -177,7 +314,7 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     victim = tmp_path / schema_filename("problem")
     victim.write_text(victim.read_text().replace('"dataset"', '"dataset_renamed"', 1))
     problems = check(tmp_path)
-    assert problems and all("problem.v1.schema.json" in p for p in problems)
+    assert problems and all(schema_filename("problem") in p for p in problems)
     assert any("differs from the model Problem" in p for p in problems)
 
 

@@ -10,15 +10,27 @@ from .finetune import ChatExample, FineTuneExample
 from .manifest import Environment, FileEntry, InputRef, Manifest
 from .problem import Difficulty, DifficultySource, Problem, TestCase, Visibility
 from .sample import ChatMessage, ExtractionMethod, FinishReason, Sample, SamplingParams
-from .score import ReferenceTiming, ScoreResult, TestOutcome, TestStatus, Verdict
+from .score import AnswerMethod, ExtractedAnswer, ReferenceTiming, ScoreResult, TestOutcome, TestStatus, Verdict
 from .store import Builder, PublishedOutput, RunStore
+from .tasks import (
+    PRIMARY_METRIC,
+    AnswerExtraction,
+    AnswerFormat,
+    FunctionCallCategory,
+    FunctionCallingGrading,
+    InstructionFollowingGrading,
+    MathGrading,
+    TaskType,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnalysisSummary", "BucketStats", "Builder", "ChatExample", "ChatMessage", "CoderigError", "ConflictError",
-    "Difficulty", "DifficultyBreakdown", "DifficultySource", "Environment", "ExitCode", "ExtractionMethod",
-    "FileEntry", "FineTuneExample", "FinishReason", "InputRef", "Interval", "InvalidInputError", "Manifest",
-    "Problem", "PublishedOutput", "ReferenceTiming", "RunStore", "Sample", "SamplingParams", "ScoreResult",
+    "PRIMARY_METRIC", "AnalysisSummary", "AnswerExtraction", "AnswerFormat", "AnswerMethod", "BucketStats",
+    "Builder", "ChatExample", "ChatMessage", "CoderigError", "ConflictError", "Difficulty", "DifficultyBreakdown",
+    "DifficultySource", "Environment", "ExitCode", "ExtractedAnswer", "ExtractionMethod", "FileEntry",
+    "FineTuneExample", "FinishReason", "FunctionCallCategory", "FunctionCallingGrading", "InputRef",
+    "InstructionFollowingGrading", "Interval", "InvalidInputError", "Manifest", "MathGrading", "Problem",
+    "PublishedOutput", "ReferenceTiming", "RunStore", "Sample", "SamplingParams", "ScoreResult", "TaskType",
     "TestCase", "TestOutcome", "TestStatus", "UsageError", "Verdict", "Visibility",
 ]

@@ -24,3 +24,24 @@ class Record(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("schema_version"), bool):
             raise ValueError("schema_version must be an integer, not a boolean")
         return data
+
+
+def upgrade_record(data: Any, *, model: str, current: int, added: dict[int, frozenset[str]]) -> Any:
+    """Read an older version of a record as the current one (for ``mode="before"`` validators).
+
+    ``added`` maps each older version to the fields introduced after it. A record of such a version
+    must not carry them (it would be neither shape); every one of them has a default that describes
+    the old records (e.g. ``task_type="code"``), so an old record becomes the current model unchanged
+    in meaning, with ``schema_version`` set to ``current``. Files on disk keep their version: the
+    published schema of that version still describes them.
+    """
+    if not isinstance(data, dict):
+        return data
+    version = data.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version == current or version not in added:
+        return data  # the current version, or not one we upgrade: let normal validation judge it
+    present = sorted(f for f in added[version] if f in data)
+    if present:
+        raise ValueError(f"{', '.join(present)}: not a field of a version {version} {model}; "
+                         f"write schema_version {current} or drop the field")
+    return {**data, "schema_version": current}

@@ -5,11 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from ._base import Record
+from ._base import Record, upgrade_record
 
-SAMPLE_SCHEMA_VERSION = 1
+#: Version 2 added the extraction method 'not_applicable' (answers to non-code problems).
+SAMPLE_SCHEMA_VERSION = 2
 
 
 class ExtractionMethod(StrEnum):
@@ -20,6 +21,7 @@ class ExtractionMethod(StrEnum):
     HEURISTIC = "heuristic"  # no fence; code-looking lines kept
     VERBATIM = "verbatim"  # the response is code as is (replayed reference solutions, completion models)
     EMPTY = "empty"  # nothing usable found
+    NOT_APPLICABLE = "not_applicable"  # a non-code task type: nothing is extracted here, the grader reads raw_response
 
 
 class FinishReason(StrEnum):
@@ -54,7 +56,7 @@ class SamplingParams(Record):
 class Sample(Record):
     """One answer of one model to one problem, with the provenance needed to reproduce it."""
 
-    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    schema_version: Literal[2] = Field(default=2, description="Version of this record's shape.")
     sample_id: str = Field(description="Unique id within its output: '<problem_id>#s<seed>#<sample_index>'.")
     problem_id: str = Field(description="Problem.problem_id this answers.")
     dataset: str = Field(description="Dataset name of the problem.")
@@ -73,7 +75,10 @@ class Sample(Record):
         default=None, description="The chat messages, when a chat API or chat template was used."
     )
     raw_response: str = Field(description="The model's full text, unmodified.")
-    extracted_code: str = Field(description="Code taken out of raw_response; empty when none was found.")
+    extracted_code: str = Field(
+        description="Code taken out of raw_response; empty when none was found, and for non-code task types "
+        "(extraction_method 'not_applicable': their grader extracts the answer from raw_response itself)."
+    )
     extraction_method: ExtractionMethod = Field(strict=False, description="How extracted_code was obtained.")
     finish_reason: FinishReason = Field(strict=False, description="Why generation stopped.")
     prompt_tokens: int | None = Field(default=None, ge=0, description="Tokens in the prompt.")
@@ -83,6 +88,11 @@ class Sample(Record):
     )
     engine: str = Field(description="Engine that produced it: 'vllm', 'openai' or 'replay'.")
     sampling: SamplingParams = Field(description="Sampling parameters used.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_older_versions(cls, data: Any) -> Any:
+        return upgrade_record(data, model="Sample", current=SAMPLE_SCHEMA_VERSION, added={1: frozenset()})
 
     def to_legacy_record(self, source_task_id: Any = None) -> dict[str, Any]:
         """Return the flat record format of users' older run directories.

@@ -1,4 +1,4 @@
-"""Pass rate by configuration factor (config_analysis.csv)."""
+"""Pass rate by configuration factor (factor_analysis.csv)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def config_analysis(runs: pd.DataFrame) -> pd.DataFrame:
+def factor_analysis(runs: pd.DataFrame) -> pd.DataFrame:
     """Rows (factor, value, model_name, dataset): runs, mean, std, min, max of the pass rate.
 
     Each factor is compared within one model and dataset (mixing models would confound the

@@ -26,10 +26,24 @@ def breakdowns_by_run(outcomes: pd.DataFrame, column: str) -> dict[int, dict[str
     return out
 
 
+def problem_breakdowns(outcomes: pd.DataFrame, problems: list[pd.DataFrame], column: str) -> dict[int, dict[str, BucketStats]]:
+    """Per run, problems and first-sample passes per value of a problems-frame column (MATH's 'level').
+
+    problems[i] holds run i's problem_id and column; problems without a value are left out.
+    """
+    frames = [p[["problem_id", column]].dropna(subset=[column]).assign(run=i)
+              for i, p in enumerate(problems) if not p.empty and column in p]
+    values = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if values.empty:
+        return {}
+    keyed = outcomes[["run", "problem_id", "first_passed"]].assign(problem_id=lambda f: f["problem_id"].astype(str))
+    return breakdowns_by_run(keyed.merge(values.astype({"problem_id": str, column: str}), on=["run", "problem_id"]), column)
+
+
 def tag_breakdowns(outcomes: pd.DataFrame, problems: list[pd.DataFrame]) -> dict[int, dict[str, BucketStats]]:
     """Per run, problems and first-sample passes per problem tag (a problem counts once in each of its tags).
 
-    problems[i] holds run i's problem_id and tags.
+    problems[i] holds run i's problem_id and tags (MATH-500's tag is its subject).
     """
     exploded: dict[int, pd.DataFrame] = {}  # runs of one dataset share one problems frame: explode it once
     frames = []

@@ -51,7 +51,7 @@ class Check:
     """One vectorized check of one column (path of field names; '[]' steps into a list)."""
 
     path: tuple[str, ...]
-    kind: str  # 'required', 'enum', 'const', 'ge', 'gt', 'le', 'lt', 'no_null', 'present'
+    kind: str  # 'required', 'enum', 'const', 'ge', 'gt', 'le', 'lt', 'no_null', 'present', 'null_if'
     arg: Any = None
 
 
@@ -146,11 +146,43 @@ def _fields(node: dict[str, Any], defs: dict[str, Any], path: tuple[str, ...], c
     return out
 
 
+def _conditional_nulls(rule: dict[str, Any]) -> list[Check]:
+    """Checks for one top-level ``{"if": <field is one of values>, "then": <fields are null>}`` rule.
+
+    That is the only conditional shape translated (ScoreResult's task-type rules: a code result has no
+    ``answer``); anything else is Unsupported, so pydantic judges the file.
+    """
+    cond, then = rule.get("if"), rule.get("then")
+    if set(rule) != {"if", "then"} or not isinstance(cond, dict) or not isinstance(then, dict):
+        raise Unsupported("conditional rule of another shape")
+    props = cond.get("properties", {})
+    if set(cond) - {"properties", "required"} or len(props) != 1 or set(then) != {"properties"}:
+        raise Unsupported("conditional rule of another shape")
+    (field, test), = props.items()
+    if set(test) == {"const"}:
+        values = (test["const"],)
+    elif set(test) == {"enum"}:
+        values = tuple(test["enum"])
+    else:
+        raise Unsupported("conditional test of another shape")
+    absent_matches = field not in cond.get("required", [])  # 'properties' alone also holds when the key is absent
+    checks = []
+    for target, want in then["properties"].items():
+        if want != {"type": "null"}:
+            raise Unsupported("conditional consequence of another shape")
+        checks.append(Check((target,), "null_if", (field, values, absent_matches)))
+    return checks
+
+
 @cache
 def arrow_contract(model: type[BaseModel]) -> ArrowContract:
     """The explicit pyarrow schema and checks equivalent to a model's JSON Schema."""
     js = model.model_json_schema()
     checks: list[Check] = []
+    if set(js) & {"oneOf", "anyOf", "if", "not"}:
+        raise Unsupported("top-level combinator")
+    for rule in js.get("allOf", []):
+        checks += _conditional_nulls(rule)
     fields = _fields(js, js.get("$defs", {}), (), checks)
     nested = _nested_names(pa.struct(fields))
     return ArrowContract(pa.schema(fields), tuple(checks), model, frozenset(nested))
@@ -220,6 +252,15 @@ def _check_table(table: pa.Table, chunk: bytes, contract: ArrowContract) -> None
     memo: dict[tuple[str, ...], Located] = {}
     for check in contract.checks:
         values, parent_valid = _navigate(table, check.path, memo)
+        if check.kind == "null_if":
+            field, wanted, absent_matches = check.arg
+            cond = table.column(field).combine_chunks()
+            matches = pc.is_in(cond, value_set=pa.array(wanted, cond.type))
+            if absent_matches:
+                matches = pc.fill_null(matches, True)  # an absent key takes the default, which the rule covers
+            if pc.any(pc.and_(pc.fill_null(matches, False), pc.is_valid(values))).as_py():
+                raise Mismatch(f"{'.'.join(check.path)} must be null when {field} is one of {wanted}")
+            continue
         if check.kind == "present":
             # The key must be there, possibly with null: look at the raw lines of the null rows only.
             nulls = np.flatnonzero(pc.is_null(values).to_numpy(zero_copy_only=False))

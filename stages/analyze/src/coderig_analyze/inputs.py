@@ -35,7 +35,7 @@ RESULT_COLUMNS = [
 ]
 SAMPLE_COLUMNS = [
     "sample_id", "extraction_method", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s",
-    "template_id", "sampling.temperature", "sampling.top_p", "sampling.max_tokens",
+    "template_id", "sampling.temperature", "sampling.top_p", "sampling.max_tokens", "raw_response",
 ]
 _GLOB_CHARS = set("*?[")
 
@@ -172,9 +172,10 @@ class RunData:
     generate: PublishedOutput | None
     config: RunConfig
     results: pa.Table  # RUN_SCHEMA: results, 'line' (1-based line in results.jsonl) and their samples' columns
-    problems: pd.DataFrame  # problem_id, split, difficulty, tags (list)
+    problems: pd.DataFrame  # problem_id, split, difficulty, tags (list), task_type, level (MATH's 1-5, else None)
     samples_expected: int | None
     has_samples: bool
+    task_type: str = "code"  # the problems' task type (the most common one, should a custom file mix them)
 
 
 def _config_value(config: dict[str, Any], *keys: str) -> Any:
@@ -239,6 +240,7 @@ RUN_SCHEMA = pa.schema([
     ("passed", pa.bool_()), ("exception_type", pa.string()), ("difficulty", pa.string()), ("line", pa.int64()),
     ("extraction_method", pa.string()), ("finish_reason", pa.string()), ("prompt_tokens", pa.int64()),
     ("completion_tokens", pa.int64()), ("latency_s", pa.float64()), ("sample_line", pa.int64()),
+    ("response_chars", pa.int64()),
 ])
 
 
@@ -269,8 +271,7 @@ def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunDa
         results = pa.table({c: pa.array([], pa.string()) for c in columns})
     n = results.num_rows
     results = results.append_column("line", pa.array(np.arange(1, n + 1, dtype=np.int64)))
-    problems = pd.DataFrame({"problem_id": pd.Series(dtype=object), "split": pd.Series(dtype=object),
-                             "difficulty": pd.Series(dtype=object), "tags": pd.Series(dtype=object)})
+    problems = pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
     samples_expected: int | None = None
     samples: pa.Table | None = None
     if gen is not None:
@@ -280,6 +281,9 @@ def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunDa
             samples_expected = gen.entry(SAMPLES).records
             samples = read_columns(_existing(gen, SAMPLES), Sample, SAMPLE_COLUMNS, verify=lambda d: gen.accept_digest(SAMPLES, d))
             samples = samples.append_column("sample_line", pa.array(np.arange(1, samples.num_rows + 1, dtype=np.int64)))
+            # only the response's length is kept: the texts themselves would be most of the memory
+            chars = pc.cast(pc.utf8_length(samples.column("raw_response")), pa.int64())
+            samples = samples.drop_columns(["raw_response"]).append_column("response_chars", chars)
     gen_config = gen.manifest.config if gen else {}
     model = str(_first_value(results, "model_name") or _config_value(gen_config, "model") or score.manifest.name)
     dataset = str(_first_value(results, "dataset") or _config_value(gen_config, "dataset") or "unknown")
@@ -298,9 +302,11 @@ def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunDa
     if n and (problems.empty or not pc.all(pc.is_in(table.column("problem_id"), value_set=known)).as_py()):
         # No problems snapshot: rebuild what the results themselves carry.
         first = table.select(["problem_id", "split", "difficulty"]).to_pandas().drop_duplicates("problem_id")
-        problems = first.assign(tags=[[] for _ in range(len(first))]).reset_index(drop=True)
+        problems = first.assign(tags=[[] for _ in range(len(first))], task_type=None, level=None).reset_index(drop=True)
+    types = problems["task_type"].dropna()
+    task_type = str(types.mode().iloc[0]) if len(types) else "code"
     return RunData(score=score, generate=gen, config=config, results=table, problems=problems,
-                   samples_expected=samples_expected, has_samples=samples is not None), issues
+                   samples_expected=samples_expected, has_samples=samples is not None, task_type=task_type), issues
 
 
 def _check_consistent(path: Path, results: pa.Table) -> None:
@@ -331,6 +337,15 @@ def _check_consistent(path: Path, results: pa.Table) -> None:
         )
 
 
+#: Columns of a run's problems frame.
+PROBLEM_COLUMNS = ["problem_id", "split", "difficulty", "tags", "task_type", "level"]
+
+
+def _level(value: object) -> str | None:
+    """MATH's level (source.level, 1-5) as a bucket name; None for datasets without one."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 #: Problem snapshots already read, by sha256: the runs of one dataset share the same file content.
 _PROBLEMS_SEEN: dict[str, pd.DataFrame] = {}
 
@@ -342,8 +357,9 @@ def _problems(gen: PublishedOutput) -> pd.DataFrame:
     if digest not in _PROBLEMS_SEEN:
         if len(_PROBLEMS_SEEN) >= 256:  # a long-lived process analyzing many stores: keep the cache bounded
             _PROBLEMS_SEEN.clear()
-        rows = [(p.problem_id, p.split, p.difficulty.value if p.difficulty else None, list(p.tags)) for p in iter_jsonl(path, Problem)]
-        _PROBLEMS_SEEN[digest] = pd.DataFrame(rows, columns=["problem_id", "split", "difficulty", "tags"])
+        rows = [(p.problem_id, p.split, p.difficulty.value if p.difficulty else None, list(p.tags), p.task_type.value,
+                 _level(p.source.get("level"))) for p in iter_jsonl(path, Problem)]
+        _PROBLEMS_SEEN[digest] = pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
     return _PROBLEMS_SEEN[digest]
 
 
@@ -352,7 +368,8 @@ def _attach_samples(results: pa.Table, samples: pa.Table | None) -> pa.Table:
 
     Results are written in samples order, so the columns usually line up without a join.
     """
-    extra = ["extraction_method", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "sample_line"]
+    extra = ["extraction_method", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "sample_line",
+             "response_chars"]
     n = results.num_rows
     if samples is None:
         added = {c: pa.nulls(n, RUN_SCHEMA.field(c).type) for c in extra}

@@ -20,19 +20,20 @@ from coderig_schemas.layout import ANALYSIS, REPORT, SUMMARIES
 
 from . import __version__
 from .comparisons import first_outcomes, paired_comparison, pairs_to_compare
-from .configs import config_analysis
+from .configs import factor_analysis
 from .difficulty import problem_difficulty
 from .inputs import Category, RunData, load_run, open_generate, read_category, resolve_run, select
 from .intervals import wilson
 from .matrix import comparison_matrix, matrix_markdown
 from .report import ReportInputs, failure_table, render_html, render_markdown
 from .runs import RunTables, analyze_runs
-from .seeds import CONFIG_COLUMNS, best_configs, seed_analysis
+from .seeds import CONFIG_COLUMNS, across_seeds, best_configs, per_seed
 
 log = logging.getLogger("coderig.analyze")
 
-SEED_ANALYSIS = "seed_analysis.csv"
-CONFIG_ANALYSIS = "config_analysis.csv"
+SEED_ANALYSIS = "seed_analysis.csv"  # one row per seed (run)
+CONFIG_ANALYSIS = "config_analysis.csv"  # one row per configuration: mean, std, min, max and CI over its seeds
+FACTOR_ANALYSIS = "factor_analysis.csv"  # pass rate by one configuration factor at a time
 RUNS_CSV = "runs.csv"
 PASS_AT_K = "pass_at_k.csv"
 BREAKDOWNS = "breakdowns.csv"
@@ -137,7 +138,7 @@ def _breakdowns(t: RunTables, level: float) -> pd.DataFrame:
     for i, a in enumerate(t.analyses):
         d = a.summary.difficulty_breakdown
         for kind, buckets in (("difficulty", {"easy": d.easy, "medium": d.medium, "hard": d.hard}), ("split", a.split_breakdown),
-                              ("tag", a.tag_breakdown)):
+                              ("tag", a.tag_breakdown), ("level", t.levels.get(i, {}))):
             for k, b in buckets.items():
                 low, high = wilson(b.passed, b.total, level) if b.total else (np.nan, np.nan)
                 rows.append({"run": i, "kind": kind, "bucket": k, "total": b.total, "passed": b.passed, "pass_rate": b.pass_rate,
@@ -154,9 +155,9 @@ def compute(
     # A run with no judged problem (nothing scored yet, or only sandbox errors) has no pass rate:
     # its 0.0 placeholder must not enter the means across seeds, the configurations or the ranks.
     scored = runs[runs["total_problems"] > 0] if len(runs) else runs
-    seeds = seed_analysis(scored, cfg.level)
+    seeds = across_seeds(scored, cfg.level)
     best = best_configs(seeds)
-    configs = config_analysis(scored)
+    factors = factor_analysis(scored)
     matrix = comparison_matrix(best, scored, category=cfg.category, missing=missing or [], level=cfg.level)
     paired: list[PairedComparison] = []
     first = first_outcomes(t.outcomes)
@@ -169,19 +170,21 @@ def compute(
         name=cfg.name, category=cfg.category, level=cfg.level, bootstrap=cfg.bootstrap, seed=cfg.seed, runs=t.analyses,
         seed_analysis=_seed_groups(seeds, cfg.level),
         config_analysis=[ConfigEffect.model_validate({**{k: _nan_none(v) for k, v in r.items()}, "runs": int(r["runs"])})
-                         for r in configs.to_dict("records")],
+                         for r in factors.to_dict("records")],
         matrix=matrix, paired=paired, problems=_problem_summaries(difficulty), issues=issues,
     )
     failures = failure_table(t.results, runs)
+    breakdowns = _with_run(_breakdowns(t, cfg.level), runs, BREAKDOWN_COLUMNS)
     files: dict[str, bytes] = {
         RUNS_CSV: _csv(runs.drop(columns=["run"])),
         PASS_AT_K: _csv(_with_run(t.pass_at_k, runs, ["k", "estimate", "low", "high"])),
-        BREAKDOWNS: _csv(_with_run(_breakdowns(t, cfg.level), runs, BREAKDOWN_COLUMNS)),
+        BREAKDOWNS: _csv(breakdowns),
         VERDICTS_CSV: _csv(_with_run(t.verdicts, runs, ["verdict", "count", "share"])),
         EXCEPTIONS: _csv(_with_run(t.exceptions, runs, ["exception_type", "count"])),
         GENERATION: _csv(_with_run(t.generation, runs, ["kind", "value", "count", "share"])),
-        SEED_ANALYSIS: _csv(seeds),
-        CONFIG_ANALYSIS: _csv(configs),
+        SEED_ANALYSIS: _csv(per_seed(scored)),
+        CONFIG_ANALYSIS: _csv(seeds),
+        FACTOR_ANALYSIS: _csv(factors),
         PAIRED: _csv(pd.DataFrame(
             [{"dataset": p.dataset, "a_ref": p.a_ref, "b_ref": p.b_ref, "a_model": p.a_model, "b_model": p.b_model,
               "problems": p.problems, "a_rate": p.a_rate, "b_rate": p.b_rate, "difference": p.difference.estimate,
@@ -201,7 +204,8 @@ def compute(
 
         charts = all_charts(analysis, scored)
         files.update({f"{CHARTS_DIR}/{name}": png for name, png in charts.items()})
-    markdown = render_markdown(ReportInputs(analysis=analysis, seeds=seeds, best=best, failures=failures, charts=list(charts)))
+    markdown = render_markdown(ReportInputs(analysis=analysis, seeds=seeds, best=best, failures=failures, charts=list(charts),
+                                            breakdowns=breakdowns))
     files[REPORT] = markdown.encode()
     if cfg.html:
         files[REPORT_HTML] = render_html(markdown, {f"{CHARTS_DIR}/{k}": v for k, v in charts.items()}).encode()

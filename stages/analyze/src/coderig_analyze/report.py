@@ -42,10 +42,11 @@ class ReportInputs:
     """What the report is written from."""
 
     analysis: Analysis
-    seeds: pd.DataFrame  # seed_analysis.csv rows
+    seeds: pd.DataFrame  # config_analysis.csv rows (one per configuration, over its seeds)
     best: pd.DataFrame  # best configuration per (model, dataset)
     failures: pd.DataFrame  # most common failures: dataset, verdict, exception_type, count, share, examples
     charts: list[str]  # chart file names written
+    breakdowns: pd.DataFrame | None = None  # breakdowns.csv rows (model_name, dataset, seed, kind, bucket, ...)
 
 
 def pct(x: float | None) -> str:
@@ -117,6 +118,28 @@ def _seeds_section(seeds: pd.DataFrame, level: float) -> str:
     rows = [[str(r["model_name"]), str(r["dataset"]), str(r["config_id"]), str(r["seeds"]), pct(r["mean"]), pct(r["std"]),
              f"{pct(r['min'])} – {pct(r['max'])}", f"[{pct(r['ci_low'])}, {pct(r['ci_high'])}]"] for _, r in seeds.iterrows()]
     return table(["model", "dataset", "config", "seeds", "mean", "std", "min – max", f"{level_text(level)} CI of mean"], rows)
+
+
+def _reasoning_section(seeds: pd.DataFrame, level: float) -> str:
+    """Non-code configurations as reasoning suites report them: the metric over seeds, response length, truncation."""
+    rows = [[str(r["model_name"]), str(r["dataset"]), _config_text(r), str(r["seeds"]), str(r["metric"]),
+             f"{pct(r['mean'])} ± {pct(r['std'])}", f"[{pct(r['ci_low'])}, {pct(r['ci_high'])}]",
+             num(r["response_tokens_mean"], 0), num(r["response_chars_mean"], 0), pct(r["truncated_share"])]
+            for _, r in seeds.iterrows() if r.get("task_type") not in (None, "code") and not pd.isna(r.get("task_type"))]
+    return table(["model", "dataset", "settings", "seeds", "metric", "mean ± std", f"{level_text(level)} CI",
+                  "response tokens", "response chars", "truncated"], rows)
+
+
+def _by_level_and_subject(breakdowns: pd.DataFrame) -> str:
+    """Mean over seeds of the rate per MATH level and subject (tag), per model and dataset."""
+    part = breakdowns[breakdowns["kind"].isin(["level", "tag"])]
+    if part.empty:
+        return "_None._\n"
+    grouped = part.groupby(["dataset", "model_name", "kind", "bucket"], sort=True).agg(
+        problems=("total", "max"), rate=("pass_rate", "mean"), seeds=("seed", "size")).reset_index()
+    rows = [[str(r.dataset), str(r.model_name), "level" if r.kind == "level" else "subject", str(r.bucket), str(r.problems),
+             pct(r.rate), str(r.seeds)] for r in grouped.itertuples(index=False)]
+    return table(["dataset", "model", "by", "bucket", "problems", "mean rate", "seeds"], rows)
 
 
 def _paired_section(a: Analysis) -> str:
@@ -201,6 +224,13 @@ def render_markdown(inp: ReportInputs) -> str:
         ("Runs", lambda: _runs_section(a.runs, a.level)),
         ("Best configuration per model", lambda: _best_section(inp.best)),
         ("Spread across seeds", lambda: _seeds_section(inp.seeds, a.level)),
+    ]
+    if "task_type" in inp.seeds and (inp.seeds["task_type"].fillna("code") != "code").any():
+        sections.append(("Reasoning suites: metric over seeds, response length, truncation",
+                         lambda: _reasoning_section(inp.seeds, a.level)))
+        if inp.breakdowns is not None:
+            sections.append(("By MATH level and subject", lambda: _by_level_and_subject(inp.breakdowns)))
+    sections += [
         ("Paired comparisons", lambda: _paired_section(a)),
         ("Difficulty", lambda: _difficulty_section(a.runs)),
         ("Problems every run fails or passes", lambda: _problems_section(a)),

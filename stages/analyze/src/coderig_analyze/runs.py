@@ -9,9 +9,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from coderig_schemas.analysis import AnalysisSummary, DifficultyBreakdown, Interval, RunAnalysis
+from coderig_schemas.analysis import AnalysisSummary, BucketStats, DifficultyBreakdown, Interval, RunAnalysis
+from coderig_schemas.tasks import PRIMARY_METRIC, TaskType
 
-from .difficulty import LEVELS, breakdowns_by_run, bucket, tag_breakdowns
+from .difficulty import LEVELS, breakdowns_by_run, bucket, problem_breakdowns, tag_breakdowns
 from .inputs import RUN_SCHEMA, RunData
 from .intervals import bootstrap_means, percentile_interval, wilson
 from .passk import pass_at_k_matrix
@@ -31,6 +32,7 @@ class RunTables:
     verdicts: pd.DataFrame  # run, verdict, count, share
     exceptions: pd.DataFrame  # run, exception_type, count
     generation: pd.DataFrame  # run, kind, value, count, share
+    levels: dict[int, dict[str, BucketStats]]  # run -> MATH level ('1'..'5') -> stats; empty for datasets without levels
 
 
 def to_frame(data: list[RunData]) -> pd.DataFrame:
@@ -62,6 +64,25 @@ def pass_at_k_intervals(n: np.ndarray, c: np.ndarray, *, replicates: int, seed: 
             for i in range(k_max)]
 
 
+def _metric(task_type: str) -> str:
+    """Name of the task type's headline metric (every one is the share of passed first samples)."""
+    try:
+        return PRIMARY_METRIC[TaskType(task_type)]
+    except ValueError:
+        return PRIMARY_METRIC[TaskType.CODE]
+
+
+def _mean_of(res: pd.DataFrame, column: str) -> float:
+    values = pd.to_numeric(res[column], errors="coerce").dropna() if column in res else pd.Series(dtype=float)
+    return float(values.mean()) if len(values) else np.nan
+
+
+def _truncated_share(res: pd.DataFrame) -> float:
+    """Share of the samples whose generation stopped at max_tokens (finish_reason 'length'); NaN when unknown."""
+    reasons = res["finish_reason"].dropna().astype(str) if "finish_reason" in res else pd.Series(dtype=str)
+    return float((reasons == "length").mean()) if len(reasons) else np.nan
+
+
 def _share(counts: dict[str, int]) -> dict[str, float]:
     total = sum(counts.values())
     return {k: v / total if total else 0.0 for k, v in counts.items()}
@@ -89,6 +110,7 @@ def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: floa
     splits = breakdowns_by_run(outcomes, "split")
     difficulties = breakdowns_by_run(outcomes, "difficulty")
     tags = tag_breakdowns(outcomes, [d.problems for d in data])
+    levels = problem_breakdowns(outcomes, [d.problems for d in data], "level")
     outcome_groups = dict(tuple(outcomes.groupby("run")))
     result_groups = dict(tuple(results.groupby("run")))
     analyses, run_rows, passk_rows = [], [], []
@@ -132,6 +154,8 @@ def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: floa
             "latency_mean_s": analysis.latency_s.mean if analysis.latency_s else np.nan,
             "latency_p95_s": analysis.latency_s.p95 if analysis.latency_s else np.nan,
             "tokens_per_s": analysis.tokens_per_s, "samples_per_s": analysis.samples_per_s,
+            "task_type": d.task_type, "metric": _metric(d.task_type),
+            "response_chars_mean": _mean_of(res, "response_chars"), "truncated_share": _truncated_share(res),
         })
         passk_rows += [{"run": i, "k": k + 1, "estimate": iv.estimate, "low": iv.low, "high": iv.high} for k, iv in enumerate(intervals)]
     generation = pd.concat([
@@ -141,7 +165,7 @@ def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: floa
     totals = generation.groupby(["run", "kind"])["count"].transform("sum")
     generation["share"] = generation["count"] / totals
     return RunTables(
-        analyses=analyses, results=results, outcomes=outcomes, runs=pd.DataFrame(run_rows),
+        analyses=analyses, results=results, outcomes=outcomes, runs=pd.DataFrame(run_rows), levels=levels,
         pass_at_k=pd.DataFrame(passk_rows, columns=["run", "k", "estimate", "low", "high"]),
         verdicts=verdicts, exceptions=exceptions, generation=generation[["run", "kind", "value", "count", "share"]],
     )

@@ -1,4 +1,5 @@
-"""Spread of the pass rate across seeds, per configuration (seed_analysis.csv)."""
+"""Seeds and configurations: one row per seed (seed_analysis.csv) and the spread across seeds of each
+configuration (config_analysis.csv), as reasoning-suite users expect them."""
 
 from __future__ import annotations
 
@@ -7,17 +8,40 @@ import pandas as pd
 
 from .intervals import t_interval
 
+#: What makes a configuration: model x dataset x sampling (temperature, top_p, max_tokens) x prompt template
+#: x GPU preset. Its runs differ only in their seed.
 CONFIG_COLUMNS = ["config_id", "model_name", "dataset", "temperature", "top_p", "max_tokens", "template", "preset"]
+
+#: seed_analysis.csv: per run (one seed of one configuration) what it scored and how it generated.
+SEED_COLUMNS = [*CONFIG_COLUMNS, "seed", "task_type", "metric", "problems", "passed", "pass_rate", "ci_low", "ci_high",
+                "pass_at_1", "samples", "response_tokens_mean", "response_chars_mean", "truncated_share", "run_ref"]
 
 
 def _seed_order(seed: object) -> tuple[int, float]:
     return (0, 0.0) if seed is None or pd.isna(seed) else (1, float(seed))  # type: ignore[arg-type]
 
 
-def seed_analysis(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run, ordered by dataset, model, configuration and seed (SEED_COLUMNS).
+
+    runs: the runs table (analyze_runs), whose rate columns are renamed for the reader: problems
+    (judged), passed (first sample passed), pass_rate (the task type's metric, named in 'metric'),
+    response_tokens_mean, response_chars_mean, truncated_share (samples cut by max_tokens).
+    """
+    renamed = runs.rename(columns={"total_problems": "problems", "passed_problems": "passed", "samples_scored": "samples",
+                                   "completion_tokens_mean": "response_tokens_mean"})
+    out = renamed.reindex(columns=SEED_COLUMNS)
+    order = out.assign(_seed=[_seed_order(s) for s in out["seed"]])
+    order = order.sort_values(["dataset", "model_name", "config_id", "_seed"], kind="stable")
+    return order.drop(columns="_seed").reset_index(drop=True)
+
+
+def across_seeds(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """One row per config_id: runs, seeds, mean, std (ddof=1), min, max and a t interval of the mean (clipped to [0, 1]).
 
-    runs: one row per run with CONFIG_COLUMNS, seed and pass_rate.
+    runs: one row per run with CONFIG_COLUMNS, seed and pass_rate; optional task_type, metric,
+    response_tokens_mean / completion_tokens_mean, response_chars_mean and truncated_share are averaged
+    over the seeds too.
     """
     rows = []
     for config_id, group in runs.groupby("config_id", sort=False):
@@ -26,15 +50,29 @@ def seed_analysis(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         first = group.iloc[0]
         rows.append({
             **{c: first[c] for c in CONFIG_COLUMNS}, "config_id": config_id,
+            "task_type": first.get("task_type"), "metric": first.get("metric"),
             "runs": len(rates), "seeds": " ".join("none" if pd.isna(s) else str(int(s)) for s in sorted(group["seed"], key=_seed_order)),
             "mean": float(rates.mean()), "std": float(rates.std(ddof=1)) if len(rates) > 1 else np.nan,
             "min": float(rates.min()), "max": float(rates.max()),
             # A rate lives in [0, 1]: the t interval is clipped there (with two seeds it is very wide).
             "ci_low": max(0.0, ci[0]) if ci else np.nan, "ci_high": min(1.0, ci[1]) if ci else np.nan,
+            "response_tokens_mean": _mean(group, "response_tokens_mean", "completion_tokens_mean"),
+            "response_chars_mean": _mean(group, "response_chars_mean"),
+            "truncated_share": _mean(group, "truncated_share"),
         })
-    columns = [*CONFIG_COLUMNS, "runs", "seeds", "mean", "std", "min", "max", "ci_low", "ci_high"]
+    columns = [*CONFIG_COLUMNS, "task_type", "metric", "runs", "seeds", "mean", "std", "min", "max", "ci_low", "ci_high",
+               "response_tokens_mean", "response_chars_mean", "truncated_share"]
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values(["dataset", "model_name", "mean"], ascending=[True, True, False], kind="stable").reset_index(drop=True)
+
+
+def _mean(group: pd.DataFrame, *columns: str) -> float:
+    """Mean over the seeds of the first column present (NaN when unknown for every seed)."""
+    for c in columns:
+        if c in group:
+            values = pd.to_numeric(group[c], errors="coerce").dropna()
+            return float(values.mean()) if len(values) else np.nan
+    return np.nan
 
 
 def best_configs(seeds: pd.DataFrame) -> pd.DataFrame:

@@ -140,13 +140,14 @@ def xlsx(refs: tuple[str, ...], no_code: bool, max_cell_chars: int, name: str, a
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--to", "to", type=click.Choice(["csv"]), default="csv", show_default=True, help="Target format.")
+@click.option("--to", "to", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+              help="Target format (parquet: the same columns, numbers and booleans typed).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write (default: FILE's name with the new suffix, in the current directory).")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @quiet_option
 def convert(file: Path, to: str, output: Path | None, force: bool, quiet: bool) -> None:
-    """Convert a run's JSONL or parquet record file (results, samples, finetune...) to CSV.
+    """Convert a run's JSONL or parquet record file (results, samples, finetune...) to CSV or parquet.
 
     A file inside a published output is checked against its manifest's sha256 and validated
     against its contract model. Nested fields become JSON text. Prints the path written.
@@ -157,7 +158,7 @@ def convert(file: Path, to: str, output: Path | None, force: bool, quiet: bool) 
     dest = output or Path.cwd() / (file.stem + "." + to)
 
     def body() -> None:
-        n = convert_file(file.absolute(), dest, force)
+        n = convert_file(file.absolute(), dest, force, to)
         log.info("%d rows written to %s", n, dest)
         emit(str(dest))
 

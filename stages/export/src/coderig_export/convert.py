@@ -1,4 +1,4 @@
-"""Convert a run's JSONL or parquet record file to CSV (nested fields become JSON text)."""
+"""Convert a run's JSONL or parquet record file to CSV or parquet (nested fields become JSON text)."""
 
 from __future__ import annotations
 
@@ -122,12 +122,68 @@ def to_csv(src: Path, dest: Path) -> int:
     return n
 
 
+def _column_type(kinds: set[type]) -> Any:
+    """The parquet type of a column from the Python types of its non-null cells: a number stays a number."""
+    import pyarrow as pa
+
+    if kinds == {bool}:
+        return pa.bool_()
+    if kinds and kinds <= {int}:
+        return pa.int64()
+    if kinds and kinds <= {int, float}:
+        return pa.float64()
+    return pa.string()  # text, nested values as JSON text, a column mixing types, or only nulls
+
+
+def _typed(value: Any, kind: Any) -> Any:
+    import pyarrow as pa
+
+    if value is None:
+        return None
+    cell = _cell(value)
+    if kind == pa.string() and not isinstance(cell, str):
+        return str(cell)  # as the CSV writes it
+    return cell
+
+
+def to_parquet(src: Path, dest: Path) -> int:
+    """Write src's records to dest as parquet, with the same columns and cells as :func:`to_csv`; return the rows.
+
+    Columns are typed from what they hold (integers, floats, booleans; text otherwise), nulls stay null,
+    and nested fields are JSON text, so the parquet and the CSV of one file hold the same table.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kinds: dict[str, set[type]] = {}
+    for row in rows_of(src):
+        for k, v in row.items():
+            seen = kinds.setdefault(k, set())
+            if v is not None:
+                seen.add(str if isinstance(v, dict | list | tuple) else type(v))
+    schema = pa.schema([(k, _column_type(v)) for k, v in kinds.items()])
+    n = 0
+    with pq.ParquetWriter(dest, schema) as writer:
+        batch: list[dict[str, Any]] = []
+        for row in rows_of(src):
+            batch.append({f.name: _typed(row.get(f.name), f.type) for f in schema})
+            if len(batch) == _BATCH:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                n, batch = n + len(batch), []
+        if batch or not n:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            n += len(batch)
+    with open(dest, "rb+") as f:
+        os.fsync(f.fileno())
+    return n
+
+
 #: errno values of a file system that refuses: said in one line with a hint that fits convert (it has no --runs).
 _REFUSED = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
 
-def convert_file(src: Path, dest: Path, force: bool) -> int:
-    """Write src's records to dest as CSV, atomically (temp file in dest's directory, then rename); return the rows written.
+def convert_file(src: Path, dest: Path, force: bool, to: str = "csv") -> int:
+    """Write src's records to dest as CSV (or parquet), atomically (temp file in dest's directory, then rename); return the rows written.
 
     An existing dest is a conflict unless force. A file system that refuses to write dest (read-only,
     full, no permission) is one line suggesting --output, not the run store options of other commands.
@@ -139,7 +195,7 @@ def convert_file(src: Path, dest: Path, force: bool) -> int:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
         os.close(fd)
         try:
-            n = to_csv(src, Path(tmp))
+            n = to_parquet(src, Path(tmp)) if to == "parquet" else to_csv(src, Path(tmp))
             os.replace(tmp, dest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

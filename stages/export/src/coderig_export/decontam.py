@@ -16,6 +16,16 @@ DEFAULT_EVAL_SPLITS: tuple[str, ...] = (
     "mbpp:test",  # MBPP task ids 11-510
     "mbpp_sanitized:test",  # the same test problems in sanitized form
     "leetcode:test",  # LeetCodeDataset's test split
+    "leetcode_hard:*",  # its Hard test problems
+    "math500:*",  # MATH-500: the MATH test subset used for evaluation
+    "gsm8k:test",  # GSM8K's test split
+    "aime24:*",  # AIME 2024, AIME 2025 and AMC 2023: competition sets used only for evaluation
+    "aime25:*",
+    "amc23:*",
+    "ifeval:*",  # IFEval: instruction-following evaluation prompts
+    "bfcl_simple:*",  # BFCL's function-calling evaluation questions
+    "bfcl_multiple:*",
+    "bfcl_parallel:*",
 )
 
 _SPEC = re.compile(r"^[^:\s]+(:[^:\s]+)?$")

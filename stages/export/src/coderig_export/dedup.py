@@ -1,4 +1,4 @@
-"""Duplicate detection: two passing samples of the same problem with the same code after normalization."""
+"""Duplicate detection: two passing samples of the same problem with the same code (or text) after normalization."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import ast
 import hashlib
 import re
 import types
+import unicodedata
 import warnings
 
 _WS = re.compile(r"\s+")
@@ -104,6 +105,15 @@ def normalize_code(code: str) -> str:
     return "code:" + hashlib.sha256(repr(_code_shape(compiled)).encode()).hexdigest()
 
 
+def normalize_text(text: str) -> str:
+    """A canonical key of prose (a worked math solution): Unicode NFKC, whitespace runs collapsed, ends stripped.
+
+    The AST normalization of code does not apply to prose; case and punctuation are kept, since in
+    mathematics ``x`` and ``X`` differ.
+    """
+    return "prose:" + _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
 def code_fingerprint(code: str) -> str:
     """sha256 of the normalized code."""
     return hashlib.sha256(normalize_code(code).encode()).hexdigest()
@@ -122,15 +132,19 @@ class Deduplicator:
         self._fingerprints: dict[tuple[str, str], set[str]] = {}  # problem -> normalized codes, once it has two
         self._cache: dict[str, str] = {}  # sha256 of raw code -> fingerprint
 
-    def _fingerprint(self, code: str) -> str:
-        raw = hashlib.sha256(code.encode()).hexdigest()
+    def _fingerprint(self, code: str, is_code: bool) -> str:
+        raw = hashlib.sha256(code.encode()).hexdigest() + ("" if is_code else ":prose")
         fingerprint = self._cache.get(raw)
         if fingerprint is None:
-            fingerprint = self._cache[raw] = code_fingerprint(code)
+            fingerprint = self._cache[raw] = (code_fingerprint(code) if is_code else
+                                              hashlib.sha256(normalize_text(code).encode()).hexdigest())
         return fingerprint
 
-    def is_duplicate(self, dataset: str, problem_id: str, code: str) -> bool:
-        """True when the same problem already has this code (after normalization); records it otherwise."""
+    def is_duplicate(self, dataset: str, problem_id: str, code: str, is_code: bool = True) -> bool:
+        """True when the same problem already has this code (after normalization); records it otherwise.
+
+        ``is_code=False``: the answer is prose (a math solution), compared by :func:`normalize_text`.
+        """
         key = (dataset, problem_id)
         seen = self._fingerprints.get(key)
         if seen is None:
@@ -138,9 +152,9 @@ class Deduplicator:
             if first is None:
                 self._first[key] = code
                 return False
-            seen = self._fingerprints[key] = {self._fingerprint(first)}
+            seen = self._fingerprints[key] = {self._fingerprint(first, is_code)}
             del self._first[key]
-        fingerprint = self._fingerprint(code)
+        fingerprint = self._fingerprint(code, is_code)
         if fingerprint in seen:
             return True
         seen.add(fingerprint)

@@ -77,7 +77,7 @@ def gather(runs: list[ScoredRun], config: FinetuneConfig, decontaminator: Decont
                 if reason is not None:
                     tally.contaminated += 1
                     reasons[reason] += 1
-                elif dedup.is_duplicate(c.dataset, c.problem_id, c.code):
+                elif dedup.is_duplicate(c.dataset, c.problem_id, c.code, c.is_code):
                     tally.duplicates += 1
                 else:
                     tally.clean += 1

@@ -37,6 +37,16 @@ LICENCES: dict[str, str] = {
     "mbpp": "CC-BY-4.0 (Google)",
     "mbpp_sanitized": "CC-BY-4.0 (Google)",
     "leetcode": "MIT (LeetCodeDataset); problem text from LeetCode",
+    "leetcode_hard": "MIT (LeetCodeDataset); problem text from LeetCode",
+    "math500": "MIT (MATH: Hendrycks et al.; the 500-problem subset: OpenAI PRM800K)",
+    "gsm8k": "MIT (OpenAI)",
+    "aime24": "problems (c) the Mathematical Association of America",
+    "aime25": "problems (c) the Mathematical Association of America",
+    "amc23": "problems (c) the Mathematical Association of America",
+    "ifeval": "Apache-2.0 (Google Research, instruction_following_eval)",
+    "bfcl_simple": "Apache-2.0 (Gorilla, Berkeley Function Calling Leaderboard)",
+    "bfcl_multiple": "Apache-2.0 (Gorilla, Berkeley Function Calling Leaderboard)",
+    "bfcl_parallel": "Apache-2.0 (Gorilla, Berkeley Function Calling Leaderboard)",
 }
 
 
@@ -47,12 +57,14 @@ def finetune_example(c: Candidate) -> FineTuneExample:
 
 def chat_example(c: Candidate, system: str | None = None) -> ChatExample:
     """The chat-format record: a system turn (``system``, else the one sent with the prompt, if any), the
-    instruction as user turn, and the code in a fenced block as assistant turn."""
+    instruction as user turn, and the code in a fenced block as assistant turn (a non-code answer, such
+    as a worked math solution, verbatim)."""
     system = system or c.system
     turns = [ChatMessage(role="system", content=system)] if system else []
+    answer = f"```python\n{c.code.rstrip()}\n```" if c.is_code else c.code
     turns += [
         ChatMessage(role="user", content=c.instruction),
-        ChatMessage(role="assistant", content=f"```python\n{c.code.rstrip()}\n```"),
+        ChatMessage(role="assistant", content=answer),
     ]
     return ChatExample(messages=turns, difficulty=c.difficulty, id=c.example_id, run_id=c.run_id)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from coderig_schemas import Difficulty, ScoreResult, Verdict
+from coderig_schemas import Difficulty, ScoreResult, TaskType, Verdict
 
 from .load import ScoredRow
 
@@ -22,9 +22,10 @@ def meets(result: ScoreResult, criterion: PassCriterion) -> bool:
 
     ``all_tests`` needs the verdict 'passed' and every test (visible and hidden) passed.
     ``visible_only`` needs at least one visible test and all of them passed; a sample that did not
-    compile, timed out on a visible test or had no code never qualifies.
+    compile, timed out on a visible test or had no code never qualifies. A non-code sample (a math
+    answer) has only hidden checks, so under either criterion it must have passed.
     """
-    if criterion is PassCriterion.ALL_TESTS:
+    if criterion is PassCriterion.ALL_TESTS or result.task_type != TaskType.CODE:
         every_test = result.tests_passed == result.tests_total and result.hidden_passed == result.hidden_total
         return result.verdict is Verdict.PASSED and every_test
     return result.visible_total > 0 and result.visible_passed == result.visible_total
@@ -47,10 +48,16 @@ class Candidate:
     difficulty: Difficulty | None
     instruction: str
     system: str | None  # the system turn as sent, when the instruction is the prompt as sent
-    code: str
+    code: str  # the passing code; for a non-code task (math) the full response, reasoning included
     passed: bool  # the scorer's overall verdict (may be False under visible_only)
     example_id: str
     run_id: str
+    task_type: TaskType = TaskType.CODE
+
+    @property
+    def is_code(self) -> bool:
+        """Whether the example's answer is a program (else prose, e.g. a worked math solution)."""
+        return self.task_type == TaskType.CODE
 
 
 def instruction_of(row: ScoredRow, source: InstructionSource) -> tuple[str, str | None]:
@@ -73,12 +80,15 @@ def instruction_of(row: ScoredRow, source: InstructionSource) -> tuple[str, str 
 
 
 def candidate(row: ScoredRow, source: InstructionSource = InstructionSource.PROMPT) -> Candidate:
-    """The candidate example of a scored row: the instruction (see :func:`instruction_of`) and the extracted code, with LF line ends."""
+    """The candidate example of a scored row: the instruction (see :func:`instruction_of`) and the extracted code
+    (for a non-code task, the full response: question -> response), with LF line ends."""
     difficulty = row.problem.difficulty if row.problem.difficulty is not None else row.result.difficulty
     instruction, system = instruction_of(row, source)
+    task_type = row.problem.task_type
+    answer = row.sample.extracted_code if task_type == TaskType.CODE else row.sample.raw_response
     return Candidate(
         dataset=row.problem.dataset, split=row.problem.split, problem_id=row.problem.problem_id, difficulty=difficulty,
         # Windows line ends (MBPP's reference code has them) would teach a model to write them.
-        instruction=instruction, system=system, code=row.sample.extracted_code.replace("\r\n", "\n"), passed=row.result.passed,
-        example_id=f"{row.sample.sample_id}@{row.run.key}", run_id=row.run.ref,
+        instruction=instruction, system=system, code=answer.replace("\r\n", "\n"), passed=row.result.passed,
+        example_id=f"{row.sample.sample_id}@{row.run.key}", run_id=row.run.ref, task_type=task_type,
     )

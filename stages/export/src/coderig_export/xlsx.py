@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from coderig_schemas import Verdict
+from coderig_schemas import TaskType, Verdict
 
 from .load import ScoredRow
 
@@ -37,6 +37,7 @@ VERDICT_FILLS: dict[str, str] = {
     Verdict.TIMEOUT: "BDD7EE",  # blue
     Verdict.MEMORY_EXCEEDED: "D9D2E9",  # purple
     Verdict.NO_CODE: "D9D9D9",  # grey
+    Verdict.NO_ANSWER: "D9D9D9",  # grey, as no_code: nothing gradable in the response (non-code task types)
     Verdict.TRUNCATED_GENERATION: "EDEDED",  # light grey
     Verdict.SANDBOX_ERROR: "000000",  # black: the harness failed, not the model
 }
@@ -229,7 +230,9 @@ class WorkbookWriter:
         ws = self.results
         cells = [self._value(ws, v) for v in values]
         if self.code_column:
-            cells.append(self._value(ws, row.sample.extracted_code, alignment=_WRAP))
+            # A non-code sample (a math answer) has no extracted code: its response is what to read.
+            answer = row.sample.extracted_code if row.problem.task_type == TaskType.CODE else row.sample.raw_response
+            cells.append(self._value(ws, answer, alignment=_WRAP))
         ws.append(cells)
         self._sheet_rows += 1
         self.rows += 1

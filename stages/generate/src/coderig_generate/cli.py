@@ -59,7 +59,8 @@ def main() -> None:
 @click.option("--model", "models", multiple=True, required=True,
               help="Registry name, local model dir or Hugging Face id; 'reference' replays reference solutions. Repeat or comma-separate.")
 @click.option("--dataset", "datasets", multiple=True, required=True,
-              help="humaneval, humaneval_plus, mbpp, mbpp_sanitized, leetcode or custom. Repeat or comma-separate.")
+              help="humaneval, humaneval_plus, mbpp, mbpp_sanitized, leetcode, math500, gsm8k, aime24, aime25, amc23 or custom. "
+                   "Repeat or comma-separate.")
 @click.option("--split", default=None, help="Dataset split (MBPP: prompt, test, validation, train, all). Default: the dataset's.")
 @click.option("--data-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Local dataset file (else CODERIG_DATA_<NAME>, CODERIG_DATA_DIR, then the hub).")
@@ -69,14 +70,19 @@ def main() -> None:
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds; one output per seed.")
 @click.option("--n", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per prompt.")
 @click.option("--temperature", type=float, default=None, help="Default: the model registry's.")
-@click.option("--top-p", type=float, default=None, help="Default: the model registry's.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Nucleus sampling mass. Default: the model registry's.")
 @click.option("--top-k", type=int, default=None, help="-1 disables. Default: the model registry's.")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Default: the model registry's.")
 @click.option("--stop", multiple=True, help="Stop sequence (repeatable).")
 @click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Prompts YAML (default: the packaged registry/prompts.yaml).")
 @click.option("--template", default=None, help="Template id in the prompts file (default: the dataset's).")
-@click.option("--chat-template/--no-chat-template", default=None, help="Apply the model's chat template (default: registry).")
+@click.option("--system-prompt", default=None,
+              help="System message replacing the template's, taken literally ('' sends none). Default: the template's.")
+@click.option("--chat-template/--no-chat-template", default=None,
+              help="Apply the model's chat template with the generation prompt added (default: registry); off: send the "
+                   "template's plain 'completion' text.")
 @click.option("--thinking/--no-thinking", "enable_thinking", default=None, help="Thinking mode of models that have one.")
 @click.option("--keep-reachable", is_flag=True, help="Keep only code reachable from the entry point in extracted code.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=64, show_default=True, help="Problems per resumable unit.")
@@ -87,7 +93,8 @@ def main() -> None:
 @click.option("--replay-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="JSONL of earlier answers for the replay engine.")
 @click.option("--dtype", default=None, help="auto, float16, bfloat16, float32 (default: registry).")
-@click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="Context length (default: registry).")
+@click.option("--max-model-len", type=click.IntRange(min=1), default=None,
+              help="Context length, prompt + answer (vLLM's max_model_len; default: registry).")
 @click.option("--max-num-seqs", type=click.IntRange(min=1), default=None, help="vLLM max sequences per step.")
 @click.option("--max-num-batched-tokens", type=click.IntRange(min=1), default=None, help="vLLM max tokens per step.")
 @click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=None, help="Share of GPU memory.")
@@ -137,7 +144,11 @@ def run(models: tuple[str, ...], datasets: tuple[str, ...], runs: Path, quiet: b
 
         store = RunStore(runs)
         if dry_run:
-            emit(json.dumps(runner.plan(configs, store), indent=2))
+            planned = runner.plan(configs, store)
+            if not quiet:  # the plan in words on stderr; the JSON on stdout
+                for line in runner.plan_summary(planned):
+                    click.echo(line, err=True)
+            emit(json.dumps(planned, indent=2))
             return
         results = runner.execute(configs, store, quiet=quiet)
         if as_json:

@@ -63,7 +63,8 @@ class GenerateConfig(_Frozen):
     """Everything one ``coderig-generate run`` does: model x dataset x seeds, sampling, prompts, engine."""
 
     model: str = Field(description="Registry name, local path or Hugging Face id; 'reference' replays reference solutions.")
-    dataset: str = Field(description="Dataset registry name (humaneval, humaneval_plus, mbpp, mbpp_sanitized, leetcode, custom).")
+    dataset: str = Field(description="Dataset registry name (humaneval, humaneval_plus, mbpp, mbpp_sanitized, leetcode, "
+                         "math500, gsm8k, aime24, aime25, amc23, custom).")
     split: str | None = Field(default=None, description="Split (e.g. test, train, validation, prompt, all); None: the dataset's default.")
     data_file: str | None = Field(default=None, description="Local dataset file; None: env var, CODERIG_DATA_DIR, then the hub.")
     difficulty_map: str | None = Field(default=None, description="JSON or CSV problem_id -> easy/medium/hard overriding difficulty.")
@@ -77,6 +78,9 @@ class GenerateConfig(_Frozen):
     stop: tuple[str, ...] = Field(default=(), description="Stop sequences.")
     prompts_file: str | None = Field(default=None, description="Prompts YAML; None: the packaged registry/prompts.yaml.")
     template: str | None = Field(default=None, description="Template id in the prompts file; None: the dataset's default.")
+    system_prompt: str | None = Field(
+        default=None, description="System message replacing the template's (literal text; '' sends none); None: the template's."
+    )
     chat_template: bool | None = Field(default=None, description="Apply the model's chat template; None: registry default.")
     enable_thinking: bool | None = Field(default=None, description="Thinking mode of models that have one; None: registry default.")
     keep_reachable: bool = Field(default=False, description="Keep only code reachable from the entry point in extracted code.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import string
 from importlib import resources
 from pathlib import Path
@@ -10,11 +11,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from coderig_schemas import ChatMessage, InvalidInputError, Problem, UsageError, Visibility
+from coderig_schemas import ChatMessage, FunctionCallingGrading, InvalidInputError, Problem, UsageError, Visibility
 from coderig_schemas.io import hash_json
 
-#: the fields a template may use
-FIELDS = ("prompt", "tests", "entry_point", "starter_code", "dataset", "problem_id")
+#: the fields a template may use ({Question} is the problem statement, as lighteval-style math templates name it)
+FIELDS = ("prompt", "Question", "functions", "tests", "entry_point", "starter_code", "dataset", "problem_id")
 
 
 class Template(BaseModel):
@@ -24,14 +25,24 @@ class Template(BaseModel):
 
     id: str = Field(description="Template id (its key in the prompts file).")
     datasets: list[str] = Field(default_factory=list, description="Datasets it is the default template of.")
+    task_types: list[str] = Field(
+        default_factory=list, description="Task types (math, ...) it is the default of, for datasets no template lists."
+    )
     system: str = Field(default="", description="System message; empty for none.")
     user: str = Field(description="User message: a format string over FIELDS.")
     completion: str = Field(default="{prompt}", description="Plain prompt when the chat template is off.")
+    tools_system: str | None = Field(
+        default=None, description="Function calling: the system message when the functions go through the chat "
+        "template's tools argument (the model's template takes tools); None: the functions always go into the prompt.",
+    )
 
     @property
     def sha256(self) -> str:
-        """Hash of what the model sees of the template (system, user, completion)."""
-        return hash_json({"system": self.system, "user": self.user, "completion": self.completion})
+        """Hash of what the model sees of the template (system, user, completion, and tools_system when set)."""
+        texts = {"system": self.system, "user": self.user, "completion": self.completion}
+        if self.tools_system is not None:  # only when set, so the hashes of templates without it never change
+            texts["tools_system"] = self.tools_system
+        return hash_json(texts)
 
 
 class PromptsFile(BaseModel):
@@ -42,14 +53,18 @@ class PromptsFile(BaseModel):
     path: str
     templates: dict[str, Template]
 
-    def for_dataset(self, dataset: str, template_id: str | None = None) -> Template:
-        """The named template, else the first one listing the dataset, else the file's only template."""
+    def for_dataset(self, dataset: str, template_id: str | None = None, task_type: str | None = None) -> Template:
+        """The named template, else the first one listing the dataset, else the first one listing the
+        problems' task type, else the file's only template."""
         if template_id is not None:
             if template_id not in self.templates:
                 raise UsageError(f"no template {template_id!r} in {self.path}", hint=f"choose one of {', '.join(self.templates)}")
             return self.templates[template_id]
         for t in self.templates.values():
             if dataset in t.datasets:
+                return t
+        for t in self.templates.values():
+            if task_type is not None and task_type in t.task_types:
                 return t
         if len(self.templates) == 1:
             return next(iter(self.templates.values()))
@@ -92,16 +107,29 @@ def load_prompts(path: Path | None = None) -> PromptsFile:
             first = e.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])
             raise InvalidInputError(f"{where}: templates.{tid}.{loc}: {first['msg']}", hint="fix the prompts file") from None
-        for key in ("system", "user", "completion"):
-            _check_fields(where, str(tid), key, getattr(t, key))
+        for key in ("system", "user", "completion", "tools_system"):
+            _check_fields(where, str(tid), key, getattr(t, key) or "")
         templates[str(tid)] = t
     return PromptsFile(path=where, templates=templates)
+
+
+def with_system_prompt(template: Template, system: str) -> Template:
+    """The template with its system message replaced by system, taken literally (braces are not fields).
+
+    The replacement changes the template's sha256, so outputs with another system prompt are other outputs.
+    """
+    literal = system.replace("{", "{{").replace("}", "}}")
+    return template.model_copy(update={"system": literal, **({"tools_system": literal} if template.tools_system is not None else {})})
 
 
 def fields(problem: Problem) -> dict[str, str]:
     """The values a template can use for a problem."""
     return {
         "prompt": problem.prompt.rstrip(),
+        "Question": problem.prompt.strip(),
+        # function calling: the tools offered, as the dataset defines them (JSON), for prompt-mode templates
+        "functions": json.dumps(problem.grading.functions, indent=2, ensure_ascii=False)
+        if isinstance(problem.grading, FunctionCallingGrading) else "",
         "tests": "\n".join(t.code for t in problem.tests if t.visibility == Visibility.VISIBLE),
         "entry_point": problem.entry_point or "",
         "starter_code": str(problem.source.get("starter_code") or ""),
@@ -110,13 +138,18 @@ def fields(problem: Problem) -> dict[str, str]:
     }
 
 
-def render(template: Template, problem: Problem, *, chat: bool = True) -> list[ChatMessage]:
-    """The messages of one prompt: system (when set) and user; with chat off, one user message holding the completion text."""
+def render(template: Template, problem: Problem, *, chat: bool = True, tools: bool = False) -> list[ChatMessage]:
+    """The messages of one prompt: system (when set) and user; with chat off, one user message holding the completion text.
+
+    ``tools``: the functions go through the chat template's tools argument, so the system message is the
+    template's ``tools_system`` (the one without the functions written in).
+    """
     values = fields(problem)
     if not chat:
         return [ChatMessage(role="user", content=template.completion.format_map(values))]
     messages = []
-    if template.system:
-        messages.append(ChatMessage(role="system", content=template.system.format_map(values)))
+    system = template.tools_system if tools and template.tools_system is not None else template.system
+    if system:
+        messages.append(ChatMessage(role="system", content=system.format_map(values)))
     messages.append(ChatMessage(role="user", content=template.user.format_map(values)))
     return messages

@@ -11,6 +11,7 @@ re-run of a finished configuration loads no engine and prints the existing paths
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,16 +23,19 @@ from typing import Any
 from coderig_schemas import (
     ChatMessage,
     ExtractionMethod,
+    FunctionCallingGrading,
     Problem,
     PublishedOutput,
     RunStore,
     Sample,
     SamplingParams,
+    TaskType,
     UsageError,
 )
 from coderig_schemas.cli_support import attach_log_file, progress
-from coderig_schemas.io import dump_jsonl, hash_json, sha256_bytes, sha256_file
+from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
 from coderig_schemas.layout import PROBLEMS, SAMPLES, default_name
+from coderig_schemas.problem import stable_json
 from coderig_schemas.store import Builder, output_key
 
 from . import __version__, engines
@@ -39,7 +43,8 @@ from .config import GenerateConfig
 from .datasets import load_problems
 from .engines.base import SEED_RULE, Engine, GenOutput, GenRequest
 from .extract import extract_code, keep_reachable
-from .prompts import Template, load_prompts, render
+from .prompts import Template, load_prompts, render, with_system_prompt
+from .tools import as_tools
 
 log = logging.getLogger("coderig.generate")
 
@@ -67,6 +72,9 @@ class Resolved:
         """The configuration hashed into one seed's output key."""
         cfg = self.config.model_dump(mode="json")
         cfg.pop("seeds")
+        if cfg.get("system_prompt") is None:
+            # an option added with task types: unset, it is left out so earlier outputs keep their keys
+            cfg.pop("system_prompt", None)
         cfg["seed"] = seed
         cfg["resolved"] = {
             "sampling": self.sampling.model_dump(mode="json"), "chat_template": self.chat, "template_id": self.template.id,
@@ -101,7 +109,11 @@ def resolve(config: GenerateConfig, cache: ProblemCache | None = None) -> Resolv
     problems = cache[key]
     if config.limit is not None:
         problems = problems[: config.limit]
-    template = load_prompts(Path(config.prompts_file) if config.prompts_file else None).for_dataset(config.dataset, config.template)
+    task_type = problems[0].task_type.value if problems else None
+    template = load_prompts(Path(config.prompts_file) if config.prompts_file else None).for_dataset(
+        config.dataset, config.template, task_type)
+    if config.system_prompt is not None:
+        template = with_system_prompt(template, config.system_prompt)
     extras: dict[str, Any] = {}
     temperature, top_p, top_k, max_tokens, chat_default = 0.0, 1.0, -1, 1024, True
     model_id: str | None = None
@@ -141,7 +153,13 @@ def resolve(config: GenerateConfig, cache: ProblemCache | None = None) -> Resolv
                          hint="give --temperature > 0 (e.g. 0.8) for pass@k, or --n 1")
     chat = config.chat_template if config.chat_template is not None else chat_default
     return Resolved(config=config, problems=problems, template=template, chat=chat, sampling=sampling, model_id=model_id,
-                    problems_sha256=sha256_bytes(dump_jsonl(problems)), extras=extras)
+                    problems_sha256=problems_digest(problems), extras=extras)
+
+
+def problems_digest(problems: list[Problem]) -> str:
+    """sha256 of the problems as hashed into the output key (code problems in their version 1 form,
+    so a code configuration published before task types existed is found again: see stable_json)."""
+    return sha256_bytes(b"".join(stable_json(p).encode() + b"\n" for p in problems))
 
 
 # ---------------------------------------------------------------------------------------------- plan
@@ -163,7 +181,11 @@ def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
             "split": config.split or ",".join(dict.fromkeys(p.split for p in r.problems)) or None,
             "engine": config.engine.name, "seeds": list(config.seeds), "n": config.n, "prompts": len(r.problems),
             "samples_per_seed": len(r.problems) * config.n, "samples": len(r.problems) * config.n * len(config.seeds),
-            "template_id": r.template.id, "chat_template": r.chat, "sampling": r.sampling.model_dump(mode="json"),
+            "template_id": r.template.id, "template_sha256": r.template.sha256, "system_prompt": r.template.system,
+            "task_types": sorted({p.task_type.value for p in r.problems}),
+            "chat_template": r.chat, "sampling": r.sampling.model_dump(mode="json"),
+            "max_model_len": r.config.engine.max_model_len or (r.extras.get("model_spec") or {}).get("max_model_len"),
+            **_hardware(r),
             "outputs": outputs,
         })
     return {
@@ -171,6 +193,52 @@ def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
         "totals": {"runs": len(runs), "outputs": sum(len(r["outputs"]) for r in runs),
                    "prompts": sum(r["prompts"] * len(r["seeds"]) for r in runs), "samples": sum(r["samples"] for r in runs)},
     }
+
+
+_PARAMS_B = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)[Bb](?![A-Za-z])")
+
+
+def weights_gb(model_id: str | None, dtype: str | None) -> float | None:
+    """Rough size of a model's weights in GB, from the parameter count in its name (``Qwen3-8B``: 8e9)
+    times the bytes per parameter of its dtype (2 for bfloat16/float16/auto, 4 for float32); None when
+    the name does not say (a local or tiny model)."""
+    found = _PARAMS_B.search((model_id or "").rsplit("/", 1)[-1])
+    if not found:
+        return None
+    return round(float(found.group(1)) * (4 if dtype == "float32" else 2), 1)
+
+
+def _hardware(r: Resolved) -> dict[str, Any]:
+    """What a vLLM run of this model needs: preset, GPUs, weights (for the dry run's plan)."""
+    spec = r.extras.get("model_spec") or {}
+    engine = r.config.engine
+    dtype = engine.dtype or spec.get("dtype")
+    return {"preset": engine.preset, "gpu_memory_utilization": engine.effective_gpu_memory_utilization(),
+            "gpus": (engine.tensor_parallel_size or spec.get("tensor_parallel_size") or 1) * engine.pipeline_parallel_size
+            * engine.data_parallel_size, "dtype": dtype, "weights_gb": weights_gb(r.model_id, dtype)}
+
+
+def plan_summary(plan_: dict[str, Any]) -> list[str]:
+    """Human-readable lines of a plan: the task count, then each model's hardware, then each dataset."""
+    runs = plan_["runs"]
+    models = list(dict.fromkeys(r["model"] for r in runs))
+    datasets = list(dict.fromkeys(r["dataset"] for r in runs))
+    seeds = sorted({len(r["seeds"]) for r in runs})
+    per_seed = f", {seeds[0]} seed(s) each" if len(seeds) == 1 and seeds[0] > 1 else ""
+    lines = [f"Would evaluate {len(runs)} tasks ({len(models)} models x {len(datasets)} datasets){per_seed}"]
+    for m in models:
+        r = next(x for x in runs if x["model"] == m)
+        if r["engine"] != "vllm":
+            lines.append(f"  model {m}: engine {r['engine']} (no local GPU)")
+            continue
+        share = f", vLLM takes {r['gpu_memory_utilization']:.0%} of each GPU" if r["gpu_memory_utilization"] else ""
+        weights = f"weights about {r['weights_gb']:g} GB ({r['dtype']})" if r["weights_gb"] else "weights size unknown"
+        lines.append(f"  model {m}: preset {r['preset'] or 'none'}{share}; {r['gpus']} GPU(s); {weights}")
+    for d in datasets:
+        r = next(x for x in runs if x["dataset"] == d)
+        lines.append(f"  dataset {d}: {', '.join(r['task_types'])}; {r['prompts']} prompts, "
+                     f"{r['samples_per_seed']} samples per seed per model")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------- samples
@@ -183,9 +251,15 @@ def prompt_hash(messages: list[ChatMessage], prompt_text: str | None) -> str:
 
 def to_sample(r: Resolved, problem: Problem, messages: list[ChatMessage], out: GenOutput, index: int, seed: int,
               engine_name: str) -> Sample:
-    """One contract Sample from one engine answer (extraction happens here)."""
+    """One contract Sample from one engine answer (code extraction happens here).
+
+    A non-code problem's answer is not extracted here: the score stage's grader reads raw_response
+    (``extraction_method`` 'not_applicable', ``extracted_code`` empty).
+    """
     mode = out.extra.get("extraction")
-    if mode == "verbatim":
+    if problem.task_type != TaskType.CODE:
+        code, method = "", ExtractionMethod.NOT_APPLICABLE
+    elif mode == "verbatim":
         code, method = out.text, ExtractionMethod.VERBATIM
     else:
         if mode == "prefix":  # a replayed completion-mode sample: the plain prompt it was generated from
@@ -194,7 +268,7 @@ def to_sample(r: Resolved, problem: Problem, messages: list[ChatMessage], out: G
             prefix = problem.prompt if mode == "completion" else (None if r.chat else messages[-1].content)
         found = extract_code(out.text, problem.entry_point, completion_prefix=prefix)
         code, method = found.code, found.method
-    if r.config.keep_reachable and code:
+    if r.config.keep_reachable and code and problem.task_type == TaskType.CODE:
         code = keep_reachable(code, problem.entry_point)
     prompt_text = out.prompt_text if out.prompt_text is not None else (None if r.chat else messages[-1].content)
     return Sample(
@@ -306,14 +380,35 @@ def run_config(config: GenerateConfig, store: RunStore, engines_: EngineCache, *
                 builders[seed] = b
         if builders:
             engine = engines_.get(config, r.problems)
+            tools = function_calling_tools(r, engine, messages)
             for seed, b in builders.items():
-                out = _run_seed(r, b, seed, chunks, messages, engine, quiet)
+                out = _run_seed(r, b, seed, chunks, messages, engine, quiet, tools)
                 results[seed] = SeedResult(seed, out, False, config.model, config.dataset)
     return [results[s] for s in config.seeds]
 
 
+def function_calling_tools(r: Resolved, engine: Engine, messages: dict[str, list[ChatMessage]]) -> dict[str, list[dict[str, Any]]]:
+    """How the functions of function-calling problems reach the model; returns the tools per problem id.
+
+    When the chat template is on and the model's template takes ``tools`` (``engine.takes_tools()``), the
+    functions go there (converted to JSON Schema types, tools.as_tools) and the problem's messages are
+    rendered again with the template's ``tools_system``; ``messages`` is updated in place. Otherwise (a
+    template without tools, chat off, a server, replay) they stay written into the prompt: ``{}``.
+    """
+    calling = [p for p in r.problems if isinstance(p.grading, FunctionCallingGrading)]
+    takes = getattr(engine, "takes_tools", None)
+    if not calling or not r.chat or r.template.tools_system is None or takes is None or not takes():
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for p in calling:
+        assert isinstance(p.grading, FunctionCallingGrading)
+        messages[p.problem_id] = render(r.template, p, chat=True, tools=True)
+        out[p.problem_id] = as_tools(p.grading.functions)
+    return out
+
+
 def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], messages: dict[str, list[ChatMessage]],
-              engine: Engine, quiet: bool) -> PublishedOutput:
+              engine: Engine, quiet: bool, tools: dict[str, list[dict[str, Any]]] | None = None) -> PublishedOutput:
     config = r.config
     with _log_to(b):
         b.mark("setup")
@@ -327,8 +422,8 @@ def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], m
         with progress(f"generate {r.name(seed)}", todo, quiet) as advance:
             for group in _groups(pending, chunks, config.batch_prompts):
                 problems = [p for c in group for p in chunks[c]]
-                requests = [GenRequest(request_id=p.problem_id, messages=messages[p.problem_id], use_chat_template=r.chat)
-                            for p in problems]
+                requests = [GenRequest(request_id=p.problem_id, messages=messages[p.problem_id], use_chat_template=r.chat,
+                                       tools=(tools or {}).get(p.problem_id)) for p in problems]
                 seen = {"done": 0, "tokens": 0}
                 started = time.monotonic()
 
@@ -362,6 +457,9 @@ def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], m
         b.write_records(SAMPLES, samples)
         b.mark("write")
         stats = _stats(r, samples, counters, resumed, len(chunks), engine)
+        if any(isinstance(p.grading, FunctionCallingGrading) for p in r.problems):
+            # recorded per output: a resumed run renders the same way (same model, same template)
+            stats["function_calling"] = "tools" if tools else "prompt"
         out = b.publish(stats=stats, schema_names={PROBLEMS: "problem", SAMPLES: "sample"})
         log.info("published %s (%d samples)", out.path, len(samples))
         return out
@@ -381,9 +479,13 @@ def _stats(r: Resolved, samples: list[Sample], c: _Counters, resumed: int, units
         "units": units, "units_resumed": resumed,
         "extraction": dict(sorted(Counter(s.extraction_method.value for s in samples).items())),
         "finish_reason": dict(sorted(Counter(s.finish_reason.value for s in samples).items())),
-        "empty_code": sum(1 for s in samples if not s.extracted_code.strip()),
+        "empty_code": sum(1 for s in samples if not s.extracted_code.strip()
+                          and s.extraction_method != ExtractionMethod.NOT_APPLICABLE),
         "seed_rule": r.extras.get("seed_rule"),
         "template_id": r.template.id, "template_sha256": r.template.sha256, "chat_template": r.chat,
+        # the text behind template_sha256 (system prompt included), so a run says exactly what it asked
+        "template": {"system": r.template.system, "user": r.template.user, "completion": r.template.completion},
+        "task_types": dict(sorted(Counter(p.task_type.value for p in r.problems).items())),
         "problems_sha256": r.problems_sha256, "difficulty": dict(sorted(Counter(str(p.difficulty) for p in r.problems).items())),
         "engine": engine.describe(),
     }

@@ -47,14 +47,19 @@ def main() -> None:
               help="DANGEROUS: score even when the start-up check reaches the network from inside the sandbox.")
 @click.option("--unit-size", type=click.IntRange(1, 10_000), default=25, show_default=True,
               help="Samples per resumable unit (saved atomically as they complete).")
+@click.option("--grader-cpu", type=POSITIVE, default=5.0, show_default=True,
+              help="Math: CPU seconds one answer's parse and comparison may use (then retried once, then excluded).")
+@click.option("--grader-memory-mb", type=click.IntRange(256), default=2048, show_default=True,
+              help="Math: address-space limit of a grader process, MiB.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
 @runs_option
 @quiet_option
 def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor: float, timeout_factor: float,
         timeout_default: float, timeout_cap: float, max_timeouts: int, memory_mb: int, output_kb: int, sandbox: str,
-        python: str | None, calibrate: bool, check_references: bool, network_open: bool, unit_size: int, as_json: bool, runs: Path,
-        quiet: bool) -> None:
-    """Score every sample of a generate output in the sandbox, one test case at a time.
+        python: str | None, calibrate: bool, check_references: bool, network_open: bool, unit_size: int, grader_cpu: float,
+        grader_memory_mb: int, as_json: bool, runs: Path, quiet: bool) -> None:
+    """Score every sample of a generate output: code in the sandbox, one test case at a time; math answers
+    with math-verify in a pool of limited grader processes.
 
     Prints the published score output's path (or JSON with --json). Re-running the same command
     is a no-op; an interrupted run resumes where it stopped.
@@ -68,6 +73,7 @@ def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor
                   "sample_cap_s": timeout_cap, "max_timeouts": max_timeouts},
         limits={"memory_mb": memory_mb, "output_kb": output_kb},
         sandbox=sandbox, calibrate=calibrate or check_references, shard=shard, allow_open_network=network_open, unit_size=unit_size,
+        math={"cpu_s": grader_cpu, "memory_mb": grader_memory_mb},
     )
     rt = Runtime(workers=workers or os.cpu_count() or 1, python=python, quiet=quiet, progress=progress)
 

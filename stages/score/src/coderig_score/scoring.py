@@ -11,13 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from coderig_schemas import InvalidInputError, Problem, PublishedOutput, ReferenceTiming, RunStore, Sample, ScoreResult, Verdict
+from coderig_schemas import InvalidInputError, Problem, PublishedOutput, ReferenceTiming, RunStore, Sample, ScoreResult, TaskType, Verdict
 from coderig_schemas.environment import cpu_fingerprint
 from coderig_schemas.io import hash_json
 from coderig_schemas.layout import PASS_AT_K, PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES
 from coderig_schemas.store import check_name, output_key
 
 from . import __version__, passk
+from .math.pool import GraderLimits
 from .sandbox import Limits, SandboxMode, SandboxSettings, WorkerPool, make_job
 from .timeouts import SampleBudget, TimeoutPolicy, budget_for, measuring_budget
 from .verdicts import has_code, judge, no_code_result, sandbox_error_result, server_killed_result
@@ -42,6 +43,7 @@ class ScoreConfig(BaseModel):
     shard: str | None = Field(default=None, pattern=r"^\d+/\d+$", description="'i/N': score the i-th of N slices (0-based).")
     unit_size: int = Field(default=25, ge=1, le=10_000, description="Samples per resumable unit.")
     allow_open_network: bool = Field(default=False, description="--i-know-the-network-is-open was given.")
+    math: GraderLimits = Field(default_factory=GraderLimits, description="Limits of the math answer grader.")
 
     @field_validator("shard")
     @classmethod
@@ -200,7 +202,8 @@ class LazyPool:
 def ensure_reference_timings(store: RunStore, problems: list[Problem], cfg: ScoreConfig, lazy: LazyPool,
                              rt: Runtime, source: PublishedOutput) -> ReferenceInfo:
     """The reference timings of these problems on this machine: read them, or measure and publish once."""
-    with_ref = [p for p in problems if p.reference_solution]
+    # Only code references run in the sandbox; a math problem's reference is a worked solution.
+    with_ref = [p for p in problems if p.reference_solution and p.task_type == TaskType.CODE]
     if not with_ref:
         return ReferenceInfo(None, {}, False)
     dataset = check_name(with_ref[0].dataset)
@@ -306,7 +309,8 @@ def run_score(store: RunStore, generate_ref: str, cfg: ScoreConfig, rt: Runtime)
                         count, error)
         name = gen.manifest.name if shard is None else f"shard{shard[0]}of{shard[1]}__{gen.manifest.name}"
         inputs = [gen] + ([refs.output] if refs.output is not None else [])
-        with store.begin(stage="score", name=name, config=cfg, inputs=inputs, tool=TOOL, tool_version=__version__) as b:
+        with store.begin(stage="score", name=name, config=store_config(cfg, problems), inputs=inputs, tool=TOOL,
+                         tool_version=__version__) as b:
             if b.existing is not None:
                 return Summary(b.existing, dict(b.existing.manifest.stats))
             from coderig_schemas.cli_support import attach_log_file
@@ -319,6 +323,15 @@ def run_score(store: RunStore, generate_ref: str, cfg: ScoreConfig, rt: Runtime)
                 handler.close()
     finally:
         lazy.close()
+
+
+def store_config(cfg: ScoreConfig, problems: list[Problem]) -> dict[str, Any]:
+    """The config recorded in the manifest (and hashed into the key): the grader's limits only where they apply.
+
+    So a code-only output keeps the key it had before math grading existed.
+    """
+    has_math = any(p.task_type == TaskType.MATH for p in problems)
+    return cfg.model_dump(mode="json", exclude=None if has_math else {"math"})
 
 
 def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Problem], samples: list[Sample],
@@ -342,14 +355,14 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
             for r in b.read_unit(names[k], ScoreResult):
                 n_done += 1
                 n_pass += r.passed
+    stats_extra: dict[str, Any] = {}
     if pending:
-        pool = lazy.get()
         items = [((k, j), by_id[s.problem_id], s, budgets[s.problem_id]) for k in pending for j, (_, s) in enumerate(units[k])]
         buckets: dict[int, dict[int, ScoreResult]] = {k: {} for k in pending}
-        with _maybe_progress(rt, "score", len(mine)) as advance:
+        with _maybe_progress(rt, "score", len(mine)) as advance, TaskDispatch(lazy, cfg, rt.workers) as dispatch:
             advance(n_done)
             t_start = time.monotonic()
-            for n_new, ((k, j), result, _) in enumerate(score_items(pool, items, cfg.limits, cfg.timeouts.max_timeouts), 1):
+            for n_new, ((k, j), result, _) in enumerate(dispatch.score(items), 1):
                 buckets[k][j] = result
                 n_done += 1
                 n_pass += result.passed
@@ -358,10 +371,7 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
                 if len(buckets[k]) == len(units[k]):
                     b.write_unit(names[k], [buckets[k][j] for j in range(len(units[k]))])
                     del buckets[k]
-        stats_extra = {"sandbox": pool.mode, "sandbox_layers": pool.layers, "python": pool.python,
-                       "network_check": pool.network.detail if pool.network else None}
-    else:
-        stats_extra = {}
+            stats_extra = dispatch.stats()
     b.mark("score")
     results: list[ScoreResult] = [r for n in names for r in b.read_unit(n, ScoreResult)]
     b.write_records(RESULTS, results)
@@ -373,6 +383,71 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
                   "reference_pass_rate": refs.pass_rate(), "reference_failures": [t.problem_id for t in refs.failures()]})
     out = b.publish(stats=stats, schema_names={RESULTS: "score_result"})
     return Summary(out, stats)
+
+
+#: Task types graded in this process from the response text (nothing is executed): IFEval and BFCL.
+TEXT_TASK_TYPES = frozenset({TaskType.INSTRUCTION_FOLLOWING, TaskType.FUNCTION_CALLING})
+
+
+def grade_text(problem: Problem, sample: Sample) -> ScoreResult:
+    """Grade an instruction-following (IFEval) or function-calling (BFCL) sample, in process."""
+    if problem.task_type == TaskType.INSTRUCTION_FOLLOWING:
+        from .ifeval.result import score_sample as score_ifeval
+
+        return score_ifeval(problem, sample)
+    from .bfcl.result import score_sample as score_bfcl
+
+    return score_bfcl(problem, sample)
+
+
+class TaskDispatch:
+    """Sends each sample to its task type's grader: code to the sandbox, math to the answer grader pool.
+
+    Each backend starts only when a sample needs it (a math run never starts a sandbox).
+    """
+
+    def __init__(self, lazy: LazyPool, cfg: ScoreConfig, workers: int) -> None:
+        self.lazy, self.cfg, self.workers = lazy, cfg, workers
+        self.math_pool: Any = None
+
+    def __enter__(self) -> TaskDispatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.math_pool is not None:
+            self.math_pool.close()
+
+    def score(self, items: list[tuple[Any, Problem, Sample, SampleBudget]]) -> Iterator[tuple[Any, ScoreResult, dict[str, Any] | None]]:
+        """(key, result, raw reply) for every item, code first, then math, then IFEval and BFCL."""
+        code = [it for it in items if it[1].task_type == TaskType.CODE]
+        math = [(key, problem, sample) for key, problem, sample, _ in items if problem.task_type == TaskType.MATH]
+        text = [(key, problem, sample) for key, problem, sample, _ in items if problem.task_type in TEXT_TASK_TYPES]
+        others = sorted({it[1].task_type.value for it in items}
+                        - {TaskType.CODE.value, TaskType.MATH.value, *(t.value for t in TEXT_TASK_TYPES)})
+        if others:
+            raise InvalidInputError(f"this coderig-score cannot grade task type(s) {', '.join(others)}",
+                                    hint="score them with a coderig-score that supports them")
+        if code:
+            yield from score_items(self.lazy.get(), code, self.cfg.limits, self.cfg.timeouts.max_timeouts)
+        if math:
+            from .math.grading import grade_items
+            from .math.pool import GraderPool
+
+            self.math_pool = GraderPool(self.workers, self.cfg.math).__enter__()
+            yield from grade_items(self.math_pool, math)
+        for key, problem, sample in text:
+            yield key, grade_text(problem, sample), None
+
+    def stats(self) -> dict[str, Any]:
+        """The backends' part of the manifest's stats."""
+        out: dict[str, Any] = {}
+        pool = self.lazy.pool
+        if pool is not None:
+            out.update({"sandbox": pool.mode, "sandbox_layers": pool.layers, "python": pool.python,
+                        "network_check": pool.network.detail if pool.network else None})
+        if self.math_pool is not None:
+            out["grader_restarts"] = self.math_pool.restarts
+        return out
 
 
 def pass_at_k_report(results: list[ScoreResult]) -> dict[str, Any]:
@@ -397,12 +472,17 @@ def result_stats(results: list[ScoreResult]) -> dict[str, Any]:
     verdicts = Counter(r.verdict.value for r in results)
     scored = [r for r in results if r.verdict != Verdict.SANDBOX_ERROR]
     counts = passk.counts_from((r.problem_id, r.passed) for r in scored)
-    return {
+    stats: dict[str, Any] = {
         "samples": len(results), "passed": sum(r.passed for r in results),
         "pass_rate": (sum(r.passed for r in scored) / len(scored)) if scored else None,
         "verdicts": dict(sorted(verdicts.items())), "sandbox_errors": verdicts.get(Verdict.SANDBOX_ERROR.value, 0),
         "pass_at_k": {str(k): v for k, v in passk.overall(counts).items()},
     }
+    from .ifeval.metrics import ifeval_metrics  # IFEval's four standard numbers, when there are IFEval samples
+
+    if (ifeval := ifeval_metrics(results)) is not None:
+        stats["ifeval"] = ifeval
+    return stats
 
 
 def merge_shards(store: RunStore, refs: list[str]) -> Summary:

@@ -8,13 +8,14 @@ then the public hub through ``datasets.load_dataset`` (see :data:`DATASETS`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coderig_schemas import InvalidInputError, Problem, UsageError
+from coderig_schemas import Difficulty, InvalidInputError, Problem, UsageError
 
-from . import loaders
+from . import bfcl, ifeval, loaders
+from . import math as math_loaders
 from .custom import custom
 from .difficulty import DERIVED_RULE, apply_mapping, derive_difficulty
 from .loaders import MBPP_SPLITS, Normalizer
@@ -39,6 +40,13 @@ class DatasetSpec:
     derive_difficulty: bool = True
     split_by_task_id: bool = False  # MBPP: the split is a function of task_id
     split_files: Mapping[str, str] | None = None  # standard file names of the other splits (LeetCode's train)
+    # Reads the raw records itself (name, source, split, env) -> (records, origin): datasets made of several
+    # files (BFCL's questions + possible answers) or whose hub split name differs from coderig's (IFEval).
+    reader: Callable[[str, Path | None, str, Mapping[str, str] | None], tuple[list[RawRecord], str]] | None = None
+    hub_splits: Mapping[str, str] | None = None  # coderig split -> the hub's name for it (AIME 2024's only split is 'train')
+    # A subset of another dataset's file: keeps the problems it accepts, relabelled with this entry's name
+    # (leetcode_hard: LeetCode's problems labelled Hard).
+    subset: Callable[[Problem], bool] | None = None
 
     def local_file(self, split: str) -> str | None:
         """Standard file name holding ``split`` (None: no standard file has it, so only the hub does)."""
@@ -64,6 +72,34 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("leetcode", "LeetCodeDataset v0.3.1, 228 dated problems with Easy/Medium/Hard", loaders.leetcode,
                     ("test", "train"), "test", "LeetCodeDataset-v0.3.1-test.jsonl.gz", HubSource("newfacade/LeetCodeDataset", None, "test"),
                     derive_difficulty=False, split_files={"train": "LeetCodeDataset-v0.3.1-train.jsonl.gz"}),
+        # advanced coding (issue 12): the hardest LeetCode problems; HumanEval+ (above) is the other advanced set
+        DatasetSpec("leetcode_hard", "LeetCodeDataset v0.3.1 test, the 79 problems labelled Hard", loaders.leetcode,
+                    ("test",), "test", "LeetCodeDataset-v0.3.1-test.jsonl.gz", HubSource("newfacade/LeetCodeDataset", None, "test"),
+                    derive_difficulty=False, subset=lambda p: p.difficulty == Difficulty.HARD),
+        # math (task_type math): one check per problem, the gold answer in Problem.grading; files under math/
+        DatasetSpec("math500", "MATH-500, 500 competition problems (7 subjects, level 1-5) with LaTeX answers",
+                    math_loaders.math500, ("test",), "test", "math/MATH-500-test.jsonl",
+                    HubSource("HuggingFaceH4/MATH-500", None, "test"), derive_difficulty=False),
+        DatasetSpec("gsm8k", "GSM8K test, 1,319 grade-school word problems with integer answers", math_loaders.gsm8k,
+                    ("test",), "test", "math/gsm8k-test.jsonl", HubSource("openai/gsm8k", "main", "test"),
+                    derive_difficulty=False),
+        DatasetSpec("aime24", "AIME 2024 I and II, 30 problems with integer answers 0-999", math_loaders.aime24,
+                    ("test",), "test", "math/aime-2024.jsonl", HubSource("HuggingFaceH4/aime_2024", None, "train"),
+                    derive_difficulty=False, hub_splits={"test": "train"}),
+        DatasetSpec("aime25", "AIME 2025 I and II, 30 problems with integer answers 0-999", math_loaders.aime25,
+                    ("test",), "test", "math/aime-2025.jsonl", HubSource("math-ai/aime25", None, "test"),
+                    derive_difficulty=False),
+        DatasetSpec("amc23", "AMC 12 2023, 40 problems with numeric answers (no options)", math_loaders.amc23,
+                    ("test",), "test", "math/amc-2023.jsonl", HubSource("math-ai/amc23", None, "test"),
+                    derive_difficulty=False),
+        # instruction following and function calling (issue 12); their loaders say where the files come from
+        DatasetSpec("ifeval", "IFEval, 541 prompts with 1-3 verifiable instructions (instruction following)",
+                    ifeval.normalize, ("test",), "test", ifeval.STANDARD_FILE, ifeval.HUB, derive_difficulty=False,
+                    reader=ifeval.read),
+        *(DatasetSpec(name, f"BFCL v4 {category}, {count} questions (function calling, AST check)", bfcl.normalizer(name),
+                      ("test",), "test", f"bfcl/{file}", HubSource(bfcl.HUB_REPO, None, None), derive_difficulty=False,
+                      reader=bfcl.read)
+          for (name, (category, file)), count in zip(bfcl.FILES.items(), (400, 200, 200), strict=True)),
         DatasetSpec("custom", "your own problems: a JSONL file in the format of docs/generate.md", custom,
                     (), "all", None, None),
     )
@@ -84,6 +120,8 @@ def _spec(name: str) -> DatasetSpec:
 def _raw(spec: DatasetSpec, source: Path | None, split: str, env: Mapping[str, str] | None) -> tuple[list[RawRecord], str]:
     # CODERIG_DATA_DIR only ever supplies the file of the requested split: reading LeetCode's test file
     # for --split train would label the test problems 'train'
+    if spec.reader is not None:
+        return spec.reader(spec.name, source, split, env)
     path = resolve_local(spec.name, source, spec.local_file(split), env)
     if path is not None:
         return read_file(path), str(path)
@@ -93,8 +131,9 @@ def _raw(spec: DatasetSpec, source: Path | None, split: str, env: Mapping[str, s
             hint=f"pass --data-file FILE or set {env_var(spec.name)}=FILE (format in docs/generate.md)",
         )
     hub = spec.hub
-    if not spec.split_by_task_id and split not in (hub.split, "all"):
-        hub = HubSource(hub.repo, hub.config, split)
+    hub_split = (spec.hub_splits or {}).get(split, split)
+    if not spec.split_by_task_id and hub_split not in (hub.split, "all"):
+        hub = HubSource(hub.repo, hub.config, hub_split)
     return read_hub(spec.name, hub), f"hub:{hub.repo}"
 
 
@@ -127,6 +166,8 @@ def load_problems(
         if p.problem_id in seen:
             raise InvalidInputError(f"{r.where}: problem_id: {p.problem_id!r} repeats", hint="problem ids must be unique")
         seen.add(p.problem_id)
+    if spec.subset is not None:
+        problems = [p.model_copy(update={"dataset": spec.name}) for p in problems if spec.subset(p)]
     if spec.split_by_task_id:
         problems.sort(key=lambda p: int(p.source["task_id"] or 0))
     if spec.derive_difficulty:

@@ -22,6 +22,7 @@ class GenRequest:
     request_id: str  # the problem id
     messages: list[ChatMessage]  # system (optional) + user; engines without a chat template join them
     use_chat_template: bool = True  # False: send the plain prompt (the user message) as a completion
+    tools: list[dict[str, Any]] | None = None  # function calling: tools for the chat template (OpenAI form), if it takes them
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,11 @@ class Engine(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """Provenance for the manifest: model id, revision, weights hash, engine args, versions, hardware."""
+        ...
+
+    def takes_tools(self) -> bool:
+        """Whether requests may carry ``tools`` (the model's chat template renders them); else the functions
+        of a function-calling problem are written into the prompt."""
         ...
 
     def close(self) -> None:

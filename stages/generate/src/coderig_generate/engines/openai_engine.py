@@ -248,6 +248,10 @@ class OpenAIEngine:
             **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in self._stats.items()},
         }
 
+    def takes_tools(self) -> bool:
+        """False: a server needs its own tool-call parser for ``tools``, so functions are written into the prompt."""
+        return False
+
     def close(self) -> None:
         """Nothing to free: each generate call opens and closes its own connections."""
 

@@ -163,5 +163,9 @@ class ReplayEngine:
             "calls": self.calls,
         }
 
+    def takes_tools(self) -> bool:
+        """False: replayed answers were not asked for with tools."""
+        return False
+
     def close(self) -> None:
         """Nothing to free."""

@@ -272,7 +272,9 @@ class VLLMEngine:
         for request in requests:
             messages = [m.model_dump() for m in request.messages]
             if request.use_chat_template:
-                texts.append(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs))
+                extra = {"tools": request.tools} if request.tools else {}
+                texts.append(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                                **extra, **kwargs))
             else:
                 texts.append("\n\n".join(m["content"] for m in messages))
         ids: list[list[int]] = [[] for _ in requests]
@@ -284,6 +286,12 @@ class VLLMEngine:
                 for i, token_ids in zip(index, encoded, strict=True):
                     ids[i] = list(token_ids)
         return texts, ids
+
+    def takes_tools(self) -> bool:
+        """True when the tokenizer's chat template renders ``tools`` (see tools.template_takes_tools)."""
+        from ..tools import template_takes_tools
+
+        return template_takes_tools(getattr(self.tokenizer, "chat_template", None))
 
     # ------------------------------------------------------------------ generation
 
