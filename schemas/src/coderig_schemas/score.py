@@ -108,17 +108,27 @@ class ScoreResult(Record):
 class ReferenceTiming(Record):
     """Measured run time of a problem's reference solution, per test, on one machine."""
 
-    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    schema_version: Literal[1, 2] = Field(
+        default=2, description="Version of this record's shape (2 added clock and case_durations_s; 1 is read as wall time)."
+    )
     problem_id: str = Field(description="Problem.problem_id.")
     dataset: str = Field(description="Dataset of the problem.")
     problem_sha256: str = Field(
         default="", description="sha256 of the problem's canonical JSON: timings apply only to this exact problem."
     )
     verdict: Verdict = Field(strict=False, description="Verdict of the reference solution itself.")
-    setup_duration_s: float = Field(
-        default=0.0, ge=0, description="Wall seconds of the reference, setup code, test imports and preamble (run once)."
+    clock: Literal["wall", "cpu"] = Field(
+        default="wall",
+        description="What the durations count: CPU seconds of all the reference's processes (v2), or wall seconds (v1).",
     )
-    test_durations_s: dict[str, float] = Field(description="test_id -> measured wall seconds.")
+    setup_duration_s: float = Field(
+        default=0.0, ge=0, description="Seconds (see clock) of the reference, setup code, test imports and preamble (run once)."
+    )
+    test_durations_s: dict[str, float] = Field(description="test_id -> measured seconds (see clock).")
+    case_durations_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="test_id -> seconds (see clock) of the slowest case of a test that announces cases (HumanEval+ inputs).",
+    )
     failing_test_id: str | None = Field(default=None, description="First failing test of the reference, if it failed.")
     error_message: str | None = Field(default=None, description="Why the reference failed (last traceback line), if it did.")
     machine: str = Field(description="Host fingerprint the timings were measured on (CPU model, cores).")
