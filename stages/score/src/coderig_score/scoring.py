@@ -92,7 +92,8 @@ def build_job(problem: Problem, code: str, budget: SampleBudget, limits: Limits,
     return make_job(code, imports=list(problem.test_imports), prelude=[problem.setup_code, problem.test_preamble],
                     tests=[t.code for t in problem.tests], test_timeouts=budget.tests_s,
                     prelude_timeout=budget.prelude_s, sample_cap=budget.cap_s, limits=limits, max_timeouts=max_timeouts,
-                    entry_point=problem.entry_point)
+                    entry_point=problem.entry_point, wall_floor=budget.wall_floor_s, wall_factor=budget.wall_factor,
+                    test_totals=budget.totals_s or None)
 
 
 def host_timeout(job: dict[str, Any]) -> float:

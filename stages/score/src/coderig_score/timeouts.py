@@ -11,17 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coderig_schemas import Problem, ReferenceTiming, Verdict
 
-WALL_FLOOR_S = 10.0
-WALL_FACTOR = 10.0
+WALL_FLOOR_S = 30.0
+WALL_FACTOR = 30.0
 
 
-def wall_for(cpu_s: float) -> float:
-    """The wall-clock bound of a phase with this CPU limit: max(10 s, 10 x the CPU limit).
+def wall_for(cpu_s: float, floor_s: float = WALL_FLOOR_S, factor: float = WALL_FACTOR) -> float:
+    """The wall-clock bound of a phase with this CPU limit: max(floor, factor x the CPU limit) (30 s, 30x).
 
-    Generous on purpose: a CPU-bound program on a machine shared by ten busy processes per core
-    still finishes within it; it exists for programs that sleep, wait on a pipe or a lock.
+    Generous on purpose: a CPU-bound program still finishes within it on a machine where thirty
+    busy processes share each core; it exists for programs that sleep or wait on a pipe or a lock.
     """
-    return max(WALL_FLOOR_S, WALL_FACTOR * cpu_s)
+    return max(floor_s, factor * cpu_s)
 
 
 class TimeoutPolicy(BaseModel):
@@ -34,6 +34,8 @@ class TimeoutPolicy(BaseModel):
     default_s: float = Field(default=5.0, gt=0, description="Per-test CPU limit when no reference timing is known.")
     sample_cap_s: float = Field(default=120.0, gt=0, description="CPU budget of one sample, all tests included.")
     max_timeouts: int = Field(default=1, ge=1, description="After this many timed-out tests, a sample's other tests are not run.")
+    wall_floor_s: float = Field(default=WALL_FLOOR_S, gt=0, description="Smallest wall-clock bound of a test (sleeping programs).")
+    wall_factor: float = Field(default=WALL_FACTOR, ge=1, description="Wall-clock bound = max(wall floor, this x the CPU limit).")
 
 
 class SampleBudget(BaseModel):
@@ -44,6 +46,9 @@ class SampleBudget(BaseModel):
     prelude_s: float
     tests_s: list[float]
     cap_s: float
+    wall_floor_s: float = WALL_FLOOR_S
+    wall_factor: float = WALL_FACTOR
+    totals_s: list[float] = Field(default_factory=list, description="Per test, what its cases may use together (tests with cases).")
 
 
 def budget_for(problem: Problem, timing: ReferenceTiming | None, policy: TimeoutPolicy) -> SampleBudget:
@@ -56,13 +61,17 @@ def budget_for(problem: Problem, timing: ReferenceTiming | None, policy: Timeout
     cap = policy.sample_cap_s
     if timing is None or timing.verdict != Verdict.PASSED:
         tests = [min(policy.default_s, cap) for _ in problem.tests]
-        return SampleBudget(prelude_s=min(max(policy.default_s, policy.floor_s), cap), tests_s=tests, cap_s=cap)
-    tests = []
+        return SampleBudget(prelude_s=min(max(policy.default_s, policy.floor_s), cap), tests_s=tests, cap_s=cap,
+                            wall_floor_s=policy.wall_floor_s, wall_factor=policy.wall_factor)
+    tests, totals = [], []
     for t in problem.tests:
-        ref = timing.case_durations_s.get(t.test_id, timing.test_durations_s.get(t.test_id))
+        whole = timing.test_durations_s.get(t.test_id)
+        ref = timing.case_durations_s.get(t.test_id, whole)
         tests.append(min(cap, policy.default_s if ref is None else max(policy.floor_s, policy.factor * ref)))
+        totals.append(max(tests[-1], min(cap, policy.factor * (whole or 0.0))))
     prelude = min(cap, max(policy.floor_s, policy.factor * timing.setup_duration_s))
-    return SampleBudget(prelude_s=prelude, tests_s=tests, cap_s=cap)
+    return SampleBudget(prelude_s=prelude, tests_s=tests, cap_s=cap, wall_floor_s=policy.wall_floor_s,
+                        wall_factor=policy.wall_factor, totals_s=totals)
 
 
 def measuring_budget(problem: Problem, per_test_s: float, cap_s: float) -> SampleBudget:
