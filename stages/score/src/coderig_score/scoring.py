@@ -19,14 +19,13 @@ from coderig_schemas.store import check_name, output_key
 
 from . import __version__, passk
 from .sandbox import Limits, SandboxMode, SandboxSettings, WorkerPool, job_wall_s, make_job
-from .timeouts import SampleBudget, TimeoutPolicy, budget_for, measuring_budget
+from .timeouts import CASE_HOOK, SampleBudget, TimeoutPolicy, budget_for, measuring_budget
 from .verdicts import has_code, judge, no_code_result, sandbox_error_result, server_killed_result
 
 log = logging.getLogger("coderig.score")
 
 TOOL = "coderig-score"
 HOST_SLACK_S = 30.0
-CASE_HOOK = "__coderig_case__"  # a test calling it runs cases, each held to the test's limit
 REFERENCE_WARN_BELOW = 0.99
 
 

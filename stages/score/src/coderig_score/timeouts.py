@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coderig_schemas import Problem, ReferenceTiming, Verdict
 
+CASE_HOOK = "__coderig_case__"  # a test calling it runs cases, each held to the test's limit
 WALL_FLOOR_S = 30.0
 WALL_FACTOR = 30.0
 
@@ -61,14 +62,16 @@ def budget_for(problem: Problem, timing: ReferenceTiming | None, policy: Timeout
     cap = policy.sample_cap_s
     if timing is None or timing.verdict != Verdict.PASSED:
         tests = [min(policy.default_s, cap) for _ in problem.tests]
+        # Without a timing, what a test's cases use together is bounded by the sample's budget only.
+        totals = [cap if CASE_HOOK in t.code else limit for t, limit in zip(problem.tests, tests, strict=True)]
         return SampleBudget(prelude_s=min(max(policy.default_s, policy.floor_s), cap), tests_s=tests, cap_s=cap,
-                            wall_floor_s=policy.wall_floor_s, wall_factor=policy.wall_factor)
+                            wall_floor_s=policy.wall_floor_s, wall_factor=policy.wall_factor, totals_s=totals)
     tests, totals = [], []
     for t in problem.tests:
         whole = timing.test_durations_s.get(t.test_id)
         ref = timing.case_durations_s.get(t.test_id, whole)
         tests.append(min(cap, policy.default_s if ref is None else max(policy.floor_s, policy.factor * ref)))
-        totals.append(max(tests[-1], min(cap, policy.factor * (whole or 0.0))))
+        totals.append(max(tests[-1], cap if whole is None and CASE_HOOK in t.code else min(cap, policy.factor * (whole or 0.0))))
     prelude = min(cap, max(policy.floor_s, policy.factor * timing.setup_duration_s))
     return SampleBudget(prelude_s=prelude, tests_s=tests, cap_s=cap, wall_floor_s=policy.wall_floor_s,
                         wall_factor=policy.wall_factor, totals_s=totals)
