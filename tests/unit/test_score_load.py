@@ -89,7 +89,7 @@ def _score(pool: Any, items: list[tuple[Problem, Sample]], budgets: dict[str, An
 def test_verdicts_and_records_do_not_depend_on_load(score_pool: Any, workload: Any, request: pytest.FixtureRequest) -> None:
     problems, items = workload
     timings = {t.problem_id: t for t in measure_references(score_pool, problems, ScoreConfig())}
-    assert all(t.verdict == Verdict.PASSED for t in timings.values()), [t for t in timings.values() if not t.verdict == "passed"]
+    assert all(t.verdict == Verdict.PASSED for t in timings.values()), [t for t in timings.values() if t.verdict != "passed"]
     budgets = {p.problem_id: budget_for(p, timings[p.problem_id], TimeoutPolicy()) for p in problems}
     quiet = _score(score_pool, items, budgets)
     procs = request.getfixturevalue("burners")

@@ -575,7 +575,8 @@ class Server:
                 extra.append(["texit", current, wall, how[0], how[1], False])
             elif kind in ("deadline", "prelude_deadline"):
                 killed = kind
-            if kind in ("timeout", "wall", "crash", "crash_after_record") and current + 1 < n and timeouts_left > 0 and time.monotonic() < deadline:
+            resumable = kind in ("timeout", "wall", "crash", "crash_after_record")
+            if resumable and current + 1 < n and timeouts_left > 0 and time.monotonic() < deadline:
                 first = current + 1
                 continue
             break

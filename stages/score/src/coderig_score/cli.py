@@ -33,11 +33,13 @@ def main() -> None:
 @click.option("--timeout-floor", type=POSITIVE, default=0.2, show_default=True, help="Smallest per-test CPU limit, seconds.")
 @click.option("--timeout-factor", type=AT_LEAST_1, default=5.0, show_default=True,
               help="CPU limit = max(floor, factor x reference CPU time).")
-@click.option("--timeout-default", type=POSITIVE, default=5.0, show_default=True, help="Per-test CPU limit when the reference was not timed.")
+@click.option("--timeout-default", type=POSITIVE, default=5.0, show_default=True,
+              help="Per-test CPU limit when the reference was not timed.")
 @click.option("--timeout-cap", type=POSITIVE, default=120.0, show_default=True, help="CPU budget per sample, seconds.")
 @click.option("--wall-floor", type=POSITIVE, default=30.0, show_default=True,
               help="Smallest wall-clock bound of a test (stops programs that sleep or block), seconds.")
-@click.option("--wall-factor", type=AT_LEAST_1, default=30.0, show_default=True, help="Wall-clock bound = max(wall floor, factor x CPU limit).")
+@click.option("--wall-factor", type=AT_LEAST_1, default=30.0, show_default=True,
+              help="Wall-clock bound = max(wall floor, factor x CPU limit).")
 @click.option("--max-timeouts", type=click.IntRange(1), default=1, show_default=True, help="Timed-out tests after which a sample stops.")
 @click.option("--memory-mb", type=click.IntRange(64), default=2048, show_default=True, help="Address-space limit per process, MiB.")
 @click.option("--output-kb", type=click.IntRange(1), default=64, show_default=True, help="Captured stdout/stderr kept per sample, KiB.")
@@ -54,7 +56,8 @@ def main() -> None:
 @runs_option
 @quiet_option
 def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor: float, timeout_factor: float,
-        timeout_default: float, timeout_cap: float, wall_floor: float, wall_factor: float, max_timeouts: int, memory_mb: int, output_kb: int, sandbox: str,
+        timeout_default: float, timeout_cap: float, wall_floor: float, wall_factor: float, max_timeouts: int, memory_mb: int,
+        output_kb: int, sandbox: str,
         python: str | None, calibrate: bool, check_references: bool, network_open: bool, unit_size: int, as_json: bool, runs: Path,
         quiet: bool) -> None:
     """Score every sample of a generate output in the sandbox, one test case at a time.

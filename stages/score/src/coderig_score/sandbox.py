@@ -425,7 +425,8 @@ def make_job(code: str, *, prelude: list[str], tests: list[str], test_timeouts: 
     prelude_wall = wall_for(prelude_timeout, wall_floor, wall_factor)
     budget = prelude_timeout + sum(totals) + 0.05 * len(tests) + 0.5
     return {
-        "op": "run", "code": code, "entry_point": entry_point, "imports": imports or [], "prelude": prelude, "tests": tests, "test_timeouts": test_timeouts,
+        "op": "run", "code": code, "entry_point": entry_point, "imports": imports or [], "prelude": prelude, "tests": tests,
+        "test_timeouts": test_timeouts,
         "test_walls": walls, "max_timeouts": max_timeouts, "prelude_cpu": prelude_timeout, "prelude_wall": prelude_wall,
         "report_cpu": REPORT_CPU_S, "sample_cpu": min(budget, sample_cap),
         "deadline": min(prelude_wall + sum(wall_for(t, wall_floor, wall_factor) for t in totals),
