@@ -30,7 +30,7 @@ def main() -> None:
 @click.option("--generate", "generate_ref", required=True, help="Generate output to score: 'generate/<name>[/<key>]' or its path.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Warm sandboxed workers.  [default: number of cores]")
 @click.option("--shard", default=None, metavar="I/N", help="Score only slice I of N (0-based), e.g. 0/4; merge the slices later.")
-@click.option("--timeout-floor", type=POSITIVE, default=0.2, show_default=True, help="Smallest per-test CPU limit, seconds.")
+@click.option("--timeout-floor", type=POSITIVE, default=0.1, show_default=True, help="Smallest per-test CPU limit, seconds.")
 @click.option("--timeout-factor", type=AT_LEAST_1, default=5.0, show_default=True,
               help="CPU limit = max(floor, factor x reference CPU time).")
 @click.option("--timeout-default", type=POSITIVE, default=5.0, show_default=True,

@@ -30,7 +30,7 @@ class TimeoutPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    floor_s: float = Field(default=0.2, gt=0, description="Smallest per-test CPU limit, seconds.")
+    floor_s: float = Field(default=0.1, gt=0, description="Smallest per-test CPU limit, seconds.")
     factor: float = Field(default=5.0, ge=1, description="Multiple of the reference's measured CPU time per test.")
     default_s: float = Field(default=5.0, gt=0, description="Per-test CPU limit when no reference timing is known.")
     sample_cap_s: float = Field(default=120.0, gt=0, description="CPU budget of one sample, all tests included.")
