@@ -69,6 +69,8 @@ serve-tiny: tiny-model ## an OpenAI-compatible vLLM server of tiny-random on 127
 
 bench: $(STAMP) ## every benchmark under bench/ (figures go to docs/benchmarks.md)
 	$(PY) bench/score_bench.py
+	$(PY) bench/score_load_bench.py
+	$(PY) bench/score_evalplus_bench.py
 	$(PY) bench/generate_bench.py
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/export_bench.py

@@ -84,8 +84,9 @@ def test_setup_error_is_a_runtime_error(score_code: Score) -> None:
 
 
 def test_cpu_limit_is_per_test_not_cumulative(score_code: Score) -> None:
-    # Eight tests of ~0.45 s CPU each, 1.5 s per test: the process's CPU total (3.6 s) passes the first
-    # phases' limits, yet every test passes (the hard limit covers the sample; the soft one follows each test).
+    # Eight tests of ~0.45 s CPU each, 1.5 s of CPU per test: the process's CPU total (3.6 s) passes the
+    # first tests' limits, yet every test passes. The limits count CPU time, so this holds however busy
+    # the machine is (with wall-clock limits it failed under load).
     burn = ("def f(x):\n    import time\n    t = time.process_time()\n"
             "    while time.process_time() - t < 0.45:\n        pass\n    return x\n")
     tests = [{"test_id": f"t{i}", "code": f"assert f({i}) == {i}", "visibility": "hidden"} for i in range(8)]
@@ -98,18 +99,17 @@ def _numbered(n: int) -> list[dict[str, str]]:
 
 
 def test_reporting_a_failure_does_not_change_the_later_tests(score_code: Score) -> None:
-    # The program's 1st and 3rd calls are wrong. Expected and actual of t0 come from evaluating the
-    # assert again; that extra call must not shift the calls of t1 and t2 (it used to make t1 fail).
+    # The program's 1st and 3rd calls are wrong. Expected and actual of t0 are the values that were
+    # compared: reporting them calls nothing again, so the calls of t1 and t2 do not shift.
     code = "calls = []\ndef f(x):\n    calls.append(x)\n    return -1 if len(calls) in (1, 3) else x\n"
     r = score_code(code, problem=make_problem("state", tests=_numbered(3)))
     assert [t.status for t in r.tests] == [TestStatus.FAILED, TestStatus.PASSED, TestStatus.FAILED]
-    assert r.tests[0].actual is not None  # still reported (from a fork)
+    assert (r.tests[0].expected, r.tests[0].actual) == ("0", "-1")
 
 
 def test_a_hanging_re_evaluation_costs_no_timeout(score_code: Score) -> None:
-    # Wrong the first time for 1..3, hangs when called again with the same argument: the re-evaluation
-    # for expected/actual hangs. It used to count as a timeout of the failed test, and after three the
-    # remaining tests were not run.
+    # Wrong the first time for 1..3, hangs when called again with the same argument. Expected and actual
+    # are the values compared, so nothing calls the program again (a re-evaluation used to hang here).
     code = ("seen = set()\ndef f(x):\n    if x in seen:\n        while True:\n            pass\n"
             "    seen.add(x)\n    return -x if 0 < x < 4 else x\n")
     r = score_code(code, problem=make_problem("hang", tests=_numbered(6)), policy=TimeoutPolicy(default_s=0.6, floor_s=0.6))
@@ -132,3 +132,32 @@ def test_process_pools_work(score_code: Score) -> None:
     for code in (pool, executor):
         r = score_code(code, policy=TimeoutPolicy(default_s=5.0, floor_s=5.0))
         assert r.verdict == Verdict.PASSED, (code, r.exception_type, r.error_message)
+
+
+def test_cpu_of_child_processes_counts(score_code: Score) -> None:
+    # The loop runs in a child process while the test's own process waits: the sample's CPU time
+    # (all its processes) reaches the limit, not the waiting process's.
+    code = ("import os\ndef f(x):\n    pid = os.fork()\n    if pid == 0:\n        while True:\n            pass\n"
+            "    os.waitpid(pid, 0)\n    return x\n")
+    r = score_code(code, policy=TimeoutPolicy(default_s=0.3, floor_s=0.3, wall_floor_s=600.0))
+    assert r.verdict == Verdict.TIMEOUT and r.tests[0].error_message == "the test exceeded its CPU time limit"
+
+
+def test_a_sleeping_program_meets_the_wall_clock_bound(score_code: Score) -> None:
+    code = "import time\ndef f(x):\n    time.sleep(3600)\n"
+    r = score_code(code, policy=TimeoutPolicy(default_s=0.3, floor_s=0.3, wall_floor_s=0.5, wall_factor=1.0))
+    assert r.verdict == Verdict.TIMEOUT
+    assert r.tests[0].error_message == "the test exceeded its wall-clock limit (it slept or blocked)"
+
+
+def test_after_a_timeout_the_other_tests_are_not_run_by_default(score_pool: object) -> None:
+    from coderig_score.scoring import score_items
+    from coderig_score.timeouts import budget_for
+    from tests.factories import make_sample
+
+    problem = make_problem("loop", tests=_numbered(4))
+    sample = make_sample(problem, extracted_code="def f(x):\n    while x == 1:\n        pass\n    return x\n")
+    policy = TimeoutPolicy(default_s=0.2)
+    [(_, r, _)] = list(score_items(score_pool, [(0, problem, sample, budget_for(problem, None, policy))],  # type: ignore[arg-type]
+                                   score_pool.settings.limits, policy.max_timeouts))  # type: ignore[attr-defined]
+    assert [t.status for t in r.tests] == [TestStatus.PASSED, TestStatus.TIMEOUT, TestStatus.NOT_RUN, TestStatus.NOT_RUN]

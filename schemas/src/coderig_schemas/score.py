@@ -177,7 +177,8 @@ class ScoreResult(Record):
 class ReferenceTiming(Record):
     """Measured run time of a problem's reference solution, per test, on one machine.
 
-    Version 2 only follows the Verdict enum (which gained 'no_answer'); version 1 records read unchanged.
+    Version 2 measures CPU seconds (``clock``), records per-input times (``case_durations_s``) and follows
+    the Verdict enum (which gained 'no_answer'); version 1 records read as wall-clock timings.
     """
 
     schema_version: Literal[2] = Field(default=2, description="Version of this record's shape.")
@@ -187,10 +188,18 @@ class ReferenceTiming(Record):
         default="", description="sha256 of the problem's canonical JSON: timings apply only to this exact problem."
     )
     verdict: Verdict = Field(strict=False, description="Verdict of the reference solution itself.")
-    setup_duration_s: float = Field(
-        default=0.0, ge=0, description="Wall seconds of the reference, setup code, test imports and preamble (run once)."
+    clock: Literal["wall", "cpu"] = Field(
+        default="wall",
+        description="What the durations count: CPU seconds of all the reference's processes (v2), or wall seconds (v1).",
     )
-    test_durations_s: dict[str, float] = Field(description="test_id -> measured wall seconds.")
+    setup_duration_s: float = Field(
+        default=0.0, ge=0, description="Seconds (see clock) of the reference, setup code, test imports and preamble (run once)."
+    )
+    test_durations_s: dict[str, float] = Field(description="test_id -> measured seconds (see clock).")
+    case_durations_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="test_id -> seconds (see clock) of the slowest case of a test that announces cases (HumanEval+ inputs).",
+    )
     failing_test_id: str | None = Field(default=None, description="First failing test of the reference, if it failed.")
     error_message: str | None = Field(default=None, description="Why the reference failed (last traceback line), if it did.")
     machine: str = Field(description="Host fingerprint the timings were measured on (CPU model, cores).")
@@ -198,4 +207,4 @@ class ReferenceTiming(Record):
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="ReferenceTiming", current=2, added={1: frozenset()})
+        return upgrade_record(data, model="ReferenceTiming", current=2, added={1: frozenset({"clock", "case_durations_s"})})

@@ -32,22 +32,24 @@ import types
 # Saved before any untrusted code runs: the harness only calls these, never module attributes
 # that a candidate could monkeypatch.
 _fork, _exit, _write, _close, _waitpid, _kill, _killpg = os.fork, os._exit, os.write, os.close, os.waitpid, os.kill, os.killpg
-_pidfd_open, _select, _perf, _repr, _exec, _compile = os.pidfd_open, select.select, time.perf_counter, repr, exec, compile
+_select, _perf, _repr, _exec, _compile = select.select, time.perf_counter, repr, exec, compile
 _AssertionError, _MemoryError, _BaseException, _isinstance, _type = AssertionError, MemoryError, BaseException, isinstance, type
-_setpgid, _setrlimit, _parse, _eval, _str, _len = os.setpgid, resource.setrlimit, ast.parse, eval, str, len
-_WIFSIGNALED, _WTERMSIG, _WEXITSTATUS = os.WIFSIGNALED, os.WTERMSIG, os.WEXITSTATUS
-_getrusage, _RUSAGE_SELF, _mono = resource.getrusage, resource.RUSAGE_SELF, time.monotonic
-_SIGKILL, _WNOHANG = signal.SIGKILL, os.WNOHANG
-_MSG = struct.Struct("=qd")
+_setrlimit, _parse, _eval, _str, _len = resource.setrlimit, ast.parse, eval, str, len
+_getrusage, _RUSAGE_CHILDREN, _mono, _process_time = resource.getrusage, resource.RUSAGE_CHILDREN, time.monotonic, time.process_time
+_settrace, _setprofile, _update, _dict = sys.settrace, sys.setprofile, dict.update, dict
+_MSG = struct.Struct("=qqdd")  # (test index, case: -1 test start / >= 0 case start / -2 reporting, monotonic, own CPU)
 _pack = _MSG.pack
 _ast_Assert, _ast_Compare, _ast_Eq, _ast_Expression, _fix = ast.Assert, ast.Compare, ast.Eq, ast.Expression, ast.fix_missing_locations
+CASE_START, TEST_START, REPORTING = 0, -1, -2
 
 RES_FD = 3
 # What the LeetCode preamble and MBPP/HumanEval solutions import (measured: 300 LeetCode samples took
 # 4.1 s without this, 1.8 s with it; MBPP, which imports little, is about 5% slower for the larger fork).
+# numpy: HumanEval+'s checks import it; importing it once per worker instead of once per program saves
+# most of a HumanEval+ sample's start (about 0.1 s of CPU each).
 PRELOAD = (
     "re", "math", "cmath", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing", "random",
-    "datetime", "operator", "copy", "array", "sortedcontainers",
+    "datetime", "operator", "copy", "array", "sortedcontainers", "decimal", "fractions", "statistics", "numpy",
 )
 RES_CAP = 64 * 1024 * 1024
 PROGRESS_FD = 4
@@ -58,6 +60,11 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 _JAIL = None  # (restrict, read dirs, write dirs) when each sample jails itself with Landlock (set by main)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Filled in main(), before any untrusted code: the builtins and every loaded module's attributes as
+# they were, which the harness restores before each test (see _Guard).
+PRISTINE_BUILTINS = {}
+MODULE_SNAPSHOT = {}
 
 
 def _libc():
@@ -91,6 +98,16 @@ def send(fd, obj):
         data = data[k:]
 
 
+def snapshot_modules():
+    """Every loaded module's attributes (the state the tests are meant to see)."""
+    for name, mod in list(sys.modules.items()):
+        if name not in MODULE_SNAPSHOT and _isinstance(mod, types.ModuleType):
+            try:
+                MODULE_SNAPSHOT[name] = (mod, dict(mod.__dict__))
+            except Exception:
+                pass
+
+
 # --------------------------------------------------------------------------- harness (runs in C)
 def _cut(s, cap):
     s = _str(s)
@@ -102,6 +119,23 @@ def _emit(nonce, rec):
         _write(RES_FD, (nonce + " " + _repr(rec) + "\n").encode("utf-8", "backslashreplace"))
     except _BaseException:
         pass
+
+
+def _announce(index, case):
+    """Tell the server where the program is (it holds each phase to its own CPU and wall limits)."""
+    try:
+        _write(PROGRESS_FD, _pack(index, case, _mono(), _process_time()))
+    except _BaseException:
+        pass
+
+
+def _cpu_all():
+    """CPU seconds of this process and of its children that have been waited for."""
+    try:
+        ch = _getrusage(_RUSAGE_CHILDREN)
+        return _process_time() + ch.ru_utime + ch.ru_stime
+    except _BaseException:
+        return 0.0
 
 
 def _flush_stdio():
@@ -121,115 +155,142 @@ def _describe(exc):
     return _cut(name, 200), _cut(msg, MSG_CAP)
 
 
-def _expected_actual(code, ns):
-    """For 'assert <a> == <b>', evaluate both sides again to report expected and actual."""
+def _import_names(sources):
+    """Top-level module names imported by the dataset's code (imports, setup, preamble, tests)."""
+    names = set()
+    for src in sources:
+        try:
+            tree = _parse(src)
+        except _BaseException:
+            continue
+        for node in ast.walk(tree):
+            if _isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif _isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+    return names
+
+
+def _equality(code):
+    """For a test that is exactly 'assert <a> == <b>': (a, b) compiled, to keep the compared values."""
     try:
         tree = _parse(code)
-        if _len(tree.body) != 1 or not _isinstance(tree.body[0], _ast_Assert):
+        if _len(tree.body) != 1 or not _isinstance(tree.body[0], _ast_Assert) or tree.body[0].msg is not None:
             return None
         test = tree.body[0].test
         if not _isinstance(test, _ast_Compare) or _len(test.ops) != 1 or not _isinstance(test.ops[0], _ast_Eq):
             return None
-        left = _eval(_compile(_fix(_ast_Expression(test.left)), "<test>", "eval"), ns)
-        right = _eval(_compile(_fix(_ast_Expression(test.comparators[0])), "<test>", "eval"), ns)
-        return _cut(_repr(right), REPR_CAP), _cut(_repr(left), REPR_CAP)
+        left = _compile(_fix(_ast_Expression(test.left)), "<test>", "eval")
+        right = _compile(_fix(_ast_Expression(test.comparators[0])), "<test>", "eval")
+        return left, right
     except _BaseException:
         return None
 
 
-def _report_actual(nonce, index, source, ns, seconds):
-    """Emit expected and actual of a failed 'assert a == b' from a fork, within seconds.
+class _Guard:
+    """What the tests see, restored before each test whatever the program changed.
 
-    Evaluating the two sides again runs the program's code once more; in a fork, whatever that call
-    changes (a list default argument, a global counter, a cache) cannot reach the later tests, and a
-    call that hangs the second time is killed without costing the test a timeout.
+    The tests (with the setup and preamble) run in a namespace of their own whose builtins are a
+    private copy taken before any untrusted code ran; before each test the real builtins module,
+    the modules the dataset's code imports (with their submodules), the sys.modules entries of the
+    modules loaded before the program, and the trace/profile hooks are put back as they were.
     """
-    if seconds <= 0:
-        return
-    try:
-        pid = _fork()
-    except _BaseException:
-        return  # e.g. the process limit: the record simply goes without expected and actual
-    if pid == 0:
+
+    def __init__(self, module_names):
+        self.builtins = builtins.__dict__
+        self.pristine = PRISTINE_BUILTINS
+        self.mods = _dict((k, v[0]) for k, v in MODULE_SNAPSHOT.items())
+        tops = {m.split(".", 1)[0] for m in module_names} | {"builtins"}
+        pairs = []
+        for name, (mod, snap) in MODULE_SNAPSHOT.items():
+            if name.split(".", 1)[0] in tops:
+                pairs.append((mod.__dict__, snap))
+        self.pairs = pairs
+        self.threading = sys.modules.get("threading")
+
+    def restore(self):
         try:
-            ea = _expected_actual(source, ns)
-            if ea is not None:
-                _emit(nonce, ("actual", index, ea[0], ea[1]))
-        finally:
-            _exit(0)
-    try:
-        fd = _pidfd_open(pid)
-        try:
-            if not _select([fd], [], [], seconds)[0]:
-                _kill(pid, _SIGKILL)
-        finally:
-            _close(fd)
-        _waitpid(pid, 0)
-    except _BaseException:
-        try:
-            _kill(pid, _SIGKILL)
-            _waitpid(pid, _WNOHANG)
+            _settrace(None)
+            _setprofile(None)
+            _update(sys.modules, self.mods)
+            _update(self.builtins, self.pristine)
+            for d, snap in self.pairs:
+                _update(d, snap)
         except _BaseException:
             pass
 
 
-def _set_cpu(seconds):
-    """Lower or raise the soft CPU limit (SIGXCPU) under the hard one, which is set once per sample."""
+def _no_case(k):
+    return None
+
+
+def _report_values(nonce, index, left, right):
+    """Emit expected and actual of a failed 'assert a == b': the very values that were compared."""
+    _announce(index, REPORTING)
     try:
-        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-        soft = max(1, int(seconds) + 1)
-        if hard != resource.RLIM_INFINITY:
-            soft = min(soft, hard)
-        _setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        expected = _cut(_repr(right), REPR_CAP)
+        actual = _cut(_repr(left), REPR_CAP)
     except _BaseException:
-        pass
+        return
+    _emit(nonce, ("actual", index, expected, actual))
 
 
-def _run_tests(nonce, first, codes, sources, ns, timeouts, progress_fd):
-    """Run tests first.. in order in the prepared namespace, report each, exit.
+def _run_tests(nonce, first, codes, ns, guard):
+    """Run tests first.. in order in the test namespace, report each, exit.
 
-    Before each test the program announces (index, start time) on the progress pipe, so that the
-    server can apply that test's own time limit; if the process dies or hangs in a test, the server
-    starts a fresh one from the next test on (the other tests are not hidden by one failure).
+    Before each test the program announces (index, CPU so far) on the progress pipe, so that the
+    server can apply that test's own limits; if the process dies or overruns in a test, the server
+    starts a fresh one from the next test on (the other tests are not hidden by one failure). A
+    test may announce cases within it (``__coderig_case__(k)``): each case then gets the test's limit.
     """
     n = _len(codes)
+    state = [first, 0.0, 0.0]  # current test, CPU at the start of the current case, slowest case so far
+
+    def case(k):
+        now = _cpu_all()
+        if now - state[1] > state[2]:
+            state[2] = now - state[1]
+        state[1] = now
+        _announce(state[0], k if _isinstance(k, int) and k >= 0 else 0)
+
+    ns["__builtins__"]["__coderig_case__"] = case
     for index in range(first, n):
-        try:
-            usage = _getrusage(_RUSAGE_SELF)
-            _set_cpu(usage.ru_utime + usage.ru_stime + timeouts[index])
-        except _BaseException:
-            pass
-        try:
-            _write(progress_fd, _pack(index, _mono()))
-        except _BaseException:
-            pass
-        code = codes[index]
+        guard.restore()
+        ns["__builtins__"]["__coderig_case__"] = case
+        state[0], state[2] = index, 0.0
+        code, eq = codes[index]
+        left = right = None
+        _announce(index, TEST_START)
+        c0 = state[1] = _cpu_all()
         t0 = _perf()
         try:
             if _isinstance(code, _BaseException):
                 raise code
-            _exec(code, ns)
-            dur = _perf() - t0
+            if eq is not None:
+                left = _eval(eq[0], ns)
+                right = _eval(eq[1], ns)
+                if not (left == right):
+                    raise _AssertionError()
+            else:
+                _exec(code, ns)
+            dur, cpu = _perf() - t0, _cpu_all()
             _flush_stdio()
-            _emit(nonce, ("test", index, "passed", dur, None, None))
+            _emit(nonce, ("test", index, "passed", dur, None, None, cpu - c0, max(state[2], cpu - state[1])))
         except _MemoryError as e:
-            dur = _perf() - t0
-            _emit(nonce, ("test", index, "memory", dur, "MemoryError", _describe(e)[1]))
+            dur, cpu = _perf() - t0, _cpu_all()
+            _emit(nonce, ("test", index, "memory", dur, "MemoryError", _describe(e)[1], cpu - c0, max(state[2], cpu - state[1])))
         except _BaseException as e:
-            dur = _perf() - t0
+            dur, cpu = _perf() - t0, _cpu_all()
             name, msg = _describe(e)
             failed = _isinstance(e, _AssertionError)
             status = "error" if name == "RecursionError" or not failed else "failed"
             _flush_stdio()
-            _emit(nonce, ("test", index, status, dur, name, msg))
-            if failed:
-                # Within what is left of the test's own time limit (with a margin for the server's view).
-                _report_actual(nonce, index, sources[index], ns, min(timeouts[index] - dur - 0.1, 5.0))
+            _emit(nonce, ("test", index, status, dur, name, msg, cpu - c0, max(state[2], cpu - state[1])))
+            if failed and eq is not None:
+                guard.restore()
+                _report_values(nonce, index, left, right)
         _flush_stdio()
-    try:
-        _write(progress_fd, _pack(n, _mono()))
-    except _BaseException:
-        pass
+    _announce(n, TEST_START)
     _exit(0)
 
 
@@ -251,14 +312,13 @@ def child_main(job, nonce, workdir, uid, gid, first, nproc):
             resource.setrlimit(res, (val, val))
         except (ValueError, OSError):
             pass
-    # The hard CPU limit covers the whole sample (a dropped process could not raise it later); the
-    # soft limit follows the current phase: loading, then each test (its CPU time so far + its timeout).
-    cap = int(job["sample_cap"]) + 2
+    # A backstop for this process alone (the server counts the CPU time of all the sample's processes
+    # against each test's limit): the whole sample's CPU budget, which a dropped process cannot raise.
+    cap = int(job["sample_cpu"]) + 2
     try:
         resource.setrlimit(resource.RLIMIT_CPU, (cap, cap))
     except (ValueError, OSError):
         pass
-    _set_cpu(job["prelude_deadline"])
     if uid is not None:
         os.setgroups([])
         os.setgid(gid)
@@ -288,33 +348,65 @@ def child_main(job, nonce, workdir, uid, gid, first, nproc):
     sys.modules["candidate"] = module
     ns = module.__dict__
     ns["__builtins__"] = builtins
+    sources = job["tests"]
+    entry = job.get("entry_point")  # the function the tests call may have a builtin's name (MBPP's 'sum')
+    dataset_code = [*job.get("imports", ()), *job["prelude"], *sources]
+    imported = _import_names(dataset_code)
     t0 = _perf()
+    c0 = _cpu_all()
     try:
         for part in job.get("imports", ()):
             if part:
                 _exec(_compile(part, "<test_imports>", "exec"), ns)
+        # Modules the dataset's code imports are loaded (and recorded as they are) before the program runs.
+        for name in sorted(imported):
+            try:
+                __import__(name)
+            except _BaseException:
+                pass
+        snapshot_modules()
+        guard = _Guard(imported)
+        after_imports = _dict(ns)
         _exec(cand, ns)
+        # The dataset's code runs in a namespace of its own: the program's names (the contract's order:
+        # they shadow the imports), but not the program's rebinding of a builtin's name (except the
+        # entry point's) or of an imported module, and builtins of its own.
+        tns = {}
+        for k, v in ns.items():
+            if k in PRISTINE_BUILTINS and k != entry and after_imports.get(k, PRISTINE_BUILTINS[k]) is not v:
+                continue
+            was = after_imports.get(k)
+            if _isinstance(was, types.ModuleType) and was is not v:
+                v = was
+            tns[k] = v
+        tns["__builtins__"] = _dict(PRISTINE_BUILTINS)
+        tns["__builtins__"]["__coderig_case__"] = _no_case  # the real hook is installed when the tests start
+        guard.restore()
+        before = _dict(tns)
         for part in job["prelude"]:
             if part:
-                _exec(_compile(part, "<setup>", "exec"), ns)
+                _exec(_compile(part, "<setup>", "exec"), tns)
+        # What the setup defines is visible to the program too, as in one shared namespace.
+        for k, v in tns.items():
+            if k != "__builtins__" and before.get(k, ns) is not v:
+                ns[k] = v
     except _MemoryError:
-        _emit(nonce, ("prelude", "memory", _perf() - t0, "MemoryError", ""))
+        _emit(nonce, ("prelude", "memory", _perf() - t0, "MemoryError", "", _cpu_all() - c0))
         _exit(0)
     except _BaseException as e:
         name, msg = _describe(e)
         _flush_stdio()
-        _emit(nonce, ("prelude", "error", _perf() - t0, name, msg))
+        _emit(nonce, ("prelude", "error", _perf() - t0, name, msg, _cpu_all() - c0))
         _exit(0)
     _flush_stdio()
-    _emit(nonce, ("prelude", "ok", _perf() - t0, None, None))
-    sources = job["tests"]
+    _emit(nonce, ("prelude", "ok", _perf() - t0, None, None, _cpu_all() - c0))
     codes = []
     for src in sources:
         try:
-            codes.append(_compile(src, "<test>", "exec"))
+            codes.append((_compile(src, "<test>", "exec"), _equality(src)))
         except _BaseException as e:
-            codes.append(e)
-    _run_tests(nonce, first, codes, sources, ns, job["test_timeouts"], PROGRESS_FD)
+            codes.append((e, None))
+    _run_tests(nonce, first, codes, tns, guard)
 
 
 # --------------------------------------------------------------------------- P: the warm parent
@@ -329,6 +421,37 @@ class Server:
         self.counter = 0
         self.me = os.getpid()
         self.reaped = {}
+        self.reaped_cpu = 0.0
+        self.current_child = None
+        # Inside our own PID namespace every process but us, the namespace's init and our ancestors is the sample's.
+        self.not_sample = {1, self.me} | set(_ancestors(self.me))
+
+    def sample_pids(self):
+        """The sample's live processes."""
+        if self.own_pidns:
+            return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in self.not_sample]
+        return _descendants(self.me)
+
+    def sample_cpu(self):
+        """CPU seconds used so far by all the sample's processes, children and reaped ones included."""
+        total = self.reaped_cpu
+        child = self.current_child
+        for pid in self.sample_pids():
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            # fields[11:15]: utime, stime, cutime, cstime (clock ticks); the main process's own time exactly.
+            try:
+                waited = (int(fields[13]) + int(fields[14])) / CLK_TCK
+                if pid == child:
+                    total += time.clock_gettime(_cpu_clock(pid)) + waited
+                else:
+                    total += (int(fields[11]) + int(fields[12])) / CLK_TCK + waited
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
 
     def kill_others(self, child_pid):
         """Kill every process the sample left behind (daemons and grandchildren included)."""
@@ -383,12 +506,15 @@ class Server:
         """Collect every exited child (orphans are re-parented to us: we are a subreaper)."""
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
             self.reaped[pid] = status
+            if pid != self.current_child:
+                # An orphan of the sample (re-parented to us): its CPU time, with its waited-for children's.
+                self.reaped_cpu += usage.ru_utime + usage.ru_stime
 
     def clean_tmp(self):
         """Empty the scratch space so that nothing a sample wrote is seen by the next one."""
@@ -429,6 +555,7 @@ class Server:
         self.res_r = res_r
         self.open_fds = [out_r, err_r, res_r]
         deadline = t0 + job["deadline"]
+        self.cpu_used = 0.0  # CPU of the sample's earlier attempts (the sample's CPU budget covers them all)
         n = len(job["tests"])
         first = 0
         timeouts_left = job["max_timeouts"]
@@ -440,12 +567,21 @@ class Server:
             if kind == "timeout":
                 extra.append(["texit", current, wall, "timeout", 0, True])
                 timeouts_left -= 1
+            elif kind == "wall":
+                extra.append(["texit", current, wall, "wall", 0, True])
+                timeouts_left -= 1
+            elif kind == "reporting":
+                # The test's record is written (it wins over this entry); only its expected/actual report
+                # overran, which is no timed-out test.
+                extra.append(["texit", current, wall, "timeout", 0, True])
+                kind = "crash_after_record"
             elif kind == "crash":
                 how = ("signal", os.WTERMSIG(status)) if os.WIFSIGNALED(status) else ("exit", os.WEXITSTATUS(status))
                 extra.append(["texit", current, wall, how[0], how[1], False])
             elif kind in ("deadline", "prelude_deadline"):
                 killed = kind
-            if kind in ("timeout", "crash") and current + 1 < n and timeouts_left > 0 and time.monotonic() < deadline:
+            resumable = kind in ("timeout", "wall", "crash", "crash_after_record")
+            if resumable and current + 1 < n and timeouts_left > 0 and time.monotonic() < deadline:
                 first = current + 1
                 continue
             break
@@ -496,7 +632,12 @@ class Server:
             self.dropped[fd] += max(0, len(chunk) - max(room, 0))
 
     def attempt(self, job, nonce, workdir, first, deadline, writers):
-        """One C from test first on; returns (kind, current test, wait status, wall of current test)."""
+        """One C from test first on; returns (kind, current test, wait status, wall of current test).
+
+        Each phase (the loading, each test, each case a test announces) is held to its CPU limit,
+        counted over all the sample's processes, and to a generous wall-clock limit for programs
+        that sleep or block; the sample as a whole to its CPU budget and its wall deadline.
+        """
         prog_r, prog_w = os.pipe()
         out_w, err_w, res_w = writers
         started = time.monotonic()
@@ -517,27 +658,45 @@ class Server:
                 finally:
                     os._exit(71)
             os._exit(0)
+        self.current_child = pid
+        self.reaped_cpu = 0.0
         os.close(prog_w)
         pidfd = os.pidfd_open(pid)
-        timeouts = job["test_timeouts"]
-        n = len(timeouts)
+        cpu_limits = job["test_timeouts"]
+        wall_limits = job["test_walls"]
+        n = len(cpu_limits)
+        sample_cpu_budget = job["sample_cpu"]
         current = None  # None while loading (imports, candidate, setup)
-        limit_t = min(deadline, started + job["prelude_deadline"])
+        phase = TEST_START
+        cpu_base = self.cpu_used
+        cpu_start = 0.0
+        cpu_limit, wall_limit = job["prelude_cpu"], job["prelude_wall"]
+        last_own = 0.0
+        cpu = 0.0
         pbuf = b""
         status = None
         kind = None
         fds = [prog_r, pidfd]
         while status is None:
             now = time.monotonic()
-            if now >= limit_t:
-                if now >= deadline:
-                    kind = "deadline"
-                elif current is None:
+            cpu = self.sample_cpu()
+            used = cpu - cpu_start
+            if now >= deadline or cpu_base + cpu >= sample_cpu_budget:
+                kind = "deadline"
+            elif used > cpu_limit or now - started >= wall_limit:
+                if current is None:
                     kind = "prelude_deadline"
+                elif phase == REPORTING:
+                    kind = "reporting"
                 else:
-                    kind = "timeout"
+                    kind = "timeout" if used > cpu_limit else "wall"
+            if kind is not None:
                 break
-            r, _, _ = select.select([*self.open_fds, *fds], [], [], limit_t - now)
+            # Sleep until the wall limit, but look at the CPU time again before the CPU limit can be
+            # reached (one process cannot use more CPU than wall time).
+            wait = min(deadline, started + wall_limit) - now
+            wait = min(wait, max(0.005, min(0.05, cpu_limit - used, sample_cpu_budget - cpu_base - cpu)))
+            r, _, _ = select.select([*self.open_fds, *fds], [], [], max(wait, 0.0))
             self.pump([fd for fd in r if fd in self.open_fds])
             if prog_r in r:
                 data = os.read(prog_r, 65536)
@@ -546,14 +705,33 @@ class Server:
                 pbuf += data
                 usable = len(pbuf) - len(pbuf) % _MSG.size
                 if usable:
-                    index, when = _MSG.unpack_from(pbuf, usable - _MSG.size)
+                    msgs = [_MSG.unpack_from(pbuf, k) for k in range(0, usable, _MSG.size)]
                     pbuf = pbuf[usable:]
-                    if first <= index <= n and (current is None or index >= current):
-                        if index != current:
+                    # Where each phase began, in the sample's CPU time: the program reports its own CPU
+                    # time at the boundary; what it used since then (by our clock) belongs to the new phase.
+                    now_cpu = self.sample_cpu()
+                    try:
+                        own_now = time.clock_gettime(_cpu_clock(pid))
+                    except OSError:
+                        own_now = last_own
+                    for index, case, when, own in msgs:
+                        if not (first <= index <= n and (current is None or index >= current)):
+                            continue
+                        own = min(max(own, last_own), own_now)
+                        last_own = own
+                        if index != current or case != phase:
+                            cpu_start = now_cpu - (own_now - own)
                             # The program's clock reading is trusted only if it is not in the future.
                             started = min(max(when, started), time.monotonic())
-                        current = index
-                        limit_t = deadline if current >= n else min(deadline, started + timeouts[current])
+                        if index != current:
+                            current = index
+                        phase = case
+                        if current >= n:
+                            cpu_limit, wall_limit = sample_cpu_budget, deadline - started
+                        elif case == REPORTING:
+                            cpu_limit, wall_limit = job["report_cpu"], wall_limits[current]
+                        else:
+                            cpu_limit, wall_limit = cpu_limits[current], wall_limits[current]
             if pidfd in r:
                 status = os.waitpid(pid, 0)[1]
         os.close(pidfd)
@@ -566,9 +744,56 @@ class Server:
             status = os.waitpid(pid, 0)[1]
         self.reap()
         self.reaped.clear()
+        self.cpu_used = cpu_base + cpu
+        self.current_child = None
         if kind is None:
             kind = "done" if current is None or current >= n else "crash"
         return kind, current if current is not None else first, status, wall
+
+
+def _cpu_clock(pid):
+    """The clock id of a process's CPU time (clock_getcpuclockid: CPUCLOCK_SCHED of the whole process)."""
+    return ((~pid) << 3) | 2
+
+
+def _descendants(me):
+    """Every live descendant of ours (children of all our threads, recursively)."""
+    out = []
+    todo = [me]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            out.extend(kids)
+            todo.extend(kids)
+    return out
+
+
+def _ancestors(me):
+    """Our ancestors' pids (never the sample's)."""
+    found = []
+    cur = me
+    for _ in range(64):
+        try:
+            with open(f"/proc/{cur}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        if parent <= 0:
+            break
+        found.append(parent)
+        if parent <= 1:
+            break
+        cur = parent
+    return found
 
 
 def _children(me):
@@ -631,11 +856,17 @@ def main():
     # Warm the modules programs and test preambles import most (an import in a sample would read
     # and execute them again for every program). Module state stays pristine: this process never
     # runs untrusted code, and each sample is a fresh fork (random re-seeds itself after a fork).
+    # One thread per numerical library: a fork keeps only the forking thread, and a sample's CPU time
+    # should be its own work.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
     for name in PRELOAD:
         try:
             __import__(name)
         except Exception:
             pass
+    PRISTINE_BUILTINS.update(builtins.__dict__)
+    snapshot_modules()
     server = Server(cfg, proto_out)
     os.makedirs(server.tmp, exist_ok=True)
     send(proto_out, {"ok": True, "ready": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0],

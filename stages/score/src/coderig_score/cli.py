@@ -31,11 +31,17 @@ def main() -> None:
 @click.option("--generate", "generate_ref", required=True, help="Generate output to score: 'generate/<name>[/<key>]' or its path.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Warm sandboxed workers.  [default: number of cores]")
 @click.option("--shard", default=None, metavar="I/N", help="Score only slice I of N (0-based), e.g. 0/4; merge the slices later.")
-@click.option("--timeout-floor", type=POSITIVE, default=1.0, show_default=True, help="Smallest per-test timeout, seconds.")
-@click.option("--timeout-factor", type=AT_LEAST_1, default=5.0, show_default=True, help="Timeout = max(floor, factor x reference time).")
-@click.option("--timeout-default", type=POSITIVE, default=5.0, show_default=True, help="Per-test timeout when the reference was not timed.")
-@click.option("--timeout-cap", type=POSITIVE, default=120.0, show_default=True, help="Wall-clock cap per sample, seconds.")
-@click.option("--max-timeouts", type=click.IntRange(1), default=3, show_default=True, help="Timed-out tests after which a sample stops.")
+@click.option("--timeout-floor", type=POSITIVE, default=0.1, show_default=True, help="Smallest per-test CPU limit, seconds.")
+@click.option("--timeout-factor", type=AT_LEAST_1, default=5.0, show_default=True,
+              help="CPU limit = max(floor, factor x reference CPU time).")
+@click.option("--timeout-default", type=POSITIVE, default=5.0, show_default=True,
+              help="Per-test CPU limit when the reference was not timed.")
+@click.option("--timeout-cap", type=POSITIVE, default=120.0, show_default=True, help="CPU budget per sample, seconds.")
+@click.option("--wall-floor", type=POSITIVE, default=30.0, show_default=True,
+              help="Smallest wall-clock bound of a test (stops programs that sleep or block), seconds.")
+@click.option("--wall-factor", type=AT_LEAST_1, default=30.0, show_default=True,
+              help="Wall-clock bound = max(wall floor, factor x CPU limit).")
+@click.option("--max-timeouts", type=click.IntRange(1), default=1, show_default=True, help="Timed-out tests after which a sample stops.")
 @click.option("--memory-mb", type=click.IntRange(64), default=2048, show_default=True, help="Address-space limit per process, MiB.")
 @click.option("--output-kb", type=click.IntRange(1), default=64, show_default=True, help="Captured stdout/stderr kept per sample, KiB.")
 @click.option("--sandbox", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
@@ -55,9 +61,9 @@ def main() -> None:
 @runs_option
 @quiet_option
 def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor: float, timeout_factor: float,
-        timeout_default: float, timeout_cap: float, max_timeouts: int, memory_mb: int, output_kb: int, sandbox: str,
-        python: str | None, calibrate: bool, check_references: bool, network_open: bool, unit_size: int, grader_cpu: float,
-        grader_memory_mb: int, as_json: bool, runs: Path, quiet: bool) -> None:
+        timeout_default: float, timeout_cap: float, wall_floor: float, wall_factor: float, max_timeouts: int, memory_mb: int,
+        output_kb: int, sandbox: str, python: str | None, calibrate: bool, check_references: bool, network_open: bool,
+        unit_size: int, grader_cpu: float, grader_memory_mb: int, as_json: bool, runs: Path, quiet: bool) -> None:
     """Score every sample of a generate output: code in the sandbox, one test case at a time; math answers
     with math-verify in a pool of limited grader processes.
 
@@ -70,7 +76,7 @@ def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor
     cfg = build_config(
         ScoreConfig,
         timeouts={"floor_s": timeout_floor, "factor": timeout_factor, "default_s": timeout_default,
-                  "sample_cap_s": timeout_cap, "max_timeouts": max_timeouts},
+                  "sample_cap_s": timeout_cap, "max_timeouts": max_timeouts, "wall_floor_s": wall_floor, "wall_factor": wall_factor},
         limits={"memory_mb": memory_mb, "output_kb": output_kb},
         sandbox=sandbox, calibrate=calibrate or check_references, shard=shard, allow_open_network=network_open, unit_size=unit_size,
         math={"cpu_s": grader_cpu, "memory_mb": grader_memory_mb},

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from coderig_schemas import UsageError
 
 from .isolation import StoreCheck, StoreReachableError, jail_config, landlock_abi, probe_store
+from .timeouts import WALL_FACTOR, WALL_FLOOR_S, wall_for
 
 log = logging.getLogger("coderig.score.sandbox")
 
@@ -411,24 +412,42 @@ def probe_network(worker: Worker) -> NetworkCheck:
     raise SandboxError(f"the network probe printed no result (stderr: {reply['stderr'][-300:]!r})")
 
 
-def make_job(code: str, *, prelude: list[str], tests: list[str], test_timeouts: list[float], prelude_timeout: float,
-             sample_cap: float, limits: Limits, max_timeouts: int = 3, imports: list[str] | None = None) -> dict[str, Any]:
-    """The message a worker runs: imports, candidate code, prelude parts, tests and their time budgets.
+REPORT_CPU_S = 1.0  # CPU limit for writing a failed test's expected and actual values
 
-    In one namespace: each of ``imports``, the candidate code, each prelude part; then each test
-    in a fork of that namespace.
+
+def make_job(code: str, *, prelude: list[str], tests: list[str], test_timeouts: list[float], prelude_timeout: float,
+             sample_cap: float, limits: Limits, max_timeouts: int = 1, imports: list[str] | None = None,
+             entry_point: str | None = None, wall_floor: float = WALL_FLOOR_S, wall_factor: float = WALL_FACTOR,
+             test_totals: list[float] | None = None) -> dict[str, Any]:
+    """The message a worker runs: imports, candidate code, prelude parts, tests and their limits.
+
+    ``test_timeouts``, ``prelude_timeout`` and ``sample_cap`` are CPU seconds of all the sample's
+    processes; each phase also gets the wall-clock bound ``wall_for`` of its CPU limit, and the
+    sample the sum of those (at most ``wall_for(sample_cap)``). A test that announces cases applies
+    its limit to each case; ``test_totals`` then says what all its cases may use together.
     """
-    budget = prelude_timeout + sum(test_timeouts) + 0.05 * len(tests) + 0.5
+    totals = [max(t, w) for t, w in zip(test_timeouts, test_totals or test_timeouts, strict=True)]
+    walls = [wall_for(t, wall_floor, wall_factor) for t in test_timeouts]
+    prelude_wall = wall_for(prelude_timeout, wall_floor, wall_factor)
+    budget = prelude_timeout + sum(totals) + 0.05 * len(tests) + 0.5
     return {
-        "op": "run", "code": code, "imports": imports or [], "prelude": prelude, "tests": tests, "test_timeouts": test_timeouts,
-        "max_timeouts": max_timeouts,
-        "prelude_deadline": prelude_timeout + 0.5, "deadline": min(budget, sample_cap), "sample_cap": sample_cap,
+        "op": "run", "code": code, "entry_point": entry_point, "imports": imports or [], "prelude": prelude, "tests": tests,
+        "test_timeouts": test_timeouts,
+        "test_walls": walls, "max_timeouts": max_timeouts, "prelude_cpu": prelude_timeout, "prelude_wall": prelude_wall,
+        "report_cpu": REPORT_CPU_S, "sample_cpu": min(budget, sample_cap),
+        "deadline": min(prelude_wall + sum(wall_for(t, wall_floor, wall_factor) for t in totals),
+                        wall_for(sample_cap, wall_floor, wall_factor)),
         "output_cap": limits.output_kb * 1024,
         "limits": {
             "memory_bytes": limits.memory_mb * 1024 * 1024, "file_bytes": limits.file_mb * 1024 * 1024,
             "open_files": limits.open_files, "processes": limits.processes,
         },
     }
+
+
+def job_wall_s(job: dict[str, Any]) -> float:
+    """The longest a job can take on its worker (its wall deadline)."""
+    return float(job["deadline"])
 
 
 PIPELINE_DEPTH = 2

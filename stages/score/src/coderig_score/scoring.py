@@ -19,8 +19,8 @@ from coderig_schemas.store import check_name, output_key
 
 from . import __version__, passk
 from .math.pool import GraderLimits
-from .sandbox import Limits, SandboxMode, SandboxSettings, WorkerPool, make_job
-from .timeouts import SampleBudget, TimeoutPolicy, budget_for, measuring_budget
+from .sandbox import Limits, SandboxMode, SandboxSettings, WorkerPool, job_wall_s, make_job
+from .timeouts import CASE_HOOK, SampleBudget, TimeoutPolicy, budget_for, measuring_budget
 from .verdicts import has_code, judge, no_code_result, sandbox_error_result, server_killed_result
 
 log = logging.getLogger("coderig.score")
@@ -92,12 +92,14 @@ def build_job(problem: Problem, code: str, budget: SampleBudget, limits: Limits,
     """The worker message for one program against one problem."""
     return make_job(code, imports=list(problem.test_imports), prelude=[problem.setup_code, problem.test_preamble],
                     tests=[t.code for t in problem.tests], test_timeouts=budget.tests_s,
-                    prelude_timeout=budget.prelude_s, sample_cap=budget.cap_s, limits=limits, max_timeouts=max_timeouts)
+                    prelude_timeout=budget.prelude_s, sample_cap=budget.cap_s, limits=limits, max_timeouts=max_timeouts,
+                    entry_point=problem.entry_point, wall_floor=budget.wall_floor_s, wall_factor=budget.wall_factor,
+                    test_totals=budget.totals_s or None)
 
 
-def host_timeout(budget: SampleBudget) -> float:
+def host_timeout(job: dict[str, Any]) -> float:
     """How long the host waits for a worker's reply before declaring the harness broken."""
-    return min(budget.cap_s, budget.prelude_s + sum(budget.tests_s)) + HOST_SLACK_S
+    return job_wall_s(job) + HOST_SLACK_S
 
 
 def score_items(
@@ -110,7 +112,8 @@ def score_items(
         if not has_code(sample):
             yield key, no_code_result(problem, sample), None
             continue
-        jobs.append((key, build_job(problem, sample.extracted_code, budget, limits, max_timeouts), host_timeout(budget)))
+        job = build_job(problem, sample.extracted_code, budget, limits, max_timeouts)
+        jobs.append((key, job, host_timeout(job)))
     for out in pool.run(jobs):
         problem, sample = by_key[out.key]
         if out.reply is None and out.server_killed:
@@ -134,7 +137,12 @@ def reference_sample(problem: Problem) -> Sample:
 
 def measure_references(pool: WorkerPool, problems: list[Problem], cfg: ScoreConfig,
                        advance: Callable[..., Any] | None = None) -> list[ReferenceTiming]:
-    """Run every reference solution once through the sandbox; per-test timings and verdicts."""
+    """Run every reference solution once through the sandbox; per-test CPU times and verdicts.
+
+    CPU time (of all the reference's processes that were waited for) does not grow with the
+    machine's load the way wall time does, so timings measured on a busy machine stay usable on a
+    quiet one and the other way round.
+    """
     machine = cpu_fingerprint()
     cap = max(cfg.reference_test_timeout_s * 4, cfg.timeouts.sample_cap_s)
     items = [(i, p, reference_sample(p), measuring_budget(p, cfg.reference_test_timeout_s, cap))
@@ -144,13 +152,23 @@ def measure_references(pool: WorkerPool, problems: list[Problem], cfg: ScoreConf
     for key, result, reply in score_items(pool, items, cfg.limits, max_timeouts=1):
         p = problems[key]
         setup = 0.0
+        cpu: dict[str, float] = {}
+        cases: dict[str, float] = {}
         if reply is not None:
-            setup = next((float(r[2]) for r in reply["records"] if r[0] == "prelude"), 0.0)
+            for r in reply["records"]:
+                if r[0] == "prelude" and len(r) > 5:
+                    setup = float(r[5])
+                elif r[0] == "test" and len(r) > 7 and isinstance(r[1], int) and 0 <= r[1] < len(p.tests):
+                    t = p.tests[r[1]]
+                    cpu[t.test_id] = round(float(r[6]), 6)
+                    if CASE_HOOK in t.code:
+                        cases[t.test_id] = round(float(r[7]), 6)
         passed += result.passed
         found[key] = ReferenceTiming(
-            problem_id=p.problem_id, dataset=p.dataset, problem_sha256=problem_sha256(p), verdict=result.verdict,
-            setup_duration_s=round(setup, 6), test_durations_s={o.test_id: o.duration_s for o in result.tests},
-            failing_test_id=result.failing_test_id,
+            problem_id=p.problem_id, dataset=p.dataset, problem_sha256=problem_sha256(p), verdict=result.verdict, clock="cpu",
+            setup_duration_s=round(setup, 6),
+            test_durations_s={o.test_id: cpu.get(o.test_id, o.duration_s) for o in result.tests},
+            case_durations_s=cases, failing_test_id=result.failing_test_id,
             error_message=None if result.passed else f"{result.exception_type or ''}: {result.error_message or ''}".strip(": "),
             machine=machine,
         )
@@ -208,7 +226,7 @@ def ensure_reference_timings(store: RunStore, problems: list[Problem], cfg: Scor
         return ReferenceInfo(None, {}, False)
     dataset = check_name(with_ref[0].dataset)
     config = {
-        "kind": "reference-timings", "dataset": dataset, "machine": cpu_fingerprint(),
+        "kind": "reference-timings", "clock": "cpu", "dataset": dataset, "machine": cpu_fingerprint(),
         "problems_sha256": hash_json([problem_sha256(p) for p in with_ref]),
         "reference_test_timeout_s": cfg.reference_test_timeout_s, "limits": cfg.limits.model_dump(mode="json"),
     }
@@ -243,7 +261,7 @@ def _covering_timings(store: RunStore, name: str, config: dict[str, Any], proble
     The newest output measured on this machine with the same settings that covers every problem
     (same content, by sha256) is used, so a subset (--limit) never measures again.
     """
-    same = {k: config[k] for k in ("machine", "reference_test_timeout_s", "limits")}
+    same = {k: config[k] for k in ("clock", "machine", "reference_test_timeout_s", "limits")}
     wanted = {p.problem_id: problem_sha256(p) for p in problems}
     for out in reversed(store.list_outputs("score", name)):
         if out.manifest.name != name or {k: out.manifest.config.get(k) for k in same} != same:

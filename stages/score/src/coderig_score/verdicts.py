@@ -159,7 +159,9 @@ def judge(problem: Problem, sample: Sample, reply: dict[str, Any], attempts: int
             duration = float(ex[2])
             kind, value = ex[3], ex[4]
             if kind == "timeout":
-                status, msg = TestStatus.TIMEOUT, "the test exceeded its time limit"
+                status, msg = TestStatus.TIMEOUT, "the test exceeded its CPU time limit"
+            elif kind == "wall":
+                status, msg = TestStatus.TIMEOUT, "the test exceeded its wall-clock limit (it slept or blocked)"
             elif kind == "signal" and value == signal.SIGXCPU:
                 status, msg = TestStatus.TIMEOUT, f"killed by {_signal_name(value)} (CPU time limit)"
             elif kind == "signal":

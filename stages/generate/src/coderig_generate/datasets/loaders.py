@@ -79,12 +79,83 @@ class _Slice(ast.NodeTransformer):
         return node
 
 
+#: EvalPlus 0.3.1's output comparison (``evalplus.eval.unsafe_execute``), written anew: equal outputs pass;
+#: otherwise, when the expected value is a float (or a non-empty list/tuple of floats) or the task has
+#: an atol, the output must have the expected type, the expected length, and be close (rtol 1e-7). A
+#: failure names the input. Flat numbers are compared without numpy (np.allclose's rule), so a program
+#: cannot reach the comparison through a patched numpy; other shapes use np.allclose as EvalPlus does.
+#: ``__coderig_case__`` starts a case: coderig holds each input to its own time limit (elsewhere a no-op).
+PLUS_CHECK = """
+try:
+    __coderig_case__
+except NameError:
+    def __coderig_case__(i):
+        pass
+
+
+def _plus_is_floats(x):
+    if isinstance(x, float):
+        return True
+    if isinstance(x, (list, tuple)) and x:
+        return all(isinstance(i, float) for i in x)
+    if isinstance(x, np.ndarray):
+        return x.dtype == np.float64 or x.dtype == np.float32
+    return False
+
+
+def _plus_close(out, exp, atol):
+    nums = (int, float)
+    if type(out) in nums and type(exp) in nums:
+        return out == exp or (out - out == 0 and exp - exp == 0 and abs(out - exp) <= atol + 1e-07 * abs(exp))
+    if isinstance(exp, (list, tuple)) and all(type(x) in nums for x in out) and all(type(x) in nums for x in exp):
+        return all(_plus_close(x, y, atol) for x, y in zip(out, exp))
+    return bool(np.allclose(out, exp, rtol=1e-07, atol=atol))
+
+
+def _plus_show(x):
+    s = repr(x)
+    return s if len(s) <= 300 else s[:300] + '...'
+
+
+def _plus_assert(i, inp, out, exp, atol):
+    exact_match = out == exp
+    if atol == 0 and _plus_is_floats(exp):
+        atol = 1e-06
+    if not exact_match and atol != 0:
+        ok = type(out) == type(exp) and (not isinstance(exp, (list, tuple)) or len(out) == len(exp)) and _plus_close(out, exp, atol)
+    else:
+        ok = exact_match
+    if not ok:
+        raise AssertionError('input %d: %s: expected %s, got %s' % (i, _plus_show(inp), _plus_show(exp), _plus_show(out)))
+"""
+
+
+class _PlusBody(ast.NodeTransformer):
+    """The loop body with EvalPlus's comparison: assertion(out, exp, atol) -> _plus_assert(i, inp, ...)."""
+
+    def __init__(self, index: str, inp: str) -> None:
+        self.index, self.inp = index, inp
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "assertion" and len(node.args) == 3 and not node.keywords:
+            return ast.Call(func=ast.Name("_plus_assert", ast.Load()),
+                            args=[ast.Name(self.index, ast.Load()), ast.Name(self.inp, ast.Load()), *node.args], keywords=[])
+        return node
+
+    def visit_Assert(self, node: ast.Assert) -> ast.AST:
+        # Any other check (HumanEval/32's oracle) fails naming its input too.
+        msg = ast.parse(f"'input %d: %s' % ({self.index}, _plus_show({self.inp}))", mode="eval").body
+        return ast.Assert(test=node.test, msg=msg)
+
+
 def _plus_chunks(test: str, entry: str) -> tuple[str, list[TestCase]] | None:
     """Split an OriginFmt HumanEval+ check (inputs/results literals + one loop) into chunks of inputs.
 
-    The literals go into the preamble once; each test case runs the original loop over a slice
-    ``inputs[a:b]`` (and ``results[a:b]``), with ``enumerate`` starting at a. Returns None when the
-    check has another shape (then the generic split applies).
+    The literals go into the preamble once, with EvalPlus's comparison (``PLUS_CHECK``); each test
+    case runs the loop over a slice ``inputs[a:b]`` (and ``results[a:b]``), with ``enumerate``
+    starting at a, each input announced as a case of its own (its own time limit) and compared as
+    EvalPlus compares it. Returns None when the check has another shape (then the generic split applies).
     """
     tree = ast.parse(test)
     checks = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
@@ -109,11 +180,23 @@ def _plus_chunks(test: str, entry: str) -> tuple[str, list[TestCase]] | None:
     if not (isinstance(iter_node, ast.Call) and isinstance(iter_node.func, ast.Name) and iter_node.func.id == "enumerate"
             and len(iter_node.args) == 1 and not iter_node.keywords):
         return None
+    target = loop.target
+    if not (isinstance(target, ast.Tuple) and len(target.elts) == 2 and isinstance(target.elts[0], ast.Name)):
+        return None
+    second = target.elts[1]
+    inp = second.id if isinstance(second, ast.Name) else (
+        second.elts[0].id if isinstance(second, ast.Tuple) and second.elts and isinstance(second.elts[0], ast.Name) else None)
+    if inp is None:
+        return None
+    index = target.elts[0].id
     src = Source(test)
     preamble = [src.statement(n) for n in tree.body if n is not check]
+    preamble.append(PLUS_CHECK.strip("\n"))
     preamble += [src.statement(st) for st in lits]
     preamble.append(f"{param} = {entry}")
-    body = "\n".join(src.statement(st) for st in loop.body)
+    transformer = _PlusBody(index, inp)
+    body_nodes = [ast.fix_missing_locations(transformer.visit(copy.deepcopy(st))) for st in loop.body]
+    body = "\n".join([f"__coderig_case__({index})", *(ast.unparse(st) for st in body_nodes)])
     per = -(-size // PLUS_MAX_CHUNKS)
     tests: list[TestCase] = []
     for lo in range(0, size, per):
