@@ -266,7 +266,8 @@ def test_every_task_type_has_a_primary_metric() -> None:
 
 # Fields each current model added after version 1: a version 1 record is the current one without them.
 _ADDED_SINCE_V1 = {"problem": ("task_type", "grading"), "sample": (),
-                   "score_result": ("task_type", "answer", "loose_passed", "loose_tests_passed"), "reference_timing": ()}
+                   "score_result": ("task_type", "answer", "loose_passed", "loose_tests_passed"),
+                   "reference_timing": ("clock", "case_durations_s")}
 
 
 def _as_v1(doc: dict[str, Any], name: str) -> dict[str, Any]:
