@@ -3,7 +3,8 @@
 # loaded once (coderig-generate runs all model x dataset x seed combinations in one invocation), then
 # score, one comparison analysis for the whole category, and the exports.
 # Inputs (environment): CATEGORY PRESET SEEDS N TEMPERATURE TOP_P MAX_TOKENS MAX_MODEL_LEN LIMIT SYSTEM_PROMPT
-# CHAT_TEMPLATE DRY_RUN CATEGORIES_FILE.
+# CHAT_TEMPLATE DRY_RUN CATEGORIES_FILE, and MODEL (comma-separated) to run the category's datasets with
+# other models than its own (e.g. MODEL=reference or MODEL=tiny-random LIMIT=2 on a machine without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -17,6 +18,7 @@ CATEGORIES_FILE=${CATEGORIES_FILE:-stages/generate/src/coderig_generate/registry
 
 # The category's models and datasets, from the registry file (data, not code).
 capture_lines members "$BIN/python" - "$CATEGORIES_FILE" "$CATEGORY" <<'PY'
+import os
 import sys
 import yaml
 path, name = sys.argv[1], sys.argv[2]
@@ -24,7 +26,8 @@ cats = (yaml.safe_load(open(path)) or {}).get("categories", {})
 if name not in cats:
     print(f"{path}:1: unknown category {name!r}; known: {', '.join(sorted(cats))}", file=sys.stderr)
     sys.exit(2)  # a usage error, as the README's exit-code table says
-for m in cats[name]["models"]:
+override = [m for m in os.environ.get("MODEL", "").split(",") if m.strip()]
+for m in override or cats[name]["models"]:
     print("--model", m, sep="\n")
 for d in cats[name]["datasets"]:
     print("--dataset", d, sep="\n")

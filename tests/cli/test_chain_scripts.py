@@ -127,6 +127,16 @@ def test_run_category_dry_run_only_plans(tree: Path) -> None:
         assert f"--model {m} " in calls[0]
 
 
+def test_run_category_model_override_keeps_the_datasets(tree: Path) -> None:
+    # MODEL replaces the category's models (a machine without a GPU runs the category's datasets on reference)
+    r, calls = _run(tree, "run_category.sh", CATEGORY="coding_specialists", MODEL="reference,tiny-random", DRY_RUN="1",
+                    STUB_OUT_coderig_generate="{}\n")
+    assert r.returncode == 0, r.stderr
+    assert "--model reference --model tiny-random " in calls[0] and "qwen3_8b" not in calls[0]
+    for d in ("humaneval", "mbpp", "humaneval_plus", "leetcode_hard", "bfcl_simple", "math500", "ifeval"):
+        assert f"--dataset {d} " in calls[0]
+
+
 @pytest.mark.parametrize(("script", "var"), [("run_chain.sh", "MODEL"), ("run_category.sh", "CATEGORY")])
 def test_a_missing_required_variable_is_a_usage_error(tree: Path, script: str, var: str) -> None:
     r, calls = _run(tree, script)

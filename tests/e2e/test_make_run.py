@@ -210,3 +210,15 @@ def test_make_run_tiny_random_on_ifeval_and_bfcl(run_store: Path) -> None:
         "prompt_level_strict_accuracy", "inst_level_strict_accuracy", "prompt_level_loose_accuracy", "inst_level_loose_accuracy"}
     assert bfcl.manifest.stats["samples"] == 3 and "ifeval" not in bfcl.manifest.stats
     assert "sandbox" not in ifeval.manifest.stats and "sandbox" not in bfcl.manifest.stats  # nothing was executed
+
+
+def test_category_coding_specialists_runs_all_seven_datasets_offline(run_store: Path) -> None:
+    # Issue 12: the category's 7 datasets (four task types) end to end with the replay engine, one comparison.
+    r = _make("category", run_store, CATEGORY="coding_specialists", MODEL="reference", LIMIT="2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _check_chain(run_store)
+    analysis = Path(r.stdout.split()[-3])
+    comparison = json.loads((analysis / "comparison.json").read_text())
+    assert set(comparison["datasets"]) == {"humaneval", "mbpp", "humaneval_plus", "leetcode_hard", "bfcl_simple", "math500", "ifeval"}
+    rates = {c["dataset"]: c["pass_rate"]["estimate"] for c in comparison["cells"]}
+    assert rates["ifeval"] == 0.0 and rates["bfcl_simple"] == rates["math500"] == rates["humaneval"] == 1.0

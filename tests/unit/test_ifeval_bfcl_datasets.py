@@ -151,3 +151,22 @@ def test_plan_summary_counts_tasks_models_datasets() -> None:
     assert lines[1] == "  model a: preset none; 1 GPU(s); weights size unknown"
     assert lines[2] == "  model b: engine openai (no local GPU)"
     assert lines[3] == "  dataset x: code; 3 prompts, 3 samples per seed per model"
+
+
+def test_reference_replay_of_ifeval_answers_empty_and_scores_no_answer(shared_data: Path, run_store: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # IFEval has no gold responses: MODEL=reference still runs the chain (a category mixing datasets needs it)
+    from click.testing import CliRunner
+
+    from coderig_generate.cli import main as generate_main
+    from coderig_schemas import RunStore, Sample
+    from coderig_schemas.layout import PROBLEMS, SAMPLES
+
+    monkeypatch.setenv("CODERIG_DATA_DIR", str(shared_data))
+    r = CliRunner().invoke(generate_main, ["run", "--model", "reference", "--dataset", "ifeval", "--limit", "2", "--quiet"])
+    assert r.exit_code == 0, r.output
+    out = RunStore(run_store).resolve(r.stdout.strip().splitlines()[-1])
+    samples = list(out.records(SAMPLES, Sample))
+    problems = {p.problem_id: p for p in out.records(PROBLEMS, Problem)}
+    assert [s.raw_response for s in samples] == ["", ""]
+    assert {score_ifeval(problems[s.problem_id], s).verdict for s in samples} == {Verdict.NO_ANSWER}

@@ -16,6 +16,7 @@ Accepted lines (one JSON object each; the first matching key wins):
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from coderig_schemas.io import format_validation_error
 
 from ..config import GenerateConfig
 from .base import GenOutput, GenRequest, ProgressFn
+
+log = logging.getLogger("coderig.generate")
 
 _ID_KEYS = ("problem_id", "task_id", "mbpp_id")
 _TEXT_KEYS = (("raw_response", None), ("response", None), ("completion", "completion"), ("code", "verbatim"))
@@ -116,14 +119,18 @@ class ReplayEngine:
         if not self.reference:
             assert self.path is not None  # GenerateConfig requires replay_file unless model == reference
             self.answers = read_answers(self.path, problems)
+        else:
+            missing = sorted({p.dataset for p in problems if p.reference_solution is None})
+            if missing:
+                # IFEval has no gold responses: the chain still runs end to end, every such sample is no_answer
+                log.warning("%s: no reference solutions (the dataset has no gold answers); replayed as empty answers, "
+                            "which score as no_answer", ", ".join(missing))
         self.calls = 0
 
     def _pick(self, problem_id: str, seed: int | None, n: int) -> list[_Answer]:
         if self.reference:
             ref = self.problems[problem_id].reference_solution
-            if ref is None:
-                raise InvalidInputError(f"{problem_id}: the dataset has no reference solution", hint="replay a file instead")
-            return [_Answer(ref, "verbatim", i, seed, "reference") for i in range(n)]
+            return [_Answer(ref or "", "verbatim", i, seed, "reference") for i in range(n)]
         pool = self.answers.get(problem_id, [])
         seeded = [a for a in pool if a.seed == seed]
         if seeded:
