@@ -46,7 +46,8 @@ RESULT_HEADERS: tuple[tuple[str, float], ...] = (
     ("run", 36), ("model", 22), ("dataset", 14), ("split", 10), ("problem_id", 22), ("sample_id", 26), ("sample_index", 8),
     ("seed", 8), ("difficulty", 10), ("verdict", 20), ("passed", 8), ("tests_passed", 8), ("tests_total", 8),
     ("visible_passed", 8), ("visible_total", 8), ("hidden_passed", 8), ("hidden_total", 8), ("exception_type", 20),
-    ("error_message", 50), ("failing_test_id", 12), ("duration_s", 10), ("code", 90),
+    ("error_message", 50), ("failing_test_id", 12), ("duration_s", 10), ("task_type", 14), ("answer", 30), ("gold", 30),
+    ("loose_passed", 8), ("loose_tests_passed", 8), ("code", 90),
 )
 SUMMARY_HEADERS: tuple[tuple[str, float], ...] = (
     ("model", 22), ("dataset", 14), ("difficulty", 10), ("runs", 8), ("samples", 10), ("passed", 10), ("pass_rate", 10),
@@ -226,6 +227,10 @@ class WorkbookWriter:
             label.name, r.model_name, r.dataset, r.split, r.problem_id, r.sample_id, r.sample_index, r.seed, difficulty, verdict,
             r.passed, r.tests_passed, r.tests_total, r.visible_passed, r.visible_total, r.hidden_passed, r.hidden_total,
             r.exception_type, r.error_message, r.failing_test_id, r.duration_s,
+            # Non-code task types: the extracted answer and the gold (math: the final answer; BFCL: the decoded
+            # calls and the possible answers, as JSON) and IFEval's loose verdicts; empty for code.
+            r.task_type.value, None if r.answer is None else r.answer.extracted, None if r.answer is None else r.answer.gold,
+            r.loose_passed, r.loose_tests_passed,
         ]
         ws = self.results
         cells = [self._value(ws, v) for v in values]
