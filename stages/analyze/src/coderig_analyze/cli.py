@@ -93,8 +93,9 @@ def run(refs: tuple[str, ...], category: str | None, categories_file: Path | Non
 
         cat = resolve_category(categories_file, category)
         cfg = build_config(
-            AnalyzeConfig, refs=refs, category=category, category_label=None if category else category_label, category_models=tuple(cat.models) if cat else (),
-            category_datasets=tuple(cat.datasets) if cat else (), name=name or category or "analysis",
+            AnalyzeConfig, refs=refs, category=category, category_label=None if category else category_label,
+            category_models=tuple(cat.models) if cat else (), category_datasets=tuple(cat.datasets) if cat else (),
+            name=name or category or "analysis",
             bootstrap=bootstrap, seed=seed, level=level, html=html, charts=not no_charts,
         )
         out = run_analysis(RunStore(runs), cfg, quiet)

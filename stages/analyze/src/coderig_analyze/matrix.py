@@ -10,14 +10,14 @@ from .intervals import t_interval, wilson
 from .metrics import primary_metric, task_type_of
 
 
-def _labels(runs: pd.DataFrame, config_ids: set[str]) -> dict[str, object]:
-    """presets, task_types and metrics of a matrix, from the runs of its cells' configurations."""
-    chosen = runs[runs["config_id"].isin(config_ids)] if len(runs) else runs
-    presets = sorted({str(p) for p in chosen["preset"] if isinstance(p, str)}) if "preset" in chosen else []
-    types = {}
-    for dataset, group in chosen.groupby("dataset", sort=True) if len(chosen) else ():
-        values = group["task_type"].dropna() if "task_type" in group else pd.Series(dtype=object)
-        types[str(dataset)] = task_type_of(values.iloc[0] if len(values) else None)
+def _labels(cells: pd.DataFrame, runs: pd.DataFrame) -> dict[str, object]:
+    """presets, task_types and metrics of a matrix: from the runs of its cells' configurations (cells: dataset, config_id)."""
+    chosen = runs[runs["config_id"].isin(set(cells["config_id"]))]
+    presets = sorted({p for p in chosen["preset"] if isinstance(p, str)}) if "preset" in chosen else []
+    kinds = dict(zip(chosen["config_id"], chosen["task_type"], strict=True)) if "task_type" in chosen else {}
+    types: dict[str, object] = {}
+    for dataset, config_id in sorted(zip(cells["dataset"], cells["config_id"], strict=True)):
+        types.setdefault(str(dataset), task_type_of(kinds.get(config_id)))  # runs without a problems file: code
     return {"presets": presets, "task_types": types, "metrics": {d: primary_metric(t) for d, t in types.items()}}
 
 
@@ -46,7 +46,7 @@ def comparison_matrix(
     frame = pd.DataFrame(cells)
     if frame.empty:
         return ComparisonMatrix(category=category, models=[], datasets=[], cells=[], mean_rank={}, missing=missing)
-    labels = _labels(runs, set(frame["config_id"]))
+    labels = _labels(frame, runs)
     frame["estimate"] = [c.estimate for c in frame["pass_rate"]]
     frame["rank"] = frame.groupby("dataset")["estimate"].rank(method="min", ascending=False).astype(int)
     mean_rank = frame.groupby("model_name")["rank"].mean()

@@ -6,7 +6,6 @@ import pandas as pd
 
 from coderig_schemas import Verdict
 
-
 #: Result columns whose first-sample values are kept per problem when present (first_<column>).
 CHECK_COLUMNS = ["tests_passed", "tests_total", "loose_passed", "loose_tests_passed"]
 

@@ -19,7 +19,6 @@ from .passk import pass_at_k_matrix
 from .problems import problem_outcomes
 from .verdicts import VERDICTS, counts_by, distribution, exception_counts, throughput, verdict_table
 
-
 #: Columns of metrics.csv after the run's keys.
 METRIC_COLUMNS = ["task_type", "metric", "primary", "estimate", "low", "high", "method"]
 METRIC_COLUMNS_WITH_RUN = ["run", *METRIC_COLUMNS]
