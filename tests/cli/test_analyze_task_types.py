@@ -164,9 +164,10 @@ def test_workbook_rows_of_ifeval_and_bfcl_samples(mixed: dict[str, PublishedOutp
     assert (loose_only["passed"], loose_only["loose_passed"], loose_only["tests_passed"], loose_only["loose_tests_passed"],
             loose_only["tests_total"]) == (False, True, 1, 2, 2)
     assert loose_only["error_message"] == "instruction not followed: punctuation:no_comma"
+    assert loose_only["gold"] == "punctuation:no_comma, length_constraints:number_words" and loose_only["answer"] is None
     assert loose_only["code"] == IFEVAL_RESPONSES["alpha"][2]  # the response itself, not an (empty) extracted code
     call = got[("toyfc", "fc1")]
-    assert call["task_type"] == "function_calling" and call["passed"] is True
+    assert call["task_type"] == "function_calling" and call["passed"] is True and call["loose_tests_passed"] is None
     assert json.loads(call["answer"]) and "Maroon 5" in call["answer"] and "Taylor Swift" in call["gold"]
     assert call["code"] == BFCL_CALLS["alpha"][1] and call["loose_passed"] is None
     code = got[("toy", "p0")]
