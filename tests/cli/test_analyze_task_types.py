@@ -188,3 +188,14 @@ def test_version_1_documents_read_as_version_2() -> None:
         Analysis.model_validate({**v1, "metrics": []})
     with pytest.raises(ValueError, match="presets: not a field of a version 1 ComparisonMatrix"):
         ComparisonMatrix.model_validate({**v1["matrix"], "presets": ["balanced"]})
+
+
+def test_category_and_another_category_label_is_a_usage_error(mixed: dict[str, PublishedOutput], tmp_path: Path) -> None:
+    cats = tmp_path / "categories.yaml"
+    cats.write_text("categories: {spec: {models: [alpha], datasets: [toyif]}}\n")
+    r = CliRunner().invoke(analyze_main, ["run", "--category", "spec", "--categories-file", str(cats), "--category-label", "other"])
+    assert r.exit_code == 2 and "name two categories" in r.stderr
+    same = CliRunner().invoke(analyze_main, ["run", "--category", "spec", "--categories-file", str(cats), "--category-label", "spec",
+                                             *FAST])
+    assert same.exit_code == 0, same.stderr
+    assert ComparisonMatrix.model_validate_json((Path(same.stdout.strip()) / "comparison.json").read_text()).category == "spec"
