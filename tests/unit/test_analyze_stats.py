@@ -226,4 +226,5 @@ def test_matrix_ranks_ties_and_markdown() -> None:
     assert ranks == {("a", "x"): 1, ("b", "x"): 1, ("c", "x"): 3, ("c", "y"): 1}  # ties share the better rank
     assert m.mean_rank == {"a": 1.0, "b": 1.0, "c": 2.0} and m.models == ["a", "b", "c"] and m.datasets == ["x", "y"]
     text = matrix_markdown(m)
-    assert "| a | 50.0% [23.7%, 76.3%] (#1) | — | 1.00 |" in text  # Wilson 5/10
+    assert "| a | pass@1 50.0% [23.7%, 76.3%] (#1) | — | 1.00 |" in text  # Wilson 5/10; runs without a task type: code
+    assert m.metrics == {"x": "pass@1", "y": "pass@1"} and m.presets == []

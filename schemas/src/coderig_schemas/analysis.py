@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from ._base import Record
+from ._base import Record, upgrade_record
+from .tasks import TaskType
 
-ANALYSIS_SCHEMA_VERSION = 1
+#: Version 2 of ``Analysis`` added ``metrics`` (every run's task-type metrics with CIs); version 2 of
+#: ``ComparisonMatrix`` added ``presets``, ``task_types`` and ``metrics`` (the metric each dataset's cells
+#: hold). A version 1 document reads as version 2 with those empty.
+ANALYSIS_SCHEMA_VERSION = 2
+COMPARISON_MATRIX_SCHEMA_VERSION = 2
 
 
 class Interval(Record):
@@ -145,10 +150,23 @@ class MatrixCell(Record):
 
 
 class ComparisonMatrix(Record):
-    """Model x dataset comparison, e.g. of a category such as 'coding_specialists'."""
+    """Model x dataset comparison, e.g. of a category such as 'coding_specialists'.
 
-    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    Datasets of different task types share one matrix: every cell holds the share of problems whose
+    first sample passed, named by its dataset's task type (``metrics``: pass@1 for code, accuracy for
+    math and function calling, prompt-level strict accuracy for instruction following).
+    """
+
+    schema_version: Literal[2] = Field(default=2, description="Version of this record's shape.")
     category: str | None = Field(description="Category the models and datasets came from, if any.")
+    presets: list[str] = Field(default_factory=list, description=(
+        "Generation presets of the runs in the matrix, sorted (one for a category run); empty when the "
+        "generate outputs name none, and in version 1 documents."))
+    task_types: dict[str, TaskType] = Field(default_factory=dict, description=(
+        "Dataset -> task type of its problems (empty in version 1 documents)."))
+    metrics: dict[str, str] = Field(default_factory=dict, description=(
+        "Dataset -> name of the metric its cells hold (coderig_schemas.tasks.PRIMARY_METRIC of its task type; "
+        "empty in version 1 documents)."))
     models: list[str] = Field(description="Models, best mean rank first.")
     datasets: list[str] = Field(description="Datasets, sorted.")
     cells: list[MatrixCell] = Field(description="One cell per model and dataset that has runs.")
@@ -163,8 +181,14 @@ class ComparisonMatrix(Record):
                        pass_rate=Interval(estimate=e, low=e - 0.1, high=e + 0.1, method="wilson"))
             for m, r, e in (("a", 1, 0.7), ("b", 2, 0.3))
         ]
-        return cls(category="demo", models=["a", "b"], datasets=["mbpp"], cells=cells, mean_rank={"a": 1.0, "b": 2.0},
-                   missing=["b on humaneval"])
+        return cls(category="demo", presets=["balanced"], task_types={"mbpp": TaskType.CODE}, metrics={"mbpp": "pass@1"},
+                   models=["a", "b"], datasets=["mbpp"], cells=cells, mean_rank={"a": 1.0, "b": 2.0}, missing=["b on humaneval"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_older_versions(cls, data: Any) -> Any:
+        return upgrade_record(data, model="ComparisonMatrix", current=COMPARISON_MATRIX_SCHEMA_VERSION,
+                              added={1: frozenset({"presets", "task_types", "metrics"})})
 
 
 class PairedComparison(Record):
@@ -197,6 +221,27 @@ class PairedComparison(Record):
         )
 
 
+class RunMetrics(Record):
+    """A run's metrics as its task type defines them, each with a confidence interval.
+
+    Every run has its primary metric (``metric``: the share of problems whose first sample passed,
+    under its task type's name). Instruction following (IFEval) adds the four standard numbers:
+    prompt-level and instruction-level accuracy, strict and loose, read from the score results'
+    ``passed``/``tests_passed`` (strict) and ``loose_passed``/``loose_tests_passed`` (loose).
+    """
+
+    run_ref: str = Field(description="Score output ('score/<name>/<key>').")
+    model_name: str = Field(description="Model.")
+    dataset: str = Field(description="Dataset.")
+    seed: int | None = Field(default=None, description="Seed of the run.")
+    task_type: TaskType = Field(description="Task type of the run's problems.")
+    metric: str = Field(description="Name of the primary metric (coderig_schemas.tasks.PRIMARY_METRIC).")
+    values: dict[str, Interval] = Field(description=(
+        "Metric name -> estimate with CI: the primary metric (Wilson), and for instruction following "
+        "prompt_level_strict_accuracy, prompt_level_loose_accuracy (Wilson over prompts), "
+        "inst_level_strict_accuracy, inst_level_loose_accuracy (bootstrap over prompts)."))
+
+
 class ProblemSummary(Record):
     """Empirical difficulty of a dataset's problems across every analyzed run."""
 
@@ -223,13 +268,15 @@ class InputIssue(Record):
 class Analysis(Record):
     """The analysis.json document of a published analysis."""
 
-    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    schema_version: Literal[2] = Field(default=2, description="Version of this record's shape.")
     name: str = Field(description="Name of the analysis output.")
     category: str | None = Field(description="Category analyzed, if one was named.")
     level: float = Field(gt=0, lt=1, description="Confidence level of every interval.")
     bootstrap: int = Field(ge=1, description="Bootstrap replicates.")
     seed: int = Field(description="Seed of the bootstrap generator.")
     runs: list[RunAnalysis] = Field(description="One entry per score output analyzed.")
+    metrics: list[RunMetrics] = Field(default_factory=list, description=(
+        "Per run (same order as runs): its task type's metrics with CIs (empty in version 1 documents)."))
     seed_analysis: list[SeedGroup] = Field(description="Spread across seeds, per configuration.")
     config_analysis: list[ConfigEffect] = Field(description="Pass rate by configuration factor.")
     matrix: ComparisonMatrix = Field(description="Model x dataset comparison with ranks.")
@@ -260,6 +307,8 @@ class Analysis(Record):
         )
         return cls(
             name="demo", category="demo", level=0.95, bootstrap=1000, seed=0, runs=[run],
+            metrics=[RunMetrics(run_ref=summary.run_ref, model_name="a", dataset="mbpp", seed=0, task_type=TaskType.CODE,
+                                metric="pass@1", values={"pass@1": ci})],
             seed_analysis=[SeedGroup(config=config.model_copy(update={"seed": None}), seeds=[0, 1], runs=2, mean=0.5,
                                      std=0.1, min=0.4, max=0.6, ci=Interval(estimate=0.5, low=0.0, high=1.0, method="t"))],
             config_analysis=[ConfigEffect(factor="temperature", value="0.2", model_name="a", dataset="mbpp", runs=2,
@@ -269,3 +318,8 @@ class Analysis(Record):
                                      never_solved=["mbpp/2"], always_solved=[])],
             issues=[InputIssue(kind="unscored", ref="generate/c__mbpp__s0/0123456789abcdef", message="not scored yet")],
         )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_older_versions(cls, data: Any) -> Any:
+        return upgrade_record(data, model="Analysis", current=ANALYSIS_SCHEMA_VERSION, added={1: frozenset({"metrics"})})

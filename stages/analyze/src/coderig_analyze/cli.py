@@ -57,6 +57,9 @@ def _stats_options(f: F) -> F:
 @click.option("--category", help="Analyze every score output of a category's models x datasets.")
 @click.option("--categories-file", type=click.Path(dir_okay=False, path_type=Path), envvar="CODERIG_CATEGORIES",
               show_envvar=True, help="YAML file {categories: {NAME: {models: [...], datasets: [...]}}}.")
+@click.option("--category-label", metavar="NAME", help=(
+    "Name the category these REFS are a run of, in comparison.json, analysis.json and the report, without "
+    "selecting anything by it (what `make category` passes)."))
 @click.option("--name", callback=_output_name, help="Name of the analysis output [default: the category, else 'analysis'].")
 @_stats_options
 @click.option("--html", is_flag=True, help="Also write a self-contained report.html.")
@@ -64,7 +67,8 @@ def _stats_options(f: F) -> F:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of the output path.")
 @runs_option
 @quiet_option
-def run(refs: tuple[str, ...], category: str | None, categories_file: Path | None, name: str | None, bootstrap: int, seed: int,
+def run(refs: tuple[str, ...], category: str | None, categories_file: Path | None, category_label: str | None, name: str | None,
+        bootstrap: int, seed: int,
         level: float, html: bool, no_charts: bool, as_json: bool, runs: Path, quiet: bool) -> None:
     """Analyze score outputs and publish analysis.json, CSVs, report.md and charts.
 
@@ -78,6 +82,8 @@ def run(refs: tuple[str, ...], category: str | None, categories_file: Path | Non
                                "e.g. the generate stage's registry/categories.yaml")
     if name is None and category is not None and _name_problem(category) is not None:
         raise click.UsageError(f"--category {category!r} cannot name the output (letters, digits and '._+=-' only); pass --name NAME")
+    if category is not None and category_label is not None and category != category_label:
+        raise click.UsageError(f"--category {category} and --category-label {category_label} name two categories; pass one")
     setup_logging(quiet)
 
     def body() -> None:
@@ -87,8 +93,9 @@ def run(refs: tuple[str, ...], category: str | None, categories_file: Path | Non
 
         cat = resolve_category(categories_file, category)
         cfg = build_config(
-            AnalyzeConfig, refs=refs, category=category, category_models=tuple(cat.models) if cat else (),
-            category_datasets=tuple(cat.datasets) if cat else (), name=name or category or "analysis",
+            AnalyzeConfig, refs=refs, category=category, category_label=None if category else category_label,
+            category_models=tuple(cat.models) if cat else (), category_datasets=tuple(cat.datasets) if cat else (),
+            name=name or category or "analysis",
             bootstrap=bootstrap, seed=seed, level=level, html=html, charts=not no_charts,
         )
         out = run_analysis(RunStore(runs), cfg, quiet)

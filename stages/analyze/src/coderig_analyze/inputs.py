@@ -32,6 +32,8 @@ log = logging.getLogger("coderig.analyze")
 
 RESULT_COLUMNS = [
     "sample_id", "problem_id", "split", "sample_index", "verdict", "passed", "exception_type", "difficulty",
+    # per-check counts and IFEval's loose variant (null for other task types): instruction-level and loose metrics
+    "tests_passed", "tests_total", "loose_passed", "loose_tests_passed",
 ]
 SAMPLE_COLUMNS = [
     "sample_id", "extraction_method", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s",
@@ -240,7 +242,8 @@ RUN_SCHEMA = pa.schema([
     ("passed", pa.bool_()), ("exception_type", pa.string()), ("difficulty", pa.string()), ("line", pa.int64()),
     ("extraction_method", pa.string()), ("finish_reason", pa.string()), ("prompt_tokens", pa.int64()),
     ("completion_tokens", pa.int64()), ("latency_s", pa.float64()), ("sample_line", pa.int64()),
-    ("response_chars", pa.int64()),
+    ("response_chars", pa.int64()), ("tests_passed", pa.int64()), ("tests_total", pa.int64()),
+    ("loose_passed", pa.bool_()), ("loose_tests_passed", pa.int64()),
 ])
 
 

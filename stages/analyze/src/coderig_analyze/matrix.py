@@ -7,6 +7,18 @@ import pandas as pd
 from coderig_schemas.analysis import ComparisonMatrix, Interval, MatrixCell
 
 from .intervals import t_interval, wilson
+from .metrics import primary_metric, task_type_of
+
+
+def _labels(cells: pd.DataFrame, runs: pd.DataFrame) -> dict[str, object]:
+    """presets, task_types and metrics of a matrix: from the runs of its cells' configurations (cells: dataset, config_id)."""
+    chosen = runs[runs["config_id"].isin(set(cells["config_id"]))]
+    presets = sorted({p for p in chosen["preset"] if isinstance(p, str)}) if "preset" in chosen else []
+    kinds = dict(zip(chosen["config_id"], chosen["task_type"], strict=True)) if "task_type" in chosen else {}
+    types: dict[str, object] = {}
+    for dataset, config_id in sorted(zip(cells["dataset"], cells["config_id"], strict=True)):
+        types.setdefault(str(dataset), task_type_of(kinds.get(config_id)))  # runs without a problems file: code
+    return {"presets": presets, "task_types": types, "metrics": {d: primary_metric(t) for d, t in types.items()}}
 
 
 def comparison_matrix(
@@ -15,7 +27,8 @@ def comparison_matrix(
     """Cells from each model's best configuration per dataset; ranks within each dataset.
 
     best: best_configs(...) rows; runs: one row per run (config_id, pass_rate, passed_problems,
-    total_problems). A cell of one run gets a Wilson interval, of several seeds a t interval.
+    total_problems; optional preset and task_type). A cell of one run gets a Wilson interval, of several
+    seeds a t interval. Each dataset's cells hold its task type's primary metric (named in ``metrics``).
     """
     cells = []
     for _, b in best.iterrows():
@@ -33,29 +46,46 @@ def comparison_matrix(
     frame = pd.DataFrame(cells)
     if frame.empty:
         return ComparisonMatrix(category=category, models=[], datasets=[], cells=[], mean_rank={}, missing=missing)
+    labels = _labels(frame, runs)
     frame["estimate"] = [c.estimate for c in frame["pass_rate"]]
     frame["rank"] = frame.groupby("dataset")["estimate"].rank(method="min", ascending=False).astype(int)
     mean_rank = frame.groupby("model_name")["rank"].mean()
     models = sorted(mean_rank.index, key=lambda m: (mean_rank[m], m))
     out = [MatrixCell(model_name=r.model_name, dataset=r.dataset, config_id=r.config_id, runs=r.runs, pass_rate=r.pass_rate, rank=r.rank)
            for r in frame.sort_values(["dataset", "rank", "model_name"]).itertuples()]
-    return ComparisonMatrix(category=category, models=models, datasets=sorted(frame["dataset"].unique()), cells=out,
-                            mean_rank={m: float(mean_rank[m]) for m in models}, missing=missing)
+    return ComparisonMatrix.model_validate({
+        "category": category, **labels, "models": models, "datasets": sorted(frame["dataset"].unique()), "cells": out,
+        "mean_rank": {m: float(mean_rank[m]) for m in models}, "missing": missing})
+
+
+def matrix_heading(matrix: ComparisonMatrix) -> str:
+    """One line naming the matrix's category and preset(s), and what its cells hold."""
+    parts = [f"Category `{matrix.category}`" if matrix.category else "No category"]
+    parts.append("preset " + ", ".join(f"`{p}`" for p in matrix.presets) if matrix.presets else "no preset recorded")
+    return ("; ".join(parts) + ". Each cell: the dataset's metric (the share of problems whose first sample passed, "
+            "named by task type), its interval and the model's rank on the dataset.\n")
 
 
 def matrix_markdown(matrix: ComparisonMatrix) -> str:
-    """The matrix as a Markdown table: pass rate [CI] (rank) per cell, models by mean rank."""
+    """The matrix as a Markdown table: metric value [CI] (rank) per cell, models by mean rank.
+
+    A second header row gives each dataset's task type; every cell names its metric (pass@1, accuracy,
+    prompt_level_strict_accuracy...), so datasets of different task types share one table unambiguously.
+    """
     if not matrix.cells:
         return "_No runs._\n"
     by_key = {(c.model_name, c.dataset): c for c in matrix.cells}
     head = "| model | " + " | ".join(matrix.datasets) + " | mean rank |"
     rule = "|---|" + "---|" * len(matrix.datasets) + "---|"
-    lines = [head, rule]
+    kinds = "| _task type_ | " + " | ".join(
+        f"_{matrix.task_types[d].value}_" if d in matrix.task_types else "—" for d in matrix.datasets) + " | |"
+    lines = [head, rule, kinds]
     for model in matrix.models:
         row = []
         for dataset in matrix.datasets:
             cell = by_key.get((model, dataset))
+            metric = matrix.metrics.get(dataset, "pass rate")
             row.append("—" if cell is None else
-                       f"{cell.pass_rate.estimate:.1%} [{cell.pass_rate.low:.1%}, {cell.pass_rate.high:.1%}] (#{cell.rank})")
+                       f"{metric} {cell.pass_rate.estimate:.1%} [{cell.pass_rate.low:.1%}, {cell.pass_rate.high:.1%}] (#{cell.rank})")
         lines.append(f"| {model} | " + " | ".join(row) + f" | {matrix.mean_rank[model]:.2f} |")
     return "\n".join(lines) + "\n"

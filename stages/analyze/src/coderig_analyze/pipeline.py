@@ -24,9 +24,9 @@ from .configs import factor_analysis
 from .difficulty import problem_difficulty
 from .inputs import Category, RunData, load_run, open_generate, read_category, resolve_run, select
 from .intervals import wilson
-from .matrix import comparison_matrix, matrix_markdown
+from .matrix import comparison_matrix, matrix_heading, matrix_markdown
 from .report import ReportInputs, failure_table, render_html, render_markdown
-from .runs import RunTables, analyze_runs
+from .runs import METRIC_COLUMNS, RunTables, analyze_runs
 from .seeds import CONFIG_COLUMNS, across_seeds, best_configs, per_seed
 
 log = logging.getLogger("coderig.analyze")
@@ -43,6 +43,7 @@ GENERATION = "generation.csv"
 PAIRED = "paired.csv"
 PROBLEM_DIFFICULTY = "problem_difficulty.csv"
 FAILURES = "failures.csv"
+METRICS_CSV = "metrics.csv"  # per run: its task type's metrics (IFEval: four) with CIs
 COMPARISON_JSON = "comparison.json"
 COMPARISON_MD = "comparison.md"
 REPORT_HTML = "report.html"
@@ -53,7 +54,9 @@ class AnalyzeConfig(Record):
     """Options of 'coderig-analyze run' (its hash, with the inputs' hashes, is the output's key)."""
 
     refs: tuple[str, ...] = Field(description="Run references and globs over score output names.")
-    category: str | None = Field(default=None, description="Category name.")
+    category: str | None = Field(default=None, description="Category name (selects its models x datasets).")
+    category_label: str | None = Field(default=None, description=(
+        "Category the REFS are a run of, named in the outputs without selecting anything (make category)."))
     category_models: tuple[str, ...] = Field(default=(), description="Models of the category (from the categories file).")
     category_datasets: tuple[str, ...] = Field(default=(), description="Datasets of the category.")
     name: str = Field(description="Name of the analysis output.")
@@ -158,7 +161,8 @@ def compute(
     seeds = across_seeds(scored, cfg.level)
     best = best_configs(seeds)
     factors = factor_analysis(scored)
-    matrix = comparison_matrix(best, scored, category=cfg.category, missing=missing or [], level=cfg.level)
+    category = cfg.category or cfg.category_label
+    matrix = comparison_matrix(best, scored, category=category, missing=missing or [], level=cfg.level)
     paired: list[PairedComparison] = []
     first = first_outcomes(t.outcomes)
     for ia, ib in pairs_to_compare(scored, best):
@@ -167,7 +171,8 @@ def compute(
             paired.append(pc)
     difficulty = problem_difficulty(t.outcomes, runs)
     analysis = Analysis(
-        name=cfg.name, category=cfg.category, level=cfg.level, bootstrap=cfg.bootstrap, seed=cfg.seed, runs=t.analyses,
+        name=cfg.name, category=category, level=cfg.level, bootstrap=cfg.bootstrap, seed=cfg.seed, runs=t.analyses,
+        metrics=t.metrics,
         seed_analysis=_seed_groups(seeds, cfg.level),
         config_analysis=[ConfigEffect.model_validate({**{k: _nan_none(v) for k, v in r.items()}, "runs": int(r["runs"])})
                          for r in factors.to_dict("records")],
@@ -177,6 +182,7 @@ def compute(
     breakdowns = _with_run(_breakdowns(t, cfg.level), runs, BREAKDOWN_COLUMNS)
     files: dict[str, bytes] = {
         RUNS_CSV: _csv(runs.drop(columns=["run"])),
+        METRICS_CSV: _csv(_with_run(t.metric_table, runs, METRIC_COLUMNS)),
         PASS_AT_K: _csv(_with_run(t.pass_at_k, runs, ["k", "estimate", "low", "high"])),
         BREAKDOWNS: _csv(breakdowns),
         VERDICTS_CSV: _csv(_with_run(t.verdicts, runs, ["verdict", "count", "share"])),
@@ -195,7 +201,8 @@ def compute(
         PROBLEM_DIFFICULTY: _csv(difficulty),
         FAILURES: _csv(failures.drop(columns=["examples"])),
         COMPARISON_JSON: (matrix.model_dump_json(indent=2) + "\n").encode(),
-        COMPARISON_MD: (f"# Model × dataset{f' ({cfg.category})' if cfg.category else ''}\n\n" + matrix_markdown(matrix)).encode(),
+        COMPARISON_MD: (f"# Model × dataset{f' ({category})' if category else ''}\n\n" + matrix_heading(matrix) + "\n"
+                        + matrix_markdown(matrix)).encode(),
         ANALYSIS: (analysis.model_dump_json(indent=2) + "\n").encode(),
     }
     charts: dict[str, bytes] = {}

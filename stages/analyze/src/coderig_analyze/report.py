@@ -19,7 +19,7 @@ import pandas as pd
 from coderig_schemas.analysis import Analysis, RunAnalysis
 from coderig_schemas.layout import RESULTS, SAMPLES
 
-from .matrix import matrix_markdown
+from .matrix import matrix_heading, matrix_markdown
 from .verdicts import VERDICTS
 
 #: From an analysis output directory to the store root.
@@ -98,6 +98,15 @@ def _runs_section(runs: list[RunAnalysis], level: float) -> str:
             link("results", s.run_ref, RESULTS),
         ])
     return table(["run", "config", "problems", "samples", f"pass rate [{level_text(level)} CI]", "pass@k max", "data"], rows)
+
+
+def _metrics_section(a: Analysis) -> str:
+    """Every run's task-type metrics with their intervals (IFEval: prompt/instruction level, strict/loose)."""
+    labels = {r.summary.run_ref: _run_label(r) for r in a.runs}
+    rows = [[labels.get(m.run_ref, m.run_ref), m.task_type.value, name + (" (primary)" if name == m.metric else ""),
+             pct(iv.estimate), f"[{pct(iv.low)}, {pct(iv.high)}]", iv.method]
+            for m in a.metrics for name, iv in m.values.items()]
+    return table(["run", "task type", "metric", "value", f"{level_text(a.level)} CI", "interval"], rows)
 
 
 def _config_text(row: pd.Series) -> str:
@@ -219,9 +228,10 @@ def render_markdown(inp: ReportInputs) -> str:
     if a.issues:
         sections.append(("Input issues", lambda: "\n".join(f"- **{i.kind}**: {i.message}" for i in a.issues) + "\n"))
     sections += [
-        ("Model × dataset", lambda: matrix_markdown(a.matrix) + (
+        ("Model × dataset", lambda: matrix_heading(a.matrix) + "\n" + matrix_markdown(a.matrix) + (
             "\nMissing: " + "; ".join(a.matrix.missing) + "\n" if a.matrix.missing else "")),
         ("Runs", lambda: _runs_section(a.runs, a.level)),
+        ("Metrics by task type", lambda: _metrics_section(a)),
         ("Best configuration per model", lambda: _best_section(inp.best)),
         ("Spread across seeds", lambda: _seeds_section(inp.seeds, a.level)),
     ]

@@ -9,15 +9,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from coderig_schemas.analysis import AnalysisSummary, BucketStats, DifficultyBreakdown, Interval, RunAnalysis
-from coderig_schemas.tasks import PRIMARY_METRIC, TaskType
+from coderig_schemas.analysis import AnalysisSummary, BucketStats, DifficultyBreakdown, Interval, RunAnalysis, RunMetrics
 
 from .difficulty import LEVELS, breakdowns_by_run, bucket, problem_breakdowns, tag_breakdowns
 from .inputs import RUN_SCHEMA, RunData
 from .intervals import bootstrap_means, percentile_interval, wilson
+from .metrics import primary_metric, run_metric_values, task_type_of
 from .passk import pass_at_k_matrix
 from .problems import problem_outcomes
 from .verdicts import VERDICTS, counts_by, distribution, exception_counts, throughput, verdict_table
+
+#: Columns of metrics.csv after the run's keys.
+METRIC_COLUMNS = ["task_type", "metric", "primary", "estimate", "low", "high", "method"]
+METRIC_COLUMNS_WITH_RUN = ["run", *METRIC_COLUMNS]
 
 
 @dataclass
@@ -33,6 +37,8 @@ class RunTables:
     exceptions: pd.DataFrame  # run, exception_type, count
     generation: pd.DataFrame  # run, kind, value, count, share
     levels: dict[int, dict[str, BucketStats]]  # run -> MATH level ('1'..'5') -> stats; empty for datasets without levels
+    metrics: list[RunMetrics]  # per run: its task type's metrics with CIs
+    metric_table: pd.DataFrame  # run, task_type, metric, primary, estimate, low, high, method
 
 
 def to_frame(data: list[RunData]) -> pd.DataFrame:
@@ -62,14 +68,6 @@ def pass_at_k_intervals(n: np.ndarray, c: np.ndarray, *, replicates: int, seed: 
     low, high = percentile_interval(bootstrap_means(per_problem, replicates, seed), level)
     return [Interval(estimate=float(estimate[i]), low=float(low[i]), high=float(high[i]), level=level, method="bootstrap")
             for i in range(k_max)]
-
-
-def _metric(task_type: str) -> str:
-    """Name of the task type's headline metric (every one is the share of passed first samples)."""
-    try:
-        return PRIMARY_METRIC[TaskType(task_type)]
-    except ValueError:
-        return PRIMARY_METRIC[TaskType.CODE]
 
 
 def _mean_of(res: pd.DataFrame, column: str) -> float:
@@ -113,7 +111,7 @@ def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: floa
     levels = problem_breakdowns(outcomes, [d.problems for d in data], "level")
     outcome_groups = dict(tuple(outcomes.groupby("run")))
     result_groups = dict(tuple(results.groupby("run")))
-    analyses, run_rows, passk_rows = [], [], []
+    analyses, run_rows, passk_rows, metrics, metric_rows = [], [], [], [], []
     for i, d in enumerate(data):
         out = outcome_groups.get(i, outcomes.iloc[0:0])
         res = result_groups.get(i, results.iloc[0:0])
@@ -154,9 +152,16 @@ def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: floa
             "latency_mean_s": analysis.latency_s.mean if analysis.latency_s else np.nan,
             "latency_p95_s": analysis.latency_s.p95 if analysis.latency_s else np.nan,
             "tokens_per_s": analysis.tokens_per_s, "samples_per_s": analysis.samples_per_s,
-            "task_type": d.task_type, "metric": _metric(d.task_type),
+            "task_type": d.task_type, "metric": primary_metric(d.task_type),
             "response_chars_mean": _mean_of(res, "response_chars"), "truncated_share": _truncated_share(res),
         })
+        values = run_metric_values(out, d.task_type, replicates=replicates, seed=seed, level=level)
+        metrics.append(RunMetrics(run_ref=d.score.ref, model_name=d.config.model_name, dataset=d.config.dataset,
+                                  seed=d.config.seed, task_type=task_type_of(d.task_type), metric=primary_metric(d.task_type),
+                                  values=values))
+        metric_rows += [{"run": i, "task_type": str(task_type_of(d.task_type)), "metric": name,
+                         "primary": name == primary_metric(d.task_type), "estimate": iv.estimate, "low": iv.low,
+                         "high": iv.high, "method": iv.method} for name, iv in values.items()]
         passk_rows += [{"run": i, "k": k + 1, "estimate": iv.estimate, "low": iv.low, "high": iv.high} for k, iv in enumerate(intervals)]
     generation = pd.concat([
         extraction.rename(columns={"extraction_method": "value"}).assign(kind="extraction_method"),
@@ -165,7 +170,8 @@ def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: floa
     totals = generation.groupby(["run", "kind"])["count"].transform("sum")
     generation["share"] = generation["count"] / totals
     return RunTables(
-        analyses=analyses, results=results, outcomes=outcomes, runs=pd.DataFrame(run_rows), levels=levels,
+        analyses=analyses, results=results, outcomes=outcomes, runs=pd.DataFrame(run_rows), levels=levels, metrics=metrics,
+        metric_table=pd.DataFrame(metric_rows, columns=METRIC_COLUMNS_WITH_RUN),
         pass_at_k=pd.DataFrame(passk_rows, columns=["run", "k", "estimate", "low", "high"]),
         verdicts=verdicts, exceptions=exceptions, generation=generation[["run", "kind", "value", "count", "share"]],
     )

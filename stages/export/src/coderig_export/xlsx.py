@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from coderig_schemas import TaskType, Verdict
+from coderig_schemas import ScoreResult, TaskType, Verdict
 
 from .load import ScoredRow
 
@@ -46,7 +46,8 @@ RESULT_HEADERS: tuple[tuple[str, float], ...] = (
     ("run", 36), ("model", 22), ("dataset", 14), ("split", 10), ("problem_id", 22), ("sample_id", 26), ("sample_index", 8),
     ("seed", 8), ("difficulty", 10), ("verdict", 20), ("passed", 8), ("tests_passed", 8), ("tests_total", 8),
     ("visible_passed", 8), ("visible_total", 8), ("hidden_passed", 8), ("hidden_total", 8), ("exception_type", 20),
-    ("error_message", 50), ("failing_test_id", 12), ("duration_s", 10), ("code", 90),
+    ("error_message", 50), ("failing_test_id", 12), ("duration_s", 10), ("task_type", 14), ("answer", 30), ("gold", 30),
+    ("loose_passed", 8), ("loose_tests_passed", 8), ("code", 90),
 )
 SUMMARY_HEADERS: tuple[tuple[str, float], ...] = (
     ("model", 22), ("dataset", 14), ("difficulty", 10), ("runs", 8), ("samples", 10), ("passed", 10), ("pass_rate", 10),
@@ -69,6 +70,15 @@ _WHITE = Font(color="FFFFFF")
 #: Characters XML 1.0 (the xlsx format) cannot hold: openpyxl refuses the control characters
 #: (IllegalCharacterError) and lxml the non-characters U+FFFE and U+FFFF (ValueError).
 _XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _gold(r: ScoreResult) -> str | None:
+    """What a non-code sample was judged against: the gold answer, or IFEval's instruction ids (one per check)."""
+    if r.answer is not None:
+        return r.answer.gold
+    if r.task_type == TaskType.INSTRUCTION_FOLLOWING:
+        return ", ".join(t.expected or t.test_id for t in r.tests)
+    return None
 
 
 def _utf16_len(text: str) -> int:
@@ -226,6 +236,9 @@ class WorkbookWriter:
             label.name, r.model_name, r.dataset, r.split, r.problem_id, r.sample_id, r.sample_index, r.seed, difficulty, verdict,
             r.passed, r.tests_passed, r.tests_total, r.visible_passed, r.visible_total, r.hidden_passed, r.hidden_total,
             r.exception_type, r.error_message, r.failing_test_id, r.duration_s,
+            # Non-code task types: the extracted answer and the gold (math: the final answer; BFCL: the decoded
+            # calls and the possible answers, as JSON; IFEval: the instructions) and IFEval's loose verdicts.
+            r.task_type.value, None if r.answer is None else r.answer.extracted, _gold(r), r.loose_passed, r.loose_tests_passed,
         ]
         ws = self.results
         cells = [self._value(ws, v) for v in values]

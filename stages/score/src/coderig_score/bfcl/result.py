@@ -10,7 +10,7 @@ from coderig_schemas import InvalidInputError, Problem, Sample, ScoreResult, Tes
 from coderig_schemas.score import AnswerMethod, ExtractedAnswer
 from coderig_schemas.tasks import FunctionCallingGrading
 
-from ..answers import final_text, text_result
+from ..answers import strip_think, text_result
 from .checker import CallsVerdict, check_answer
 
 
@@ -31,7 +31,8 @@ def score_sample(problem: Problem, sample: Sample) -> ScoreResult:
         raise InvalidInputError(f"{problem.problem_id}: not a function_calling problem", hint="check the generate output")
     started = time.perf_counter()
     gold = _json(grading.possible_answers)
-    response = final_text(sample.raw_response)
+    visible = strip_think(sample.raw_response)
+    response = None if visible.cut_in_think else visible.text
     try:
         verdict: CallsVerdict = check_answer(
             response if response is not None else "", grading.functions, grading.possible_answers, grading.category.value)

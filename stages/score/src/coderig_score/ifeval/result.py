@@ -7,7 +7,7 @@ import time
 from coderig_schemas import InvalidInputError, Problem, Sample, ScoreResult, TestOutcome, TestStatus, Verdict
 from coderig_schemas.tasks import InstructionFollowingGrading
 
-from ..answers import final_text, text_result
+from ..answers import strip_think, text_result
 from .grading import build_all, grade
 from .instructions import InstructionArgsError
 
@@ -33,7 +33,8 @@ def score_sample(problem: Problem, sample: Sample) -> ScoreResult:
     except InstructionArgsError as exc:
         raise InvalidInputError(f"{problem.dataset}/{problem.problem_id}: grading: {exc}",
                                 hint="regenerate the problems with coderig-generate's IFEval loader") from None
-    response = final_text(sample.raw_response)
+    visible = strip_think(sample.raw_response)
+    response = None if visible.cut_in_think else visible.text
     if response is None or not response.strip():
         why = "the response ends inside its <think> block" if response is None else "empty response"
         outcomes = [TestOutcome(test_id=t.test_id, visibility=t.visibility, status=TestStatus.FAILED, duration_s=0.0,

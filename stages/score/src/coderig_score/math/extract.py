@@ -2,8 +2,9 @@
 
 Order, as lighteval-style suites read a reasoning model's answer:
 
-1. ``<think>...</think>`` is removed: only what the model wrote after its reasoning counts. A response
-   whose last ``<think>`` is never closed was cut while thinking (:attr:`Visible.cut_in_think`).
+1. ``<think>...</think>`` is removed by the caller (``coderig_score.answers.strip_think``, the rule
+   IFEval and BFCL share): only what the model wrote after its reasoning counts. A response whose last
+   ``<think>`` is never closed was cut while thinking (``Visible.cut_in_think``).
 2. The **last** ``\\boxed{...}`` (or ``\\fbox{...}``) with balanced braces: a model that boxes a draft
    answer and then a corrected one means the last.
 3. Else the last explicit "final answer is X" / "Final Answer: X" phrase.
@@ -19,18 +20,6 @@ from dataclasses import dataclass
 
 from coderig_schemas.score import AnswerMethod
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
-
-
-@dataclass(frozen=True)
-class Visible:
-    """The part of a response that counts as the answer, after removing the reasoning."""
-
-    text: str
-    had_think: bool
-    cut_in_think: bool
-
 
 @dataclass(frozen=True)
 class Extracted:
@@ -38,24 +27,6 @@ class Extracted:
 
     answer: str | None
     method: AnswerMethod
-
-
-def strip_think(response: str) -> Visible:
-    """Drop the reasoning: everything up to the last ``</think>``, and an unclosed trailing ``<think>``.
-
-    A ``</think>`` without an opening tag is common: chat templates of reasoning models (Qwen3,
-    DeepSeek-R1) put ``<think>`` in the prompt, so the response starts inside the reasoning.
-    """
-    text = response
-    had = THINK_OPEN in text or THINK_CLOSE in text
-    close = text.rfind(THINK_CLOSE)
-    if close >= 0:
-        text = text[close + len(THINK_CLOSE):]
-    opened = text.find(THINK_OPEN)
-    if opened >= 0:
-        # Reasoning opened after the last close (or never closed at all): the response ended inside it.
-        return Visible(text=text[:opened], had_think=True, cut_in_think=True)
-    return Visible(text=text, had_think=had, cut_in_think=False)
 
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")

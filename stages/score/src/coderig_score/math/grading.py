@@ -36,8 +36,9 @@ from coderig_schemas import (
 )
 from coderig_schemas.tasks import MATH_CHECK_ID
 
+from ..answers import Visible, strip_think
 from ..verdicts import _base, _finish
-from .extract import Extracted, Visible, extract_answer, strip_think
+from .extract import Extracted, extract_answer
 from .pool import GraderPool
 
 
