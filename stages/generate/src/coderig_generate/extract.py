@@ -25,8 +25,8 @@ import textwrap
 from dataclasses import dataclass
 
 from coderig_schemas import ExtractionMethod
+from coderig_schemas.reasoning import strip_think as split_reasoning
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _FENCE_OPEN = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([A-Za-z0-9_+.#-]*)[^\n]*$", re.MULTILINE)
 _PYTHON_TAGS = {"", "python", "py", "python3", "py3", "python2", "ipython", "pycon", "sage"}
 _CODE_START = re.compile(r"^(?:async\s+def|def|class|import|from\s+[\w.]+\s+import|@[\w.]+|if\s+__name__)\b")
@@ -50,15 +50,8 @@ class Block:
 
 
 def strip_think(text: str) -> str:
-    """Remove reasoning: closed <think> blocks, everything before a dangling </think>, everything after an unclosed <think>."""
-    text = _THINK_BLOCK.sub("", text)
-    low = text.lower()
-    if "</think>" in low:
-        text = text[low.rfind("</think>") + len("</think>"):]
-        low = text.lower()
-    if "<think>" in low:
-        text = text[:low.find("<think>")]
-    return text
+    """The response without its reasoning, by the contract's rule (``coderig_schemas.reasoning``)."""
+    return split_reasoning(text).text
 
 
 def fenced_blocks(text: str) -> list[Block]:

@@ -1,45 +1,12 @@
-"""What the graders of text answers share: the response after any reasoning block, and the result's frame."""
+"""What the graders of text answers share: the result's frame (the reasoning rule is the contract's ``strip_think``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from coderig_schemas import FinishReason, Problem, Sample, ScoreResult, TestOutcome, TestStatus, Verdict
 
 from .verdicts import _base
-
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
-
-
-@dataclass(frozen=True)
-class Visible:
-    """The part of a response that counts as the answer, after removing the reasoning."""
-
-    text: str
-    had_think: bool
-    cut_in_think: bool
-
-
-def strip_think(response: str) -> Visible:
-    """Drop the reasoning: everything up to the last ``</think>``, and an unclosed trailing ``<think>``.
-
-    The one rule every grader of text answers (math, IFEval, BFCL) applies. A ``</think>`` without an
-    opening tag is common: chat templates of reasoning models (Qwen3, DeepSeek-R1) put ``<think>`` in
-    the prompt, so the response starts inside the reasoning. A ``<think>`` opened after the last close
-    (or never closed at all) means the response was cut inside its reasoning: ``cut_in_think``, and
-    only the text before it is visible.
-    """
-    text = response
-    had = THINK_OPEN in text or THINK_CLOSE in text
-    close = text.rfind(THINK_CLOSE)
-    if close >= 0:
-        text = text[close + len(THINK_CLOSE):]
-    opened = text.find(THINK_OPEN)
-    if opened >= 0:
-        return Visible(text=text[:opened], had_think=True, cut_in_think=True)
-    return Visible(text=text, had_think=had, cut_in_think=False)
 
 
 def text_result(problem: Problem, sample: Sample, outcomes: list[TestOutcome], verdict: Verdict,

@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 from coderig_schemas import InvalidInputError, Problem, Sample, ScoreResult, TestOutcome, TestStatus, Verdict
+from coderig_schemas.reasoning import strip_think
 from coderig_schemas.score import AnswerMethod, ExtractedAnswer
 from coderig_schemas.tasks import FunctionCallingGrading
 
-from ..answers import strip_think, text_result
+from ..answers import text_result
 from .checker import CallsVerdict, check_answer
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from coderig_schemas import InvalidInputError, Problem, Sample, ScoreResult, TestOutcome, TestStatus, Verdict
+from coderig_schemas.reasoning import strip_think
 from coderig_schemas.tasks import InstructionFollowingGrading
 
-from ..answers import strip_think, text_result
+from ..answers import text_result
 from .grading import build_all, grade
 from .instructions import InstructionArgsError
 

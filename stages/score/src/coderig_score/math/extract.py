@@ -2,7 +2,7 @@
 
 Order, as lighteval-style suites read a reasoning model's answer:
 
-1. ``<think>...</think>`` is removed by the caller (``coderig_score.answers.strip_think``, the rule
+1. ``<think>...</think>`` is removed by the caller (``coderig_schemas.reasoning.strip_think``, the rule
    IFEval and BFCL share): only what the model wrote after its reasoning counts. A response whose last
    ``<think>`` is never closed was cut while thinking (``Visible.cut_in_think``).
 2. The **last** ``\\boxed{...}`` (or ``\\fbox{...}``) with balanced braces: a model that boxes a draft

@@ -34,9 +34,9 @@ from coderig_schemas import (
     Verdict,
     Visibility,
 )
+from coderig_schemas.reasoning import Visible, strip_think
 from coderig_schemas.tasks import MATH_CHECK_ID
 
-from ..answers import Visible, strip_think
 from ..verdicts import _base, _finish
 from .extract import Extracted, extract_answer
 from .pool import GraderPool
