@@ -101,9 +101,6 @@ def test_hostile_program_in_the_locked_down_score_container(compose: Compose, tm
             assert results[key].exception_type == "PermissionError", (key, results[key].error_message)
 
 
-@pytest.mark.skipif(os.environ.get("CODERIG_CONTAINER_HOSTILE_SUITE") != "1",
-                    reason="opt-in (CODERIG_CONTAINER_HOSTILE_SUITE=1): under 2 CPU burners per core this run took 25 min "
-                    "and failed (cause not yet found, issue 14); the attack test above runs by default")
 def test_hostile_suite_inside_the_locked_down_score_container(compose: Compose, engine: list[str], tmp_path: Path) -> None:
     """tests/unit/test_score_hostile.py, run by pytest inside the score container with compose.yaml's settings."""
     build = [*engine, "build", "-q", "--network", "host", "-f", str(ROOT / "tests" / "Dockerfile.score-test"),

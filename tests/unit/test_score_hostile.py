@@ -118,6 +118,17 @@ def test_fork_bomb_is_contained(score_code: Score) -> None:
     assert r.verdict in (Verdict.TIMEOUT, Verdict.RUNTIME_ERROR)
 
 
+def test_a_sample_forks_at_most_its_process_limit(score_pool: Any) -> None:
+    # In every layout (a uid of its own, a user namespace, or the container fallback's uid count), so a
+    # bomb can never fill the machine's or the container's pids limit and starve the scorer's own forks.
+    code = ("import os, time\nmade = 0\nfor _ in range(300):\n    try:\n        if os.fork() == 0:\n"
+            "            time.sleep(60)\n            os._exit(0)\n        made += 1\n    except OSError:\n        break\nprint(made)\n")
+    limits = score_pool.settings.limits
+    job = make_job(code, prelude=[], tests=["pass"], test_timeouts=[5.0], prelude_timeout=5.0, sample_cap=10.0, limits=limits)
+    made = int(score_pool.workers[0].call(job, timeout=120)["stdout"].strip())
+    assert 0 < made <= limits.processes
+
+
 def test_memory_bomb_is_contained(score_code: Score) -> None:
     r = score_code("def f(x):\n    hog = []\n    while True:\n        hog.append(bytearray(10 ** 7))\n",
                    policy=TimeoutPolicy(default_s=20.0))

@@ -125,3 +125,29 @@ def test_dev_shm_is_bounded(nobody_pool: WorkerPool) -> None:
                    limits=nobody_pool.settings.limits)
     count, errno = worker.call(job, timeout=30)["stdout"].split()
     assert int(count) * 8 <= nobody_pool.settings.limits.tmpfs_mb and errno == "28"
+
+
+def test_fork_bomb_is_bounded_in_the_unprivileged_fallback() -> None:
+    # The locked-down container's layout: no bubblewrap, no uid of its own, no PID namespace. RLIMIT_NPROC
+    # then counts the uid's tasks everywhere; unbounded, a bomb filled the container's pids limit and
+    # neither the scorer nor the other worker could fork any more (issue 14). A uid nothing else uses.
+    uid = 64_321
+    with WorkerPool(SandboxSettings(mode="none", run_as=uid, allow_open_network=True), 1) as pool:
+        worker = pool.workers[0]
+        limits = pool.settings.limits
+        code = ("import os, time\nmade = 0\nfor _ in range(300):\n    try:\n        if os.fork() == 0:\n"
+                "            time.sleep(60)\n            os._exit(0)\n        made += 1\n    except OSError:\n        break\nprint(made)\n")
+        job = make_job(code, prelude=[], tests=["pass"], test_timeouts=[5.0], prelude_timeout=5.0, sample_cap=10.0, limits=limits)
+        made = int(worker.call(job, timeout=60)["stdout"].strip())
+        assert 0 < made <= limits.processes
+        # and every one of them is gone when the sample ends: the next sample forks as many again
+        again = int(worker.call(job, timeout=60)["stdout"].strip())
+        assert again == made
+        bomb = "def f(x):\n    import os\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\n"
+        problem = make_problem("p")
+        policy = TimeoutPolicy(default_s=1.0, floor_s=1.0)
+        items: list[tuple[Any, Any, Any, Any]] = [
+            (code, problem, make_sample(problem, extracted_code=code), budget_for(problem, None, policy))
+            for code in (bomb, "def f(x):\n    return x\n")]
+        got = {key: r.verdict for key, r, _ in score_items(pool, items, limits, 3)}
+        assert got[bomb] in (Verdict.TIMEOUT, Verdict.RUNTIME_ERROR) and got["def f(x):\n    return x\n"] == Verdict.PASSED

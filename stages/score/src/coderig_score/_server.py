@@ -61,6 +61,7 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 _JAIL = None  # (restrict, read dirs, write dirs) when each sample jails itself with Landlock (set by main)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+KILL_GRACE_S = 30.0  # how long kill_others keeps killing a sample's survivors (they exit slowly under load)
 # Filled in main(), before any untrusted code: the builtins and every loaded module's attributes as
 # they were, which the harness restores before each test (see _Guard).
 PRISTINE_BUILTINS = {}
@@ -473,21 +474,30 @@ class Server:
         # Without a PID namespace of our own: we are a child subreaper, so every process the sample
         # left behind (daemons included) is re-parented to us as its parent dies; kill our children
         # until none is left.
+        # Bounded by time, not by rounds: on a loaded machine killed processes take a while to exit, and
+        # one left behind (a fork bomb's survivor) would go on eating the next samples' processes and CPU.
         try:
             os.killpg(child_pid, signal.SIGKILL)
         except OSError:
             pass
-        for _round in range(1000):
+        give_up = time.monotonic() + KILL_GRACE_S
+        pause = 0.0002
+        while True:
             self.reap()
             kids = _children(self.me)
-            if not kids:
+            if not kids or time.monotonic() > give_up:
                 return
             for p in kids:
+                try:
+                    os.killpg(p, signal.SIGKILL)  # a survivor's own group (it may have called setsid)
+                except OSError:
+                    pass
                 try:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
-            time.sleep(0.0002)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
 
     def nproc_limit(self, job):
         """RLIMIT_NPROC for the sample, where it counts the sample's processes only (else None).
@@ -500,7 +510,10 @@ class Server:
             return job["limits"]["processes"]
         if self.own_pidns:
             return job["limits"]["processes"] + sum(1 for p in os.listdir("/proc") if p.isdigit())
-        return None
+        # No namespace and no uid of our own (the locked-down container): the count is our uid's tasks
+        # everywhere, so allow what runs now plus the sample's share. Unbounded, a fork bomb would fill
+        # the container's pids limit, and then neither the scorer nor the other workers could fork.
+        return job["limits"]["processes"] + _tasks_of_uid(os.getuid())
 
     def reap(self):
         """Collect every exited child (orphans are re-parented to us: we are a subreaper)."""
@@ -749,6 +762,28 @@ class Server:
         if kind is None:
             kind = "done" if current is None or current >= n else "crash"
         return kind, current if current is not None else first, status, wall
+
+
+def _tasks_of_uid(uid):
+    """Tasks (threads included: what RLIMIT_NPROC counts) whose real uid is uid, from /proc."""
+    count = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                real = threads = None
+                for line in f:
+                    if line.startswith("Uid:"):
+                        real = int(line.split()[1])
+                    elif line.startswith("Threads:"):
+                        threads = int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+        if real == uid:
+            count += threads or 1
+    return count
 
 
 def _cpu_clock(pid):
