@@ -1,54 +1,14 @@
-"""pass@k, intervals and the paired test against values computed by hand."""
+"""Intervals and the paired test against values computed by hand (pass@k: tests/unit/test_contract_passk.py)."""
 
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from coderig_analyze.intervals import bootstrap_means, clopper_pearson, percentile_interval, t_interval, wilson
 from coderig_analyze.paired import compare, mcnemar_exact
-from coderig_analyze.passk import pass_at_k, pass_at_k_matrix
-
-
-def exact_pass_at_k(n: int, c: int, k: int) -> Fraction:
-    """1 - C(n-c, k) / C(n, k) in exact arithmetic."""
-    return 1 - Fraction(math.comb(n - c, k), math.comb(n, k))
-
-
-def test_pass_at_k_matches_exact_fractions_for_every_k() -> None:
-    cases = [(n, c) for n in range(1, 13) for c in range(n + 1)]
-    n = np.array([n for n, _ in cases])
-    c = np.array([c for _, c in cases])
-    got = pass_at_k_matrix(n, c, 12)
-    for row, (ni, ci) in enumerate(cases):
-        for k in range(1, 13):
-            if k > ni:
-                assert np.isnan(got[row, k - 1])
-            else:
-                assert got[row, k - 1] == pytest.approx(float(exact_pass_at_k(ni, ci, k)), abs=1e-12)
-
-
-def test_pass_at_k_is_stable_for_many_samples() -> None:
-    # C(1000, 500) overflows floats; the product form does not.
-    got = pass_at_k_matrix(np.array([1000, 1000, 200]), np.array([1, 999, 0]), 500)
-    assert got[0, 0] == pytest.approx(1 / 1000)
-    assert got[0, 499] == pytest.approx(float(exact_pass_at_k(1000, 1, 500)), rel=1e-12)  # = 0.5
-    assert got[1, 1] == 1.0
-    assert np.all(got[2, :200] == 0.0) and np.all(np.isnan(got[2, 200:]))
-
-
-def test_pass_at_k_on_the_toy_run_by_hand() -> None:
-    # alpha s0: 2 samples per problem with 2, 1, 1, 0 passes.
-    # pass@1 = (1 + 1/2 + 1/2 + 0) / 4 = 0.5; pass@2 = (1 + 1 + 1 + 0) / 4 = 0.75.
-    assert pass_at_k([2, 2, 2, 2], [2, 1, 1, 0], 1) == 0.5
-    assert pass_at_k([2, 2, 2, 2], [2, 1, 1, 0], 2) == 0.75
-    with pytest.raises(ValueError, match="at least 3"):
-        pass_at_k([2, 2], [1, 1], 3)
-    with pytest.raises(ValueError, match="0 <= c <= n"):
-        pass_at_k_matrix(np.array([2]), np.array([3]), 1)
 
 
 def test_wilson_interval_by_hand() -> None:

@@ -9,13 +9,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from coderig_schemas import passk
 from coderig_schemas.analysis import AnalysisSummary, BucketStats, DifficultyBreakdown, Interval, RunAnalysis, RunMetrics
 
 from .difficulty import LEVELS, breakdowns_by_run, bucket, problem_breakdowns, tag_breakdowns
 from .inputs import RUN_SCHEMA, RunData
 from .intervals import bootstrap_means, percentile_interval, wilson
 from .metrics import primary_metric, run_metric_values, task_type_of
-from .passk import pass_at_k_matrix
 from .problems import problem_outcomes
 from .verdicts import VERDICTS, counts_by, distribution, exception_counts, throughput, verdict_table
 
@@ -63,7 +63,7 @@ def pass_at_k_intervals(n: np.ndarray, c: np.ndarray, *, replicates: int, seed: 
     if len(n) == 0:
         return []
     k_max = int(n.min())
-    per_problem = pass_at_k_matrix(n, c, k_max)
+    per_problem = np.array([passk.curve(int(ni), int(ci), k_max) for ni, ci in zip(n, c, strict=True)], dtype=np.float64)
     estimate = per_problem.mean(axis=0)
     low, high = percentile_interval(bootstrap_means(per_problem, replicates, seed), level)
     return [Interval(estimate=float(estimate[i]), low=float(low[i]), high=float(high[i]), level=level, method="bootstrap")

@@ -11,13 +11,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from coderig_schemas import InvalidInputError, Problem, PublishedOutput, ReferenceTiming, RunStore, Sample, ScoreResult, TaskType, Verdict
+from coderig_schemas import (
+    InvalidInputError,
+    Problem,
+    PublishedOutput,
+    ReferenceTiming,
+    RunStore,
+    Sample,
+    ScoreResult,
+    TaskType,
+    Verdict,
+    passk,
+)
 from coderig_schemas.environment import cpu_fingerprint
 from coderig_schemas.io import hash_json
 from coderig_schemas.layout import PASS_AT_K, PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES
 from coderig_schemas.store import check_name, output_key
 
-from . import __version__, passk
+from . import __version__
 from .math.pool import GraderLimits
 from .sandbox import Limits, SandboxMode, SandboxSettings, WorkerPool, job_wall_s, make_job
 from .timeouts import CASE_HOOK, SampleBudget, TimeoutPolicy, budget_for, measuring_budget

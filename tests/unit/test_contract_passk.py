@@ -1,4 +1,4 @@
-"""pass@k equals the exact combinatorial value, for every k <= n."""
+"""pass@k (coderig_schemas.passk, used by score and analyze) equals the exact combinatorial value, for every k <= n."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from math import comb
 
 import pytest
 
-from coderig_score import passk
+from coderig_schemas import passk
 
 
 def exact(n: int, c: int, k: int) -> Fraction:
@@ -50,3 +50,24 @@ def test_per_problem_and_overall() -> None:
     assert overall[1] == pytest.approx((1 / 3 + 1 + 0) / 3)
     assert overall[2] == pytest.approx((float(exact(3, 1, 2)) + 1 + 0) / 3)
     assert passk.overall({}) == {}
+
+
+def test_curve_gives_every_k_at_once_and_matches_the_scalar() -> None:
+    for n in range(1, 13):
+        for c in range(n + 1):
+            got = passk.curve(n, c, n)
+            assert len(got) == n
+            for k in range(1, n + 1):
+                assert got[k - 1] == pytest.approx(float(exact(n, c, k)), abs=1e-12)
+    assert passk.curve(1000, 1, 500)[499] == pytest.approx(0.5, rel=1e-12)  # C(1000, 500) overflows a float
+    with pytest.raises(ValueError, match="0 <= c <= n"):
+        passk.curve(2, 3, 1)
+    with pytest.raises(ValueError, match="k_max <= n"):
+        passk.curve(2, 1, 3)
+
+
+def test_the_toy_run_by_hand() -> None:
+    # 2 samples per problem with 2, 1, 1, 0 passes: pass@1 = (1 + 1/2 + 1/2 + 0) / 4 = 0.5; pass@2 = 3/4.
+    counts = {"a": (2, 2), "b": (2, 1), "c": (2, 1), "d": (2, 0)}
+    assert passk.overall(counts) == {1: 0.5, 2: 0.75}
+    assert passk.overall(counts, [3]) == {}  # no k above the smallest n
