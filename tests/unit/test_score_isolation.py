@@ -139,5 +139,5 @@ def test_the_cli_refuses_a_reachable_store_in_one_line(open_store: Path, monkeyp
 def test_loopback_reached_is_never_closed() -> None:
     # The container's own loopback is shared with the scorer when there is no network namespace: reaching the
     # scorer's listener there is a way out (docs/score.md), whatever the namespace layout.
-    assert not NetworkCheck(["lo"], False, True, "", own_namespace_expected=False).closed
-    assert NetworkCheck(["lo"], False, False, "", own_namespace_expected=False).closed
+    assert not NetworkCheck(["lo"], False, True, "").closed
+    assert NetworkCheck(["lo"], False, False, "").closed

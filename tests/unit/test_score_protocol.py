@@ -52,7 +52,7 @@ def test_every_message_survives_a_round_trip(kind: str) -> None:
 def test_records_come_back_as_named_records() -> None:
     done = roundtrip(MESSAGES["done"])
     [prelude, test, actual, texit] = done["records"]
-    assert isinstance(test, TRecord) and (test.index, test.status, test.exception_type) == (0, "failed", "AssertionError")
+    assert isinstance(test, TRecord) and (test.test_index, test.status, test.exception_type) == (0, "failed", "AssertionError")
     assert isinstance(prelude, PreludeRecord) and prelude.status == "ok"
     assert isinstance(actual, ActualRecord) and (actual.expected, actual.actual) == ("1", "5")
     assert isinstance(texit, ExitRecord) and (texit.how, texit.wall_s) == ("timeout", 0.6)

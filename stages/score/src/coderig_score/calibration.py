@@ -61,8 +61,8 @@ def measure_references(pool: WorkerPool, problems: list[Problem], cfg: ScoreConf
             for r in reply["records"]:
                 if isinstance(r, PreludeRecord):
                     setup = r.cpu_s
-                elif isinstance(r, TestRecord) and 0 <= r.index < len(p.tests):
-                    t = p.tests[r.index]
+                elif isinstance(r, TestRecord) and 0 <= r.test_index < len(p.tests):
+                    t = p.tests[r.test_index]
                     cpu[t.test_id] = round(r.cpu_s, 6)
                     if CASE_HOOK in t.code:
                         cases[t.test_id] = round(r.slowest_case_cpu_s, 6)

@@ -37,7 +37,6 @@ class NetworkCheck:
     outside_reachable: bool
     host_loopback_reachable: bool
     detail: str
-    own_namespace_expected: bool = True
 
     @property
     def closed(self) -> bool:
@@ -95,8 +94,7 @@ def probe_network(worker: Worker) -> NetworkCheck:
         listener.close()
     res = _printed(reply, "NETPROBE", "network probe")
     return NetworkCheck(interfaces=res["interfaces"], outside_reachable=res["outside"],
-                        host_loopback_reachable=res["host"], detail="; ".join(res["detail"]),
-                        own_namespace_expected=worker.mode == "bwrap" or bool(worker.info and worker.info["net_unshared"]))
+                        host_loopback_reachable=res["host"], detail="; ".join(res["detail"]))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Any, NamedTuple, TypedDict, Union
+from typing import Any, Literal, NamedTuple, TypedDict, Union, cast
 
 #: The length prefix of every frame.
 HEADER = struct.Struct(">I")
@@ -64,7 +64,7 @@ class PreludeRecord(NamedTuple):
 class TestRecord(NamedTuple):
     """One test finished in the harness: its status, times and the exception it raised."""
 
-    index: int
+    test_index: int
     status: str  # one of TEST_STATUSES
     duration_s: float
     exception_type: str | None
@@ -76,7 +76,7 @@ class TestRecord(NamedTuple):
 class ActualRecord(NamedTuple):
     """A failed ``assert a == b`` test's compared values, as reprs: expected (b) and actual (a)."""
 
-    index: int
+    test_index: int
     expected: str
     actual: str
 
@@ -84,7 +84,7 @@ class ActualRecord(NamedTuple):
 class TestExit(NamedTuple):
     """The server's note that a test's process ended before the test's record was written."""
 
-    index: int
+    test_index: int
     wall_s: float
     how: str  # one of EXIT_KINDS
     value: int  # the signal number (how == "signal"), the exit status (how == "exit"), else 0
@@ -117,7 +117,7 @@ class Landlock(TypedDict):
 class ServerConfig(TypedDict):
     """host -> server, first: how this worker runs samples."""
 
-    type: str  # "config"
+    type: Literal["config"]
     uid: int | None  # the uid (and gid) samples drop to (a root scorer), else None
     gid: int | None
     own_pidns: bool  # bubblewrap gave the server a PID namespace of its own
@@ -129,7 +129,7 @@ class ServerConfig(TypedDict):
 class Ready(TypedDict):
     """server -> host, once: the server is warm and waits for jobs."""
 
-    type: str  # "ready"
+    type: Literal["ready"]
     pid: int
     uid: int
     python: str
@@ -149,7 +149,7 @@ class JobLimits(TypedDict):
 class RunJob(TypedDict):
     """host -> server: run one program against its tests. Times are seconds (CPU, or wall where named so)."""
 
-    type: str  # "run"
+    type: Literal["run"]
     id: int  # set by the worker as it sends the job; replies carry it
     code: str
     entry_point: str | None
@@ -178,7 +178,7 @@ class ExitInfo(TypedDict, total=False):
 class JobDone(TypedDict):
     """server -> host: what happened to one job's program."""
 
-    type: str  # "done"
+    type: Literal["done"]
     id: int
     records: list[Record]
     exit: ExitInfo
@@ -193,7 +193,7 @@ class JobDone(TypedDict):
 class JobFailed(TypedDict):
     """server -> host: the harness itself failed on a job (never the program's fault)."""
 
-    type: str  # "failed"
+    type: Literal["failed"]
     id: int | None
     error: str
     traceback: str
@@ -345,12 +345,10 @@ def check(message: Any, *, outgoing: bool = False) -> Message:
     if not isinstance(message, dict):
         raise ProtocolError(f"a message must be a JSON object, got {_short(message)}")
     kind = message.get("type")
-    spec = MESSAGES.get(kind) if isinstance(kind, str) else None
-    if spec is None:
+    if not isinstance(kind, str) or kind not in MESSAGES:
         raise ProtocolError(f"unknown message type {kind!r} (known: {', '.join(MESSAGES)})")
     body = {k: v for k, v in message.items() if k != "type"}
-    out: Any = {"type": kind, **_convert_object(body, spec, kind, outgoing)}
-    return out
+    return cast(Message, {"type": kind, **_convert_object(body, MESSAGES[kind], kind, outgoing)})
 
 
 def encode(message: Message) -> bytes:

@@ -137,11 +137,11 @@ def judge(problem: Problem, sample: Sample, reply: JobDone, attempts: int = 1) -
     exits: dict[int, TestExit] = {}
     for r in records:
         if isinstance(r, TestRecord):
-            by_test.setdefault(r.index, r)  # the first record of a test counts
+            by_test.setdefault(r.test_index, r)  # the first record of a test counts
         elif isinstance(r, ActualRecord):
-            actual[r.index] = r
+            actual[r.test_index] = r
         elif isinstance(r, TestExit):
-            exits[r.index] = r
+            exits[r.test_index] = r
     outcomes: list[TestOutcome] = []
     first_unfinished = True
     for i, t in enumerate(problem.tests):

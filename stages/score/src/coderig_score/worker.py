@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from . import jail, protocol
 from .cleanup import kill_uid, stop_process
@@ -79,7 +79,7 @@ class Worker:
             ready = self._recv(START_TIMEOUT_S)
             if ready["type"] != "ready":
                 raise SandboxError(f"worker {self.index} answered its config with a {ready['type']!r} message")
-            self.info = cast(Ready, ready)
+            self.info = ready
         except SandboxError as e:
             err = self._stderr_tail()
             self.close()
@@ -144,10 +144,10 @@ class Worker:
         """The reply to the oldest job in flight; raise SandboxError if the worker fails."""
         reply = self._recv(timeout)
         if reply["type"] == "failed":
-            raise SandboxError(f"worker {self.index}: {reply['error']}")  # type: ignore[typeddict-item]
-        if reply["type"] != "done" or reply["id"] != job_id:  # type: ignore[typeddict-item]
+            raise SandboxError(f"worker {self.index}: {reply['error']}")
+        if reply["type"] != "done" or reply["id"] != job_id:
             raise SandboxError(f"worker {self.index} answered job {reply.get('id')} ({reply['type']}) instead of {job_id}")
-        return cast(JobDone, reply)
+        return reply
 
     def exited(self, grace: float = 1.0) -> bool:
         """Whether the server process has exited (waiting up to grace seconds for it to finish dying)."""
