@@ -204,7 +204,7 @@ Message = Union[ServerConfig, Ready, RunJob, JobDone, JobFailed]  # noqa: UP007
 
 # --------------------------------------------------------------------------- the definitions the checks use
 # A field's spec: a type (int, float, str, bool), None, a tuple of alternatives, [spec] for a list,
-# a dict for a nested object (key -> spec; OPTIONAL(spec) when the key may be absent), or RECORD.
+# a dict for a nested object (key -> spec; _Optional(spec) when the key may be absent), or RECORD.
 class _Optional(NamedTuple):
     spec: Any
 

@@ -3,6 +3,7 @@ with the messages of ``protocol``."""
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import shutil
@@ -16,6 +17,8 @@ from . import jail, protocol
 from .cleanup import kill_uid, stop_process
 from .protocol import JobDone, Landlock, Ready, RunJob, ServerConfig
 from .settings import Limits
+
+log = logging.getLogger("coderig.score.sandbox")
 
 START_TIMEOUT_S = 20.0
 
@@ -144,6 +147,7 @@ class Worker:
         """The reply to the oldest job in flight; raise SandboxError if the worker fails."""
         reply = self._recv(timeout)
         if reply["type"] == "failed":
+            log.debug("worker %d failed a job:\n%s", self.index, reply["traceback"])
             raise SandboxError(f"worker {self.index}: {reply['error']}")
         if reply["type"] != "done" or reply["id"] != job_id:
             raise SandboxError(f"worker {self.index} answered job {reply.get('id')} ({reply['type']}) instead of {job_id}")
