@@ -158,8 +158,7 @@ def test_network_check_logic() -> None:
     assert not NetworkCheck(["lo"], True, False, "").closed
     assert not NetworkCheck(["lo"], False, True, "").closed
     # without bubblewrap the scorer's own loopback is shared: reaching it is a way out too (issue 14)
-    assert not NetworkCheck(["lo"], False, True, "", own_namespace_expected=False).closed
-    assert not NetworkCheck(["lo", "eth0"], False, True, "", own_namespace_expected=False).closed
+    assert not NetworkCheck(["lo", "eth0"], False, True, "").closed
 
 
 def test_kill_9_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:

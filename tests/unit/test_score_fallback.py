@@ -66,15 +66,17 @@ def test_daemons_are_killed_without_a_pid_namespace(plain_pool: WorkerPool) -> N
 def test_auto_falls_back_only_inside_a_read_only_container(monkeypatch: pytest.MonkeyPatch) -> None:
     # bubblewrap failing on a host must not silently drop the private mounts (the run store and /tmp would
     # be open to the programs); with a read-only root (the compose service) the fallback is what is meant.
+    import coderig_score.isolation as isolation
+    import coderig_score.jail as jail
     import coderig_score.sandbox as sb
 
-    monkeypatch.setattr(sb, "find_bwrap", lambda: None)
-    monkeypatch.setattr(sb, "root_is_read_only", lambda: False)
-    monkeypatch.setattr(sb, "jail_config", lambda python: None)  # no Landlock either (with it, see test_score_isolation)
+    monkeypatch.setattr(jail, "find_bwrap", lambda: None)
+    monkeypatch.setattr(jail, "root_is_read_only", lambda: False)
+    monkeypatch.setattr(isolation, "jail_config", lambda python: None)  # no Landlock either (with it, see test_score_isolation)
     refused = r"bubblewrap cannot start here \(bubblewrap not found.*\), Landlock is not available and / is writable"
     with pytest.raises(sb.SandboxError, match=refused), WorkerPool(SandboxSettings(mode="auto"), 1):
         pass
-    monkeypatch.setattr(sb, "root_is_read_only", lambda: True)
+    monkeypatch.setattr(jail, "root_is_read_only", lambda: True)
     with WorkerPool(SandboxSettings(mode="auto"), 1) as pool:
         assert pool.mode == "none" and pool.network is not None and pool.network.closed
 
@@ -82,13 +84,14 @@ def test_auto_falls_back_only_inside_a_read_only_container(monkeypatch: pytest.M
 def test_the_cli_reports_a_sandbox_that_cannot_start_in_one_line(monkeypatch: pytest.MonkeyPatch, run_store: Any) -> None:
     from click.testing import CliRunner
 
-    import coderig_score.sandbox as sb
+    import coderig_score.isolation as isolation
+    import coderig_score.jail as jail
     from coderig_score.cli import main
     from tests.factories import publish_generate
 
-    monkeypatch.setattr(sb, "find_bwrap", lambda: None)
-    monkeypatch.setattr(sb, "root_is_read_only", lambda: False)
-    monkeypatch.setattr(sb, "jail_config", lambda python: None)
+    monkeypatch.setattr(jail, "find_bwrap", lambda: None)
+    monkeypatch.setattr(jail, "root_is_read_only", lambda: False)
+    monkeypatch.setattr(isolation, "jail_config", lambda python: None)
     p = make_problem("p")
     gen = publish_generate(run_store, [p], [make_sample(p)])
     r = CliRunner().invoke(main, ["run", "--generate", gen.ref, "--no-calibrate", "-q"])

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-import coderig_score.sandbox as sb
+import coderig_score.isolation as isolation
+import coderig_score.jail as jail
 from coderig_schemas import Verdict
 from coderig_score.isolation import StoreReachableError, landlock_abi
 from coderig_score.sandbox import NetworkCheck, SandboxSettings, WorkerPool
@@ -47,7 +48,7 @@ def open_store() -> Iterator[Path]:
 
 
 def test_fallback_without_landlock_refuses_a_reachable_store(open_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sb, "jail_config", lambda python: None)  # a kernel (or seccomp profile) without Landlock
+    monkeypatch.setattr(isolation, "jail_config", lambda python: None)  # a kernel (or seccomp profile) without Landlock
     before = snapshot(open_store)
     with pytest.raises(StoreReachableError, match=r"programs could reach the run store .*list.*write.*Landlock unavailable"):
         WorkerPool(SandboxSettings(mode="none", protect=(str(open_store),)), 1).__enter__()
@@ -56,9 +57,9 @@ def test_fallback_without_landlock_refuses_a_reachable_store(open_store: Path, m
 
 def test_auto_fallback_without_landlock_refuses_too(open_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # bubblewrap missing, a read-only root (the compose service), no Landlock: the store check still refuses.
-    monkeypatch.setattr(sb, "find_bwrap", lambda: None)
-    monkeypatch.setattr(sb, "root_is_read_only", lambda: True)
-    monkeypatch.setattr(sb, "jail_config", lambda python: None)
+    monkeypatch.setattr(jail, "find_bwrap", lambda: None)
+    monkeypatch.setattr(jail, "root_is_read_only", lambda: True)
+    monkeypatch.setattr(isolation, "jail_config", lambda python: None)
     with pytest.raises(StoreReachableError):
         WorkerPool(SandboxSettings(mode="auto", protect=(str(open_store),)), 1).__enter__()
 
@@ -122,7 +123,7 @@ def test_the_cli_refuses_a_reachable_store_in_one_line(open_store: Path, monkeyp
     from coderig_score.cli import main
     from tests.factories import publish_generate
 
-    monkeypatch.setattr(sb, "jail_config", lambda python: None)
+    monkeypatch.setattr(isolation, "jail_config", lambda python: None)
     p = make_problem("p")
     gen = publish_generate(open_store, [p], [make_sample(p)])
     before = snapshot(open_store)
@@ -138,5 +139,5 @@ def test_the_cli_refuses_a_reachable_store_in_one_line(open_store: Path, monkeyp
 def test_loopback_reached_is_never_closed() -> None:
     # The container's own loopback is shared with the scorer when there is no network namespace: reaching the
     # scorer's listener there is a way out (docs/score.md), whatever the namespace layout.
-    assert not NetworkCheck(["lo"], False, True, "", own_namespace_expected=False).closed
-    assert NetworkCheck(["lo"], False, False, "", own_namespace_expected=False).closed
+    assert not NetworkCheck(["lo"], False, True, "").closed
+    assert NetworkCheck(["lo"], False, False, "").closed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 from coderig_schemas import Verdict
-from coderig_score.sandbox import SandboxSettings, WorkerPool, make_job
+from coderig_score import protocol
+from coderig_score.sandbox import SandboxError, SandboxSettings, WorkerPool, make_job
 from coderig_score.scoring import score_items
 from coderig_score.timeouts import TimeoutPolicy, budget_for
 from tests.factories import make_problem, make_sample
@@ -85,3 +87,20 @@ def test_big_jobs_and_big_replies_do_not_deadlock(one_worker: WorkerPool) -> Non
     t.join(timeout=60)
     assert not t.is_alive(), "the host and the worker deadlocked"
     assert [(r.verdict, r.attempts) for _, r, _ in result] == [(Verdict.PASSED, 1)] * 5
+
+
+def test_the_server_refuses_a_malformed_job_and_goes_on(one_worker: WorkerPool) -> None:
+    # The server checks each message against the shared protocol: a job without its fields is a harness
+    # failure it reports (never a verdict), and the same server then runs the next job.
+    worker = one_worker.workers[0]
+    assert worker.proc is not None and worker.proc.stdin is not None
+    raw = json.dumps({"type": "run", "id": 1, "code": FAST}).encode()
+    worker.proc.stdin.write(protocol.HEADER.pack(len(raw)) + raw)
+    worker.proc.stdin.flush()
+    with pytest.raises(SandboxError, match="ProtocolError: run: missing field 'entry_point'"):
+        worker.receive(1, timeout=30)
+    job = make_job(FAST, prelude=[], tests=["assert f(1) == 1"], test_timeouts=[2.0], prelude_timeout=2.0, sample_cap=10.0,
+                   limits=one_worker.settings.limits)
+    reply = worker.call(job, timeout=30)
+    assert [type(r).__name__ for r in reply["records"]] == ["PreludeRecord", "TestRecord"]
+    assert reply["records"][1].status == "passed"

@@ -2,24 +2,26 @@
 # (a script run by the sandbox interpreter; kept free of annotations that older interpreters would not need)
 """The warm fork server that runs inside the sandbox (stdlib only; never imported by the host).
 
-The host starts it as ``python -I -c <this file's text>`` inside bubblewrap and talks to it over
-stdin/stdout with length-prefixed JSON messages. This process (P) never runs untrusted code: for
-each sample it forks a child (C) that enters a fresh directory, sets limits, drops to the worker's
-uid (as root), runs the test imports, the candidate code and the problem's setup, then the tests in
-order, announcing each on a progress pipe so that P can hold it to its own time limit. If C dies or
-overruns in a test, P kills everything the sample started and forks a new C from the next test.
+The host starts it as ``python -I -c <program>`` inside bubblewrap, the program being the text of
+``protocol.py`` (loaded as the module ``coderig_protocol``) and then this file's (``jail.server_program``),
+and talks to it over stdin/stdout with the messages ``coderig_protocol`` defines. This process (P) never
+runs untrusted code: for each sample it forks a child (C) that enters a fresh directory, sets limits,
+drops to the worker's uid (as root), runs the test imports, the candidate code and the problem's setup,
+then the tests in order, announcing each on a progress pipe so that P can hold it to its own time
+limit. If C dies or overruns in a test, P kills everything the sample started and forks a new C from
+the next test.
 
-Outcomes travel back on a dedicated result pipe as lines ``<nonce> <repr(tuple)>``; P keeps only
-lines carrying this sample's random nonce, which is never written to stdout/stderr, and a test
-counts as passed only when the harness code wrote a ``passed`` record after the test code
-returned. Exit codes are never read as verdicts. (Progress announcements only move deadlines,
-never beyond the sample's own budget, so forging them gains nothing.)
+Outcomes travel back on a dedicated result pipe as lines ``<nonce> <repr(tuple)>`` (the protocol's
+records: kind, then fields); P keeps only well-formed records on lines carrying this sample's random
+nonce, which is never written to stdout/stderr, and a test counts as passed only when the harness
+code wrote a ``passed`` record after the test code returned. Exit codes are never read as verdicts.
+(Progress announcements only move deadlines, never beyond the sample's own budget, so forging them
+gains nothing.)
 """
 
 import ast
 import builtins
 import ctypes
-import json
 import os
 import resource
 import select
@@ -28,6 +30,8 @@ import struct
 import sys
 import time
 import types
+
+import coderig_protocol as wire  # registered by the program the host starts (see the docstring)
 
 # Saved before any untrusted code runs: the harness only calls these, never module attributes
 # that a candidate could monkeypatch.
@@ -40,7 +44,7 @@ _settrace, _setprofile, _update, _dict = sys.settrace, sys.setprofile, dict.upda
 _MSG = struct.Struct("=qqdd")  # (test index, case: -1 test start / >= 0 case start / -2 reporting, monotonic, own CPU)
 _pack = _MSG.pack
 _ast_Assert, _ast_Compare, _ast_Eq, _ast_Expression, _fix = ast.Assert, ast.Compare, ast.Eq, ast.Expression, ast.fix_missing_locations
-CASE_START, TEST_START, REPORTING = 0, -1, -2
+TEST_START, REPORTING = -1, -2  # (a case announces its own number, >= 0)
 
 RES_FD = 3
 # What the LeetCode preamble and MBPP/HumanEval solutions import (measured: 300 LeetCode samples took
@@ -73,30 +77,6 @@ def _libc():
         return ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
-
-
-# --------------------------------------------------------------------------- protocol with the host
-def _read_exact(fd, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = os.read(fd, n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
-
-
-def recv(fd):
-    (n,) = struct.unpack(">I", _read_exact(fd, 4))
-    return json.loads(_read_exact(fd, n))
-
-
-def send(fd, obj):
-    data = json.dumps(obj).encode()
-    data = struct.pack(">I", len(data)) + data
-    while data:
-        k = os.write(fd, data)
-        data = data[k:]
 
 
 def snapshot_modules():
@@ -350,13 +330,13 @@ def child_main(job, nonce, workdir, uid, gid, first, nproc):
     ns = module.__dict__
     ns["__builtins__"] = builtins
     sources = job["tests"]
-    entry = job.get("entry_point")  # the function the tests call may have a builtin's name (MBPP's 'sum')
-    dataset_code = [*job.get("imports", ()), *job["prelude"], *sources]
+    entry = job["entry_point"]  # the function the tests call may have a builtin's name (MBPP's 'sum')
+    dataset_code = [*job["imports"], *job["prelude"], *sources]
     imported = _import_names(dataset_code)
     t0 = _perf()
     c0 = _cpu_all()
     try:
-        for part in job.get("imports", ()):
+        for part in job["imports"]:
             if part:
                 _exec(_compile(part, "<test_imports>", "exec"), ns)
         # Modules the dataset's code imports are loaded (and recorded as they are) before the program runs.
@@ -412,13 +392,11 @@ def child_main(job, nonce, workdir, uid, gid, first, nproc):
 
 # --------------------------------------------------------------------------- P: the warm parent
 class Server:
-    def __init__(self, cfg, proto_out):
-        self.cfg = cfg
-        self.proto_out = proto_out
-        self.uid = cfg.get("uid")
-        self.gid = cfg.get("gid")
-        self.own_pidns = bool(cfg.get("own_pidns"))
-        self.tmp = cfg.get("tmp", "/tmp")
+    def __init__(self, cfg):
+        self.uid = cfg["uid"]
+        self.gid = cfg["gid"]
+        self.own_pidns = cfg["own_pidns"]
+        self.tmp = cfg["tmp"]
         self.counter = 0
         self.me = os.getpid()
         self.reaped = {}
@@ -578,19 +556,19 @@ class Server:
         while True:
             kind, current, status, wall = self.attempt(job, nonce, workdir, first, deadline, (out_w, err_w, res_w))
             if kind == "timeout":
-                extra.append(["texit", current, wall, "timeout", 0, True])
+                extra.append(wire.TestExit(current, wall, "timeout", 0))
                 timeouts_left -= 1
             elif kind == "wall":
-                extra.append(["texit", current, wall, "wall", 0, True])
+                extra.append(wire.TestExit(current, wall, "wall", 0))
                 timeouts_left -= 1
             elif kind == "reporting":
                 # The test's record is written (it wins over this entry); only its expected/actual report
                 # overran, which is no timed-out test.
-                extra.append(["texit", current, wall, "timeout", 0, True])
+                extra.append(wire.TestExit(current, wall, "timeout", 0))
                 kind = "crash_after_record"
             elif kind == "crash":
                 how = ("signal", os.WTERMSIG(status)) if os.WIFSIGNALED(status) else ("exit", os.WEXITSTATUS(status))
-                extra.append(["texit", current, wall, how[0], how[1], False])
+                extra.append(wire.TestExit(current, wall, how[0], how[1]))
             elif kind in ("deadline", "prelude_deadline"):
                 killed = kind
             resumable = kind in ("timeout", "wall", "crash", "crash_after_record")
@@ -615,14 +593,14 @@ class Server:
             if not line.startswith(prefix):
                 continue
             try:
-                rec = ast.literal_eval(line[len(prefix):])
+                # Only records of the protocol's shapes go on (ProtocolError is a ValueError).
+                records.append(wire.decode_record(ast.literal_eval(line[len(prefix):])))
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 continue
-            if isinstance(rec, tuple) and rec:
-                records.append(list(rec))
         exit_info = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"code": os.WEXITSTATUS(status)}
         return {
-            "ok": True, "records": records + extra, "exit": exit_info, "killed": killed, "wall": time.monotonic() - t0,
+            "type": "done", "id": job["id"], "records": records + extra, "exit": exit_info, "killed": killed,
+            "wall": time.monotonic() - t0,
             "stdout": bytes(self.bufs[out_r]).decode("utf-8", "replace"),
             "stderr": bytes(self.bufs[err_r]).decode("utf-8", "replace"),
             "stdout_dropped": self.dropped[out_r], "stderr_dropped": self.dropped[err_r],
@@ -879,14 +857,16 @@ def main():
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    cfg = recv(proto_in)
+    cfg = wire.decode(wire.read_frame(proto_in))
+    if cfg["type"] != "config":
+        raise wire.ProtocolError(f"expected the server's config first, got a {cfg['type']!r} message")
     global _JAIL
-    if cfg.get("landlock"):
+    if cfg["landlock"] is not None:
         jail = {}
         exec(compile(cfg["landlock"]["source"], "<landlock>", "exec"), jail)
         _JAIL = (jail["restrict"], cfg["landlock"]["read"] + [p for p in sys.path if p], cfg["landlock"]["write"])
     net_unshared = False
-    if cfg.get("unshare_net") and libc is not None:
+    if cfg["unshare_net"] and libc is not None:
         net_unshared = libc.unshare(CLONE_NEWNET) == 0
     # Warm the modules programs and test preambles import most (an import in a sample would read
     # and execute them again for every program). Module state stays pristine: this process never
@@ -902,30 +882,36 @@ def main():
             pass
     PRISTINE_BUILTINS.update(builtins.__dict__)
     snapshot_modules()
-    server = Server(cfg, proto_out)
+    server = Server(cfg)
     os.makedirs(server.tmp, exist_ok=True)
-    send(proto_out, {"ok": True, "ready": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0],
-                     "net_unshared": net_unshared, "landlock": _JAIL is not None})
+    wire.write_message(proto_out, {"type": "ready", "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0],
+                                   "net_unshared": net_unshared, "landlock": _JAIL is not None})
+    # Jobs until the host closes our stdin (it stops a worker by killing its sandbox).
     while True:
         try:
-            job = recv(proto_in)
+            frame = wire.read_frame(proto_in)
         except EOFError:
             return
-        if job.get("op") == "exit":
-            return
+        job_id = None
         try:
+            job = wire.decode(frame)
+            if job["type"] != "run":
+                raise wire.ProtocolError(f"expected a job, got a {job['type']!r} message")
+            job_id = job["id"]
             reply = server.run(job)
         except Exception as e:
             import traceback
 
-            reply = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()[-4000:]}
+            reply = {"type": "failed", "id": job_id, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()[-4000:]}
             try:
                 server.reap()
                 server.clean_tmp()
             except Exception:
                 pass
-        reply["id"] = job.get("id")
-        send(proto_out, reply)
+        try:
+            wire.write_message(proto_out, reply)
+        except wire.ProtocolError as e:  # a reply of ours that the protocol does not define: a harness bug
+            wire.write_message(proto_out, {"type": "failed", "id": job_id, "error": f"ProtocolError: {e}", "traceback": ""})
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
-"""Scoring a generate output: reference timings, resumable units, shards and merge."""
+"""Scoring a generate output: the run's config, reference timings in the store, resumable units, shards and merge.
+
+What a run is made of lives beside it: ``dispatch`` (each sample to its grader), ``calibration`` (measuring
+the references), ``pool`` (the sandboxed workers), ``stats`` (the output's numbers).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +25,6 @@ from coderig_schemas import (
     ScoreResult,
     TaskType,
     Verdict,
-    passk,
 )
 from coderig_schemas.environment import cpu_fingerprint
 from coderig_schemas.io import hash_json
@@ -29,15 +32,24 @@ from coderig_schemas.layout import PASS_AT_K, PROBLEMS, REFERENCE_TIMINGS, RESUL
 from coderig_schemas.store import check_name, output_key
 
 from . import __version__
+from .calibration import measure_references, problem_sha256, reference_sample
+from .dispatch import TaskDispatch, score_items
 from .math.pool import GraderLimits
-from .sandbox import Limits, SandboxMode, SandboxSettings, WorkerPool, job_wall_s, make_job
-from .timeouts import CASE_HOOK, SampleBudget, TimeoutPolicy, budget_for, measuring_budget
-from .verdicts import has_code, judge, no_code_result, sandbox_error_result, server_killed_result
+from .pool import LazyPool
+from .settings import Limits, SandboxMode, SandboxSettings
+from .stats import pass_at_k_report, result_stats
+from .timeouts import TimeoutPolicy, budget_for
+
+# Names other modules and the tests import from here.
+__all__ = [
+    "TOOL", "LazyPool", "ReferenceInfo", "Runtime", "ScoreConfig", "Summary", "TaskDispatch", "ensure_reference_timings",
+    "load_generate", "measure_references", "merge_shards", "pass_at_k_report", "problem_sha256", "reference_sample",
+    "result_stats", "run_score", "score_items", "shard_of", "store_config",
+]
 
 log = logging.getLogger("coderig.score")
 
 TOOL = "coderig-score"
-HOST_SLACK_S = 30.0
 REFERENCE_WARN_BELOW = 0.99
 
 
@@ -94,100 +106,6 @@ class Summary:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def problem_sha256(problem: Problem) -> str:
-    """Identity of a problem's content (timings are valid for exactly this problem)."""
-    return hash_json(problem.model_dump(mode="json"))
-
-
-def build_job(problem: Problem, code: str, budget: SampleBudget, limits: Limits, max_timeouts: int) -> dict[str, Any]:
-    """The worker message for one program against one problem."""
-    return make_job(code, imports=list(problem.test_imports), prelude=[problem.setup_code, problem.test_preamble],
-                    tests=[t.code for t in problem.tests], test_timeouts=budget.tests_s,
-                    prelude_timeout=budget.prelude_s, sample_cap=budget.cap_s, limits=limits, max_timeouts=max_timeouts,
-                    entry_point=problem.entry_point, wall_floor=budget.wall_floor_s, wall_factor=budget.wall_factor,
-                    test_totals=budget.totals_s or None)
-
-
-def host_timeout(job: dict[str, Any]) -> float:
-    """How long the host waits for a worker's reply before declaring the harness broken."""
-    return job_wall_s(job) + HOST_SLACK_S
-
-
-def score_items(
-    pool: WorkerPool, items: list[tuple[Any, Problem, Sample, SampleBudget]], limits: Limits, max_timeouts: int,
-) -> Iterator[tuple[Any, ScoreResult, dict[str, Any] | None]]:
-    """Score (key, problem, sample, budget) items; yield (key, result, raw reply) as they complete."""
-    by_key = {key: (problem, sample) for key, problem, sample, _ in items}
-    jobs = []
-    for key, problem, sample, budget in items:
-        if not has_code(sample):
-            yield key, no_code_result(problem, sample), None
-            continue
-        job = build_job(problem, sample.extracted_code, budget, limits, max_timeouts)
-        jobs.append((key, job, host_timeout(job)))
-    for out in pool.run(jobs):
-        problem, sample = by_key[out.key]
-        if out.reply is None and out.server_killed:
-            yield out.key, server_killed_result(problem, sample, out.attempts), None
-        elif out.reply is None:
-            yield out.key, sandbox_error_result(problem, sample, out.error or "unknown harness failure", out.attempts), None
-        else:
-            yield out.key, judge(problem, sample, out.reply, out.attempts), out.reply
-
-
-def reference_sample(problem: Problem) -> Sample:
-    """A stand-in sample carrying a problem's reference solution."""
-    return Sample.model_validate({
-        "sample_id": f"{problem.problem_id}#reference", "problem_id": problem.problem_id, "dataset": problem.dataset,
-        "split": problem.split, "sample_index": 0, "seed": None, "model_name": "reference", "template_id": "reference",
-        "template_sha256": "0" * 64, "prompt_sha256": "0" * 64, "raw_response": problem.reference_solution or "",
-        "extracted_code": problem.reference_solution or "", "extraction_method": "verbatim", "finish_reason": "replay",
-        "engine": "replay", "sampling": {"temperature": 0.0, "max_tokens": 1},
-    })
-
-
-def measure_references(pool: WorkerPool, problems: list[Problem], cfg: ScoreConfig,
-                       advance: Callable[..., Any] | None = None) -> list[ReferenceTiming]:
-    """Run every reference solution once through the sandbox; per-test CPU times and verdicts.
-
-    CPU time (of all the reference's processes that were waited for) does not grow with the
-    machine's load the way wall time does, so timings measured on a busy machine stay usable on a
-    quiet one and the other way round.
-    """
-    machine = cpu_fingerprint()
-    cap = max(cfg.reference_test_timeout_s * 4, cfg.timeouts.sample_cap_s)
-    items = [(i, p, reference_sample(p), measuring_budget(p, cfg.reference_test_timeout_s, cap))
-             for i, p in enumerate(problems) if p.reference_solution]
-    found: dict[int, ReferenceTiming] = {}
-    passed = 0
-    for key, result, reply in score_items(pool, items, cfg.limits, max_timeouts=1):
-        p = problems[key]
-        setup = 0.0
-        cpu: dict[str, float] = {}
-        cases: dict[str, float] = {}
-        if reply is not None:
-            for r in reply["records"]:
-                if r[0] == "prelude" and len(r) > 5:
-                    setup = float(r[5])
-                elif r[0] == "test" and len(r) > 7 and isinstance(r[1], int) and 0 <= r[1] < len(p.tests):
-                    t = p.tests[r[1]]
-                    cpu[t.test_id] = round(float(r[6]), 6)
-                    if CASE_HOOK in t.code:
-                        cases[t.test_id] = round(float(r[7]), 6)
-        passed += result.passed
-        found[key] = ReferenceTiming(
-            problem_id=p.problem_id, dataset=p.dataset, problem_sha256=problem_sha256(p), verdict=result.verdict, clock="cpu",
-            setup_duration_s=round(setup, 6),
-            test_durations_s={o.test_id: cpu.get(o.test_id, o.duration_s) for o in result.tests},
-            case_durations_s=cases, failing_test_id=result.failing_test_id,
-            error_message=None if result.passed else f"{result.exception_type or ''}: {result.error_message or ''}".strip(": "),
-            machine=machine,
-        )
-        if advance:
-            advance(1, ref_pass=f"{passed}/{len(found)}")
-    return [found[k] for k in sorted(found)]
-
-
 @dataclass
 class ReferenceInfo:
     """Reference timings of the problems of a run, and where they are stored."""
@@ -205,27 +123,6 @@ class ReferenceInfo:
     def failures(self) -> list[ReferenceTiming]:
         """Reference solutions that did not pass."""
         return [t for t in self.timings.values() if t.verdict != Verdict.PASSED]
-
-
-class LazyPool:
-    """Starts the worker pool on first use (a no-op re-run never starts a sandbox)."""
-
-    def __init__(self, settings: SandboxSettings, workers: int) -> None:
-        self.settings, self.workers = settings, workers
-        self.pool: WorkerPool | None = None
-
-    def get(self) -> WorkerPool:
-        """The started pool."""
-        if self.pool is None:
-            pool = WorkerPool(self.settings, self.workers)
-            self.pool = pool.__enter__()
-        return self.pool
-
-    def close(self) -> None:
-        """Stop the workers if started."""
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
 
 
 def ensure_reference_timings(store: RunStore, problems: list[Problem], cfg: ScoreConfig, lazy: LazyPool,
@@ -412,106 +309,6 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
                   "reference_pass_rate": refs.pass_rate(), "reference_failures": [t.problem_id for t in refs.failures()]})
     out = b.publish(stats=stats, schema_names={RESULTS: "score_result"})
     return Summary(out, stats)
-
-
-#: Task types graded in this process from the response text (nothing is executed): IFEval and BFCL.
-TEXT_TASK_TYPES = frozenset({TaskType.INSTRUCTION_FOLLOWING, TaskType.FUNCTION_CALLING})
-
-
-def grade_text(problem: Problem, sample: Sample) -> ScoreResult:
-    """Grade an instruction-following (IFEval) or function-calling (BFCL) sample, in process."""
-    if problem.task_type == TaskType.INSTRUCTION_FOLLOWING:
-        from .ifeval.result import score_sample as score_ifeval
-
-        return score_ifeval(problem, sample)
-    from .bfcl.result import score_sample as score_bfcl
-
-    return score_bfcl(problem, sample)
-
-
-class TaskDispatch:
-    """Sends each sample to its task type's grader: code to the sandbox, math to the answer grader pool.
-
-    Each backend starts only when a sample needs it (a math run never starts a sandbox).
-    """
-
-    def __init__(self, lazy: LazyPool, cfg: ScoreConfig, workers: int) -> None:
-        self.lazy, self.cfg, self.workers = lazy, cfg, workers
-        self.math_pool: Any = None
-
-    def __enter__(self) -> TaskDispatch:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.math_pool is not None:
-            self.math_pool.close()
-
-    def score(self, items: list[tuple[Any, Problem, Sample, SampleBudget]]) -> Iterator[tuple[Any, ScoreResult, dict[str, Any] | None]]:
-        """(key, result, raw reply) for every item, code first, then math, then IFEval and BFCL."""
-        code = [it for it in items if it[1].task_type == TaskType.CODE]
-        math = [(key, problem, sample) for key, problem, sample, _ in items if problem.task_type == TaskType.MATH]
-        text = [(key, problem, sample) for key, problem, sample, _ in items if problem.task_type in TEXT_TASK_TYPES]
-        others = sorted({it[1].task_type.value for it in items}
-                        - {TaskType.CODE.value, TaskType.MATH.value, *(t.value for t in TEXT_TASK_TYPES)})
-        if others:
-            raise InvalidInputError(f"this coderig-score cannot grade task type(s) {', '.join(others)}",
-                                    hint="score them with a coderig-score that supports them")
-        if code:
-            yield from score_items(self.lazy.get(), code, self.cfg.limits, self.cfg.timeouts.max_timeouts)
-        if math:
-            from .math.grading import grade_items
-            from .math.pool import GraderPool
-
-            self.math_pool = GraderPool(self.workers, self.cfg.math).__enter__()
-            yield from grade_items(self.math_pool, math)
-        for key, problem, sample in text:
-            yield key, grade_text(problem, sample), None
-
-    def stats(self) -> dict[str, Any]:
-        """The backends' part of the manifest's stats."""
-        out: dict[str, Any] = {}
-        pool = self.lazy.pool
-        if pool is not None:
-            out.update({"sandbox": pool.mode, "sandbox_layers": pool.layers, "python": pool.python,
-                        "network_check": pool.network.detail if pool.network else None})
-        if self.math_pool is not None:
-            out["grader_restarts"] = self.math_pool.restarts
-        return out
-
-
-def pass_at_k_report(results: list[ScoreResult]) -> dict[str, Any]:
-    """pass@k per problem (every k <= its n) and overall (every k <= the smallest n), for PASS_AT_K.
-
-    Sandbox errors are left out of n and c: they are not the model's answers being wrong.
-    """
-    counts = passk.counts_from((r.problem_id, r.passed) for r in results if r.verdict != Verdict.SANDBOX_ERROR)
-    n_max = max((n for n, _ in counts.values()), default=0)
-    per = passk.per_problem(counts, range(1, n_max + 1))
-    overall = passk.overall(counts)
-    return {
-        "k": sorted(overall),
-        "overall": {str(k): v for k, v in overall.items()},
-        "per_problem": {pid: {"n": counts[pid][0], "c": counts[pid][1], "pass_at_k": {str(k): v for k, v in per[pid].items()}}
-                        for pid in counts},
-    }
-
-
-def result_stats(results: list[ScoreResult]) -> dict[str, Any]:
-    """Counts by verdict, pass rate and pass@k (every k <= the smallest n)."""
-    verdicts = Counter(r.verdict.value for r in results)
-    scored = [r for r in results if r.verdict != Verdict.SANDBOX_ERROR]
-    counts = passk.counts_from((r.problem_id, r.passed) for r in scored)
-    stats: dict[str, Any] = {
-        "samples": len(results), "passed": sum(r.passed for r in results),
-        "pass_rate": (sum(r.passed for r in scored) / len(scored)) if scored else None,
-        "verdicts": dict(sorted(verdicts.items())), "sandbox_errors": verdicts.get(Verdict.SANDBOX_ERROR.value, 0),
-        "pass_at_k": {str(k): v for k, v in passk.overall(counts).items()},
-    }
-    from .ifeval.metrics import ifeval_metrics  # IFEval's four standard numbers, when there are IFEval samples
-
-    if (ifeval := ifeval_metrics(results)) is not None:
-        stats["ifeval"] = ifeval
-    return stats
 
 
 def merge_shards(store: RunStore, refs: list[str]) -> Summary:

@@ -14,12 +14,15 @@ from coderig_schemas import (
     Problem,
     Sample,
     ScoreResult,
+    TestCase,
     TestOutcome,
     TestStatus,
     Verdict,
     Visibility,
 )
 from coderig_schemas.sample import ExtractionMethod
+
+from .protocol import ActualRecord, CompileRecord, ExitInfo, JobDone, PreludeRecord, TestExit, TestRecord
 
 TRUNCATION_MARK = "\n[... {n} more bytes truncated by coderig]"
 
@@ -102,84 +105,57 @@ def server_killed_result(problem: Problem, sample: Sample, attempts: int) -> Sco
                    error_message="the program killed the sandbox's server process (on both attempts)", attempts=attempts)
 
 
-def judge(problem: Problem, sample: Sample, reply: dict[str, Any], attempts: int = 1) -> ScoreResult:
+def judge(problem: Problem, sample: Sample, reply: JobDone, attempts: int = 1) -> ScoreResult:
     """The verdict on one executed sample, from the worker's reply."""
     base = _base(problem, sample)
-    records: list[list[Any]] = reply["records"]
+    records = reply["records"]
     extra: dict[str, Any] = {
-        "duration_s": round(float(reply["wall"]), 6), "attempts": attempts,
-        "stdout": capped(reply["stdout"], int(reply["stdout_dropped"])),
-        "stderr": capped(reply["stderr"], int(reply["stderr_dropped"])),
+        "duration_s": round(reply["wall"], 6), "attempts": attempts,
+        "stdout": capped(reply["stdout"], reply["stdout_dropped"]),
+        "stderr": capped(reply["stderr"], reply["stderr_dropped"]),
     }
-    killed = reply.get("killed")
-    compile_rec = next((r for r in records if r[0] == "compile"), None)
-    if compile_rec is not None:
-        _, name, msg, line = compile_rec
-        where = f" (line {line})" if line else ""
-        return _finish(base, sample, Verdict.SYNTAX_ERROR, not_run(problem), exception_type=name,
-                       error_message=f"{msg}{where}", **extra)
-    prelude = next((r for r in records if r[0] == "prelude"), None)
-    if prelude is None or prelude[1] != "ok":
+    killed = reply["killed"]
+    compiled = next((r for r in records if isinstance(r, CompileRecord)), None)
+    if compiled is not None:
+        where = f" (line {compiled.line})" if compiled.line else ""
+        return _finish(base, sample, Verdict.SYNTAX_ERROR, not_run(problem), exception_type=compiled.exception_type,
+                       error_message=f"{compiled.message}{where}", **extra)
+    prelude = next((r for r in records if isinstance(r, PreludeRecord)), None)
+    if prelude is None or prelude.status != "ok":
+        name: str | None
         if prelude is not None:
-            verdict = Verdict.MEMORY_EXCEEDED if prelude[1] == "memory" else Verdict.RUNTIME_ERROR
-            name, msg = prelude[3], prelude[4]
+            verdict = Verdict.MEMORY_EXCEEDED if prelude.status == "memory" else Verdict.RUNTIME_ERROR
+            name, msg = prelude.exception_type, prelude.message
         elif killed:
             verdict, name, msg = Verdict.TIMEOUT, None, "the code did not finish loading within its time limit"
         else:
             verdict, name, msg = Verdict.RUNTIME_ERROR, None, _death(reply["exit"], "while loading the code")
         return _finish(base, sample, verdict, not_run(problem), exception_type=name, error_message=msg, **extra)
 
-    by_test: dict[int, list[Any]] = {}
-    actual: dict[int, tuple[str, str]] = {}
-    exits: dict[int, list[Any]] = {}
+    by_test: dict[int, TestRecord] = {}
+    actual: dict[int, ActualRecord] = {}
+    exits: dict[int, TestExit] = {}
     for r in records:
-        if r[0] == "test" and isinstance(r[1], int) and r[1] not in by_test:
-            by_test[r[1]] = r
-        elif r[0] == "actual" and isinstance(r[1], int):
-            actual[r[1]] = (r[2], r[3])
-        elif r[0] == "texit" and isinstance(r[1], int):
-            exits[r[1]] = r
+        if isinstance(r, TestRecord):
+            by_test.setdefault(r.test_index, r)  # the first record of a test counts
+        elif isinstance(r, ActualRecord):
+            actual[r.test_index] = r
+        elif isinstance(r, TestExit):
+            exits[r.test_index] = r
     outcomes: list[TestOutcome] = []
     first_unfinished = True
     for i, t in enumerate(problem.tests):
         rec, ex = by_test.get(i), exits.get(i)
-        expected = t.expected_repr
-        act = None
-        name = msg = None
         if rec is not None:
-            status = _RECORD_STATUS.get(rec[2], TestStatus.ERROR)
-            duration = float(rec[3])
-            name, msg = rec[4], rec[5]
-            if status == TestStatus.MEMORY_EXCEEDED:
-                msg = msg or "MemoryError: the address-space limit was reached"
-            if i in actual:
-                expected = expected or actual[i][0]
-                act = actual[i][1]
+            outcome = _recorded(t, rec, actual.get(i))
         elif ex is not None:
-            duration = float(ex[2])
-            kind, value = ex[3], ex[4]
-            if kind == "timeout":
-                status, msg = TestStatus.TIMEOUT, "the test exceeded its CPU time limit"
-            elif kind == "wall":
-                status, msg = TestStatus.TIMEOUT, "the test exceeded its wall-clock limit (it slept or blocked)"
-            elif kind == "signal" and value == signal.SIGXCPU:
-                status, msg = TestStatus.TIMEOUT, f"killed by {_signal_name(value)} (CPU time limit)"
-            elif kind == "signal":
-                status, name, msg = TestStatus.ERROR, _signal_name(value), f"the test process died from {_signal_name(value)}"
-            elif kind == "forkfail":
-                status, msg = TestStatus.ERROR, f"the test could not start: {value} (process limit reached?)"
-            else:
-                status, msg = TestStatus.ERROR, f"the program exited with status {value} before the test finished"
-                name = "SystemExit"
+            outcome = _exited(t, ex)
+        elif killed and first_unfinished:
+            outcome = _outcome(t, TestStatus.TIMEOUT, 0.0, msg="the sample's time limit ran out during this test")
+            first_unfinished = False
         else:
-            duration = 0.0
-            if killed and first_unfinished:
-                status, msg = TestStatus.TIMEOUT, "the sample's time limit ran out during this test"
-                first_unfinished = False
-            else:
-                status = TestStatus.NOT_RUN
-        outcomes.append(TestOutcome(test_id=t.test_id, visibility=t.visibility, status=status, duration_s=round(duration, 6),
-                                    exception_type=name, error_message=msg, expected=expected, actual=act))
+            outcome = _outcome(t, TestStatus.NOT_RUN, 0.0)
+        outcomes.append(outcome)
     failing = next((o for o in outcomes if o.status != TestStatus.PASSED), None)
     if failing is None and outcomes:
         return _finish(base, sample, Verdict.PASSED, outcomes, **extra)
@@ -195,7 +171,42 @@ def judge(problem: Problem, sample: Sample, reply: dict[str, Any], attempts: int
                    failing_test_id=failing.test_id, **extra)
 
 
-def _death(exit_info: dict[str, Any], when: str) -> str:
+def _outcome(test: TestCase, status: TestStatus, duration: float, *, name: str | None = None, msg: str | None = None,
+             expected: str | None = None, actual: str | None = None) -> TestOutcome:
+    return TestOutcome(test_id=test.test_id, visibility=test.visibility, status=status, duration_s=round(duration, 6),
+                       exception_type=name, error_message=msg, expected=expected if expected is not None else test.expected_repr,
+                       actual=actual)
+
+
+def _recorded(test: TestCase, rec: TestRecord, compared: ActualRecord | None) -> TestOutcome:
+    """A test the harness reported on: its status, and for a failed 'assert a == b' the compared values."""
+    status = _RECORD_STATUS[rec.status]
+    msg = rec.message
+    if status == TestStatus.MEMORY_EXCEEDED:
+        msg = msg or "MemoryError: the address-space limit was reached"
+    expected, act = test.expected_repr, None
+    if compared is not None:
+        expected = expected or compared.expected
+        act = compared.actual
+    return _outcome(test, status, rec.duration_s, name=rec.exception_type, msg=msg, expected=expected, actual=act)
+
+
+def _exited(test: TestCase, ex: TestExit) -> TestOutcome:
+    """A test whose process ended (or was stopped) before the harness reported on it."""
+    if ex.how == "timeout":
+        return _outcome(test, TestStatus.TIMEOUT, ex.wall_s, msg="the test exceeded its CPU time limit")
+    if ex.how == "wall":
+        return _outcome(test, TestStatus.TIMEOUT, ex.wall_s, msg="the test exceeded its wall-clock limit (it slept or blocked)")
+    if ex.how == "signal" and ex.value == signal.SIGXCPU:
+        return _outcome(test, TestStatus.TIMEOUT, ex.wall_s, msg=f"killed by {_signal_name(ex.value)} (CPU time limit)")
+    if ex.how == "signal":
+        return _outcome(test, TestStatus.ERROR, ex.wall_s, name=_signal_name(ex.value),
+                        msg=f"the test process died from {_signal_name(ex.value)}")
+    return _outcome(test, TestStatus.ERROR, ex.wall_s, name="SystemExit",
+                    msg=f"the program exited with status {ex.value} before the test finished")
+
+
+def _death(exit_info: ExitInfo, when: str) -> str:
     if "signal" in exit_info:
-        return f"the program was killed by {_signal_name(int(exit_info['signal']))} {when}"
+        return f"the program was killed by {_signal_name(exit_info['signal'])} {when}"
     return f"the program exited with status {exit_info.get('code')} {when}"
