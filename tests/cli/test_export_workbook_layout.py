@@ -90,6 +90,8 @@ def test_rows_are_as_tall_as_their_text_up_to_a_cap(run_store: Path) -> None:
     assert heights == {"one": None, "three": 3 * LINE_POINTS, "long": MAX_ROW_LINES * LINE_POINTS}
     tall = next(r for r in ws.iter_rows(min_row=2) if r[pid].value == "long")
     assert tall[pid].alignment.vertical == "top"  # a tall row reads from the top
+    code = [c.value for c in ws[1]].index("code")
+    assert tall[code].font.name == "Consolas"  # indentation is syntax: a monospaced font
 
 
 def test_every_header_is_fully_visible(export_store: ExportStore) -> None:
@@ -124,6 +126,12 @@ def test_freeze_filter_and_print_setup_on_every_sheet(export_store: ExportStore)
         assert ws.sheet_properties.pageSetUpPr.fitToPage is True
         assert (int(ws.page_setup.fitToWidth), int(ws.page_setup.fitToHeight)) == (1, 0)  # one page wide, any number tall
         assert ws.print_title_rows == "$1:$1"  # the header repeats on every printed page
+        assert ws.print_options.gridLines is True  # printed, tall wrapped rows stay apart
+        for cell in ws[1]:  # a header sits over its values: right-aligned over numbers, left over text
+            if cell.value in ("tests_total", "pass_rate", "samples") or (ws.title == "Compare" and cell.column > 3):
+                assert cell.alignment.horizontal == "right", (ws.title, cell.value)
+            elif cell.value in ("model", "problem_id", "verdict", "code"):
+                assert cell.alignment.horizontal is None, (ws.title, cell.value)
 
 
 def test_verdict_colours_are_the_charts_colours(export_store: ExportStore) -> None:

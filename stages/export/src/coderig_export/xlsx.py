@@ -55,7 +55,18 @@ RUN_HEADERS: tuple[tuple[str, float], ...] = (
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _HEADER_ALIGN = Alignment(wrap_text=True, vertical="top")
+# Over a column of numbers (right-aligned by spreadsheets) the header is right-aligned too: left-aligned, a
+# number in a wide column sits under the next column's header (seen in the LibreOffice render, docs/export.md).
+_HEADER_ALIGN_RIGHT = Alignment(wrap_text=True, vertical="top", horizontal="right")
+#: Columns holding numbers or booleans, on every sheet.
+NUMERIC_COLUMNS = frozenset({
+    "sample_index", "seed", "passed", "tests_passed", "tests_total", "visible_passed", "visible_total", "hidden_passed",
+    "hidden_total", "duration_s", "loose_passed", "loose_tests_passed", "runs", "samples", "pass_rate", "problems",
+    "problems_solved", "problem_solve_rate",
+})
 _WRAP = Alignment(wrap_text=True, vertical="top")
+#: Code reads in a monospaced font (indentation is syntax); Excel has Consolas, LibreOffice substitutes its own.
+_CODE_FONT = Font(name="Consolas")
 _TOP = Alignment(vertical="top")
 #: Height of one line of text in points (Calibri 11, the default font), and the most lines a row shows:
 #: a 300-line program must not make a row taller than the screen; the cell holds it all (select it to read).
@@ -187,7 +198,8 @@ class WorkbookWriter:
         self._frame(ws, [h for h, _ in headers], [w for _, w in headers])
         return ws
 
-    def _frame(self, ws: WriteOnlyWorksheet, headers: list[str], widths: list[float], fit_headers: bool = True) -> None:
+    def _frame(self, ws: WriteOnlyWorksheet, headers: list[str], widths: list[float], fit_headers: bool = True,
+               numeric: frozenset[str] = NUMERIC_COLUMNS) -> None:
         # Frozen header, column widths, print setup and the header row must be set before the first data row is streamed.
         # fit_headers: widen each column to its header; else (run names over narrow rate columns) headers wrap.
         ws.freeze_panes = "A2"
@@ -201,11 +213,15 @@ class WorkbookWriter:
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.print_title_rows = "1:1"
+        # Printed without gridlines, tall wrapped rows run into each other (seen in the LibreOffice render).
+        ws.print_options.gridLines = True
         # A header wider than its column (a long run name on Compare) wraps, and the row grows to show it.
         height = row_height(max(text_lines(h, w - _FILTER_BUTTON_CHARS) for h, w in zip(headers, widths, strict=True)))
         if height is not None:
             ws.row_dimensions[1].height = height
-        ws.append([self._styled(ws, h, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_HEADER_ALIGN) for h in headers])
+        ws.append([self._styled(ws, h, font=_HEADER_FONT, fill=_HEADER_FILL,
+                                alignment=_HEADER_ALIGN_RIGHT if h in numeric and i > 0 else _HEADER_ALIGN)
+                   for i, h in enumerate(headers)])
 
     @staticmethod
     def _styled(ws: WriteOnlyWorksheet, value: object, *, font: Font | None = None, fill: PatternFill | None = None,
@@ -293,7 +309,10 @@ class WorkbookWriter:
         plain = None if height is None else _TOP
         cells = [self._value(ws, v, alignment=_WRAP if i == _ERROR_INDEX else plain) for i, v in enumerate(values)]
         if self.code_column:
-            cells += [self._value(ws, answer, alignment=_WRAP), self._value(ws, prompt, alignment=_WRAP, limit=self.text_chars),
+            code_cell = self._value(ws, answer, alignment=_WRAP)
+            if isinstance(code_cell, Cell) and row.problem.task_type == TaskType.CODE:
+                code_cell.font = _CODE_FONT
+            cells += [code_cell, self._value(ws, prompt, alignment=_WRAP, limit=self.text_chars),
                       self._value(ws, row.sample.raw_response, alignment=_WRAP, limit=self.text_chars)]
         if height is not None:
             ws.row_dimensions[index].height = height
@@ -337,7 +356,7 @@ class WorkbookWriter:
         # A run column holds rates: as wide as its name up to 24 characters; a longer name wraps in a taller header.
         widths = [header_width(h, w) for h, w in zip(headers, (14.0, 22.0, 10.0), strict=False)]
         widths += [max(12.0, min(24.0, len(self._labels[r].name) + float(_FILTER_BUTTON_CHARS))) for r in refs]
-        self._frame(ws, headers, widths, fit_headers=False)
+        self._frame(ws, headers, widths, fit_headers=False, numeric=frozenset(headers[3:]))
         for (dataset, problem), per_run in sorted(self._per_problem.items()):
             rates: list[object] = []
             for ref in refs:
