@@ -42,7 +42,8 @@ def publish_texts(runs: Path) -> str:
     samples = []
     for p in problems:
         s = make_sample(p, extracted_code=codes[p.problem_id])
-        messages = [ChatMessage(role="system", content="be brief"), ChatMessage(role="user", content=f"Solve {p.problem_id}. " + "q" * 9000)]
+        messages = [ChatMessage(role="system", content="be brief"),
+                    ChatMessage(role="user", content=f"Solve {p.problem_id}. " + "q" * 9000)]
         samples.append(s.model_copy(update={"prompt_messages": messages, "raw_response": "thinking " * 2000 + codes[p.problem_id]}))
     verdicts = {"one": "passed", "three": "wrong_answer", "long": "sandbox_error"}
     results = [make_result(s, verdicts[s.problem_id], None, error_message=f"{s.problem_id}: " + "assert f(1) == 2 " * 20)
@@ -151,7 +152,7 @@ def test_verdict_colours_are_the_charts_colours(export_store: ExportStore) -> No
     r = CliRunner().invoke(analyze, ["run", export_store.toy.ref, export_store.humaneval.ref, "--quiet"])
     assert r.exit_code == 0, r.stderr
     png = matplotlib.image.imread(Path(r.stdout.strip()) / "charts" / "verdict_distribution.png")
-    pixels = {tuple(int(round(c * 255)) for c in px[:3]) for px in np.asarray(png).reshape(-1, png.shape[-1])}
+    pixels = {tuple(round(float(c) * 255) for c in px[:3]) for px in np.asarray(png).reshape(-1, png.shape[-1])}
     for v in seen:
         hexa = verdict_color(v)
         assert tuple(int(hexa[i:i + 2], 16) for i in (1, 3, 5)) in pixels, v
@@ -176,5 +177,6 @@ def test_finetune_records_keep_the_datasets_own_id(run_store: Path, tmp_path: Pa
         assert {k: (v["dataset"], v["task_id"]) for k, v in records.items()} == {
             "HumanEval/7": ("humaneval", "HumanEval/7"), "mbpp/611": ("mbpp", "611")}
         assert all(v["schema_version"] == 2 for v in records.values())
-        ds = load_dataset("json", data_files=str(out / name), split="train", cache_dir=str(tmp_path / "hf"))  # text ids of both datasets in one column
+        # text ids of both datasets in one column: Arrow would refuse a column mixing 611 and "HumanEval/7"
+        ds = load_dataset("json", data_files=str(out / name), split="train", cache_dir=str(tmp_path / "hf"))
         assert sorted(ds["task_id"]) == ["611", "HumanEval/7"]

@@ -27,7 +27,7 @@ def progress_lines(stderr: str, description: str) -> list[tuple[int, int, str]]:
     out = []
     for line in stderr.splitlines():
         m = LINE.search(line)
-        if m and m.group("desc").endswith(description) or (m and description in m.group("desc")):
+        if m and description in m.group("desc"):
             out.append((int(m.group("done").replace(",", "")), int(m.group("total").replace(",", "")), line))
     return out
 

@@ -100,11 +100,9 @@ def setup_logging(quiet: bool) -> None:
     root = logging.getLogger("coderig")
     root.setLevel(logging.INFO)
     root.handlers = [h for h in root.handlers if not isinstance(h, RichHandler | _PlainStderrHandler)]
-    handler: logging.Handler
-    if console.is_terminal:
-        handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
-    else:
-        handler = _PlainStderrHandler()
+    handler: logging.Handler = (
+        RichHandler(console=console, show_path=False, rich_tracebacks=False) if console.is_terminal else _PlainStderrHandler()
+    )
     handler.setLevel(logging.WARNING if quiet else logging.INFO)
     root.addHandler(handler)
     root.propagate = False

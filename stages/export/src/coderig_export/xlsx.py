@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from coderig_schemas import ScoreResult, TaskType, Verdict
+from coderig_schemas import ScoreResult, TaskType
 from coderig_schemas.verdict_colors import VERDICT_COLORS, VERDICT_TEXT_COLORS
 
 from .load import ScoredRow
