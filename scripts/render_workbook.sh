@@ -7,10 +7,11 @@
 # filter cannot export a chosen sheet headless, so both go through PDF. Needs LibreOffice Calc (apt-get install -y libreoffice-calc) and pdftoppm
 # (poppler-utils); neither is a dependency of coderig or of CI. Exit 2 when one is missing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 if [ $# -lt 1 ] || [ ! -f "$1" ]; then echo "usage: scripts/render_workbook.sh WORKBOOK.xlsx [OUTDIR]" >&2; exit 2; fi
+# Paths as the caller gave them (relative to the caller's directory), before moving to the repository.
 xlsx=$(realpath "$1")
 out=$(realpath -m "${2:-workbook-render}")
+cd "$(dirname "$0")/.."
 for tool in soffice pdftoppm; do
   command -v "$tool" >/dev/null || { echo "$tool not found: apt-get install -y libreoffice-calc poppler-utils" >&2; exit 2; }
 done
