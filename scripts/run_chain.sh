@@ -41,12 +41,35 @@ for g in "${generated[@]}"; do
   scored+=("$(run_stage score run --generate "$g")")
 done
 
+# The offline demos (MODEL=reference, MODEL=tiny-random) export a non-empty fine-tuning set by default, said on
+# stderr and in the dataset card: evaluation splits are kept (every dataset a demo runs by default is one), and
+# tiny-random, whose random weights pass nothing, takes the dataset's reference answers beside its own. Any
+# FINETUNE_ARGS (e.g. FINETUNE_ARGS=--mix=balanced) replace these demo defaults: then the real rules apply.
+demo_scored=()
+finetune_args=()
+if [ -n "${FINETUNE_ARGS:-}" ]; then
+  read -r -a finetune_args <<<"$FINETUNE_ARGS"
+elif [ "$MODEL" = reference ] || [ "$MODEL" = tiny-random ]; then
+  finetune_args=(--include-eval-splits)
+  echo ">> demo: the fine-tuning set keeps evaluation splits (--include-eval-splits), which a real export leaves out;" \
+    "any FINETUNE_ARGS turn the demo defaults off" >&2
+  if [ "$MODEL" = tiny-random ]; then
+    demo_args=(run --model reference --dataset "$DATASET" --engine replay --seeds 0 --n 1)
+    if [ -n "${LIMIT:-}" ]; then demo_args+=(--limit "$LIMIT"); fi
+    if [ -n "${SPLIT:-}" ]; then demo_args+=(--split "$SPLIT"); fi
+    echo ">> demo: tiny-random's random weights pass (almost) nothing, so the fine-tuning set also takes the" \
+      "dataset's reference answers (generate and score --model reference)" >&2
+    capture_lines demo_generated run_stage generate "${demo_args[@]}"
+    for g in "${demo_generated[@]}"; do demo_scored+=("$(run_stage score run --generate "$g")"); done
+  fi
+fi
+
 label="$(safe_name "$MODEL")__$(safe_name "$DATASET")"
 echo ">> analyze: ${#scored[@]} score output(s)" >&2
 analysis=$(run_stage analyze run "${scored[@]}" --name "$label")
 echo ">> export: fine-tuning data and workbook" >&2
 # Evaluation splits are left out of fine-tuning data by default (decontamination); FINETUNE_ARGS=--include-eval-splits keeps them.
-finetune=$(run_stage export finetune "${scored[@]}" --name "${label}__finetune" ${FINETUNE_ARGS:-})
+finetune=$(run_stage export finetune "${scored[@]}" "${demo_scored[@]}" --name "${label}__finetune" "${finetune_args[@]}")
 workbook=$(run_stage export xlsx "${scored[@]}" --name "${label}__results")
 
 {
@@ -55,6 +78,7 @@ workbook=$(run_stage export xlsx "${scored[@]}" --name "${label}__results")
   echo "coderig outputs (run store: $where)"
   for g in "${generated[@]}"; do echo "  generate  $g"; done
   for s in "${scored[@]}"; do echo "  score     $s"; done
+  for s in "${demo_scored[@]}"; do echo "  score     $s  (demo: reference answers for the fine-tuning set)"; done
   echo "  analyze   $analysis"
   echo "  export    $finetune"
   echo "  export    $workbook"

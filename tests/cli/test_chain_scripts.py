@@ -276,3 +276,41 @@ def test_reasoning_category_dry_run_plans_qwen3_thinking_on_math(tree: Path) -> 
         assert f"--model {m} " in calls[0]
     for d in ("math500", "aime24", "aime25", "gsm8k"):
         assert f"--dataset {d}" in calls[0]
+
+
+def _finetune_call(calls: list[str]) -> str:
+    (call,) = [c for c in calls if c.startswith("coderig-export finetune")]
+    return call
+
+
+def test_the_reference_demo_exports_evaluation_splits_and_says_so(tree: Path) -> None:
+    r, calls = _run(tree, "run_chain.sh", MODEL="reference", DATASET="mbpp")
+    assert r.returncode == 0, r.stderr
+    assert _finetune_call(calls).endswith("--include-eval-splits")
+    assert "demo: the fine-tuning set keeps evaluation splits (--include-eval-splits)" in r.stderr
+    assert [c.split()[0] for c in calls].count("coderig-generate") == 1  # its own answers pass: nothing added
+
+
+def test_the_tiny_random_demo_adds_reference_answers_to_its_fine_tuning_set(tree: Path) -> None:
+    r, calls = _run(tree, "run_chain.sh", MODEL="tiny-random", LIMIT="5", SPLIT="test",
+                    STUB_OUT_coderig_score="/runs/score/s/0123456789abcdef\n")
+    assert r.returncode == 0, r.stderr
+    generates = [c for c in calls if c.startswith("coderig-generate")]
+    assert len(generates) == 2 and "--model tiny-random" in generates[0]
+    assert "--model reference --dataset humaneval --engine replay --seeds 0 --n 1 --limit 5 --split test" in generates[1]
+    assert [c.split()[0] for c in calls].count("coderig-score") == 2
+    finetune = _finetune_call(calls)
+    assert finetune.count("/runs/score/s/0123456789abcdef") == 2 and finetune.endswith("--include-eval-splits")
+    analyze = next(c for c in calls if c.startswith("coderig-analyze"))
+    assert analyze.count("/runs/score/") == 1  # the analysis is of the model's run only
+    assert "takes the dataset's reference answers" in r.stderr and "(demo: reference answers" in r.stderr
+
+
+def test_finetune_args_replace_the_demo_defaults_and_real_models_get_the_real_rules(tree: Path) -> None:
+    r, calls = _run(tree, "run_chain.sh", MODEL="tiny-random", FINETUNE_ARGS="--mix all --seed 3")
+    assert r.returncode == 0, r.stderr
+    assert _finetune_call(calls).endswith("--mix all --seed 3") and "--include-eval-splits" not in _finetune_call(calls)
+    assert len([c for c in calls if c.startswith("coderig-generate")]) == 1 and "demo:" not in r.stderr
+    r, calls = _run(tree, "run_chain.sh", MODEL="qwen2_5_coder_7b")
+    assert r.returncode == 0, r.stderr
+    assert _finetune_call(calls).endswith("__finetune") and "demo:" not in r.stderr

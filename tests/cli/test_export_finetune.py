@@ -279,14 +279,16 @@ def test_parquet_columns_are_typed_even_when_empty_or_all_unknown(export_store: 
     no_difficulty = scored_run(export_store.root, {"p0": ["passed"], "p1": ["passed"]}, dataset="custom")
     _, unknown = finetune(no_difficulty.ref, "--mix", "all", "--formats", "parquet")
     assert pq.read_table(unknown / "finetune.parquet").column("difficulty").to_pylist() == [None, None]
-    for out in (empty, unknown):
+    for out in (unknown,):
         table = pq.read_table(out / "finetune.parquet")
-        assert table.schema.names == ["schema_version", "instruction", "input", "output", "difficulty", "id", "run_id"]
+        assert table.schema.names == ["schema_version", "instruction", "input", "output", "difficulty", "id", "run_id",
+                                      "dataset", "problem_id", "task_id"]
         assert table.schema.field("difficulty").type == pa.string() and table.schema.field("output").type == pa.string()
         chat = pq.read_table(out / "chat.parquet").schema
-        assert chat.names == ["schema_version", "messages", "difficulty", "id", "run_id"]
+        assert chat.names == ["schema_version", "messages", "difficulty", "id", "run_id", "dataset", "problem_id", "task_id"]
         assert chat.field("messages").type == pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-    assert pq.read_table(empty / "finetune.parquet").num_rows == 0
+    # An empty export writes no data file a loader could choke on: only the card and the summary.
+    assert sorted(p.name for p in empty.iterdir() if p.is_file()) == ["README.md", "datasets_summary.csv", "manifest.json"]
 
 
 def test_the_card_front_matter_names_the_files_written(export_store: ExportStore) -> None:
@@ -378,7 +380,7 @@ def test_golden_files(export_store: ExportStore) -> None:
 
 def test_an_empty_mix_says_how_many_clean_samples_it_left_out(export_store: ExportStore) -> None:
     result = invoke("finetune", export_store.mbpp.ref, "--ratios", "0,0,1")  # mbpp/601 (medium) is clean, no hard
-    assert result.exit_code == 0 and (Path(result.stdout.strip()) / FINETUNE_JSONL).read_text() == ""
+    assert result.exit_code == 0 and not (Path(result.stdout.strip()) / FINETUNE_JSONL).exists()
     assert "1 clean ones not taken by the balanced mix" in " ".join(result.stderr.split())
 
 
@@ -386,8 +388,11 @@ def test_an_empty_dataset_is_published_and_said(export_store: ExportStore) -> No
     result = invoke("finetune", export_store.humaneval.ref)
     assert result.exit_code == 0
     out = Path(result.stdout.strip())
-    assert (out / FINETUNE_JSONL).read_text() == ""
-    assert "the dataset is empty: 1 passing samples, 1 from evaluation splits" in " ".join(result.stderr.split())
+    assert not (out / FINETUNE_JSONL).exists() and not (out / "chat.jsonl").exists()
+    warning = [line for line in result.stderr.splitlines() if "the dataset is empty" in line]
+    assert len(warning) == 1 and "1 passing samples, 1 from evaluation splits" in warning[0]  # one line, never wrapped
+    assert warning[0].endswith("; no data files written")
+    assert json.loads((out / "manifest.json").read_text())["stats"]["examples"] == 0
 
 
 def test_include_eval_splits_keeps_splits_but_not_against_and_hints_only_what_was_not_given(export_store: ExportStore) -> None:

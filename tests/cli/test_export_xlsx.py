@@ -70,7 +70,7 @@ def test_sheets_frames_and_styles(export_store: ExportStore) -> None:
         assert all(c.font.bold for c in ws[1])
     res = wb["Results"]
     assert [c.value for c in res[1]] == [h for h, _ in RESULT_HEADERS]
-    assert res.auto_filter.ref == f"A1:AA{res.max_row}"
+    assert res.auto_filter.ref == f"A1:AC{res.max_row}"
     assert res.column_dimensions["AA"].width == 90 and res.column_dimensions["A"].width == 36
     headers = [c.value for c in res[1]]
     vcol, ccol = headers.index("verdict"), headers.index("code")
@@ -162,10 +162,10 @@ def test_long_code_is_truncated_and_the_file_still_opens(run_store: Path) -> Non
     result = invoke("xlsx", "--json", score.ref)
     assert result.exit_code == 0
     info = json.loads(result.stdout)
-    assert info["stats"]["truncated_cells"] == 1
-    assert "truncated with a marker" in " ".join(result.stderr.split())  # rich wraps log lines
+    assert info["stats"]["truncated_cells"] == 2  # the code past Excel's limit, the raw response past --max-text-chars
+    assert "truncated with a marker" in result.stderr
     ws = openpyxl.load_workbook(Path(info["path"]) / "results.xlsx")["Results"]
-    cell = ws.cell(row=2, column=len(RESULT_HEADERS)).value
+    cell = ws.cell(row=2, column=[h for h, _ in RESULT_HEADERS].index("code") + 1).value
     assert isinstance(cell, str) and len(cell) <= EXCEL_CELL_LIMIT and "truncated by coderig" in cell
     assert cell.startswith("def f(x):\n    return x\n# zzz")
 
@@ -213,7 +213,7 @@ def test_rows_past_the_sheet_limit_continue_on_another_sheet(export_store: Expor
     assert wb.sheetnames == ["Summary", "Runs", "Compare", "Results", "Results 2", "Results 3"]
     counts = [wb[s].max_row - 1 for s in ("Results", "Results 2", "Results 3")]
     assert counts == [10, 10, 2] and writer.rows == 22
-    assert wb["Results 3"].auto_filter.ref == "A1:AA3" and wb["Results 2"].freeze_panes == "A2"
+    assert wb["Results 3"].auto_filter.ref == "A1:AC3" and wb["Results 2"].freeze_panes == "A2"
 
 
 def test_no_code_and_no_op(export_store: ExportStore) -> None:
@@ -221,7 +221,7 @@ def test_no_code_and_no_op(export_store: ExportStore) -> None:
     second = invoke("xlsx", "--no-code", export_store.toy.ref)
     assert first.exit_code == second.exit_code == 0 and first.stdout == second.stdout
     ws = openpyxl.load_workbook(Path(first.stdout.strip()) / "results.xlsx")["Results"]
-    assert "code" not in [c.value for c in ws[1]]
+    assert not {"code", "prompt", "response"} & {c.value for c in ws[1]}
 
 
 def test_errors(export_store: ExportStore) -> None:

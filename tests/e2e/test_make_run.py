@@ -48,6 +48,19 @@ def _check_chain(runs: Path) -> None:
                 assert out.manifest.inputs, f"{out.ref} lists no inputs"
 
 
+def _assert_loadable_finetune(out: Path, at_least: int) -> None:
+    import tempfile
+
+    from datasets import load_dataset
+
+    cache = tempfile.mkdtemp(prefix="hf-cache-")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stats"]["examples"] >= at_least, manifest["stats"]
+    for name in ("finetune.jsonl", "chat.jsonl"):
+        ds = load_dataset("json", data_files=str(out / name), split="train", cache_dir=cache)
+        assert len(ds) == manifest["stats"]["examples"] and all(ds["task_id"])
+
+
 def test_make_run_reference_mbpp_chains_and_is_idempotent(run_store: Path) -> None:
     first = _make("run", run_store, MODEL="reference", DATASET="mbpp")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -57,6 +70,9 @@ def test_make_run_reference_mbpp_chains_and_is_idempotent(run_store: Path) -> No
     summaries = [json.loads(line) for line in (Path(paths[2]) / "summaries.jsonl").read_text().splitlines()]
     assert summaries[0]["total_problems"] == 500
     assert summaries[0]["pass_rate"] >= 0.99, summaries[0]
+    # The demo exports data by default (MBPP test is an evaluation split, kept for the demo and said so).
+    assert "demo: the fine-tuning set keeps evaluation splits" in first.stderr
+    _assert_loadable_finetune(Path(paths[3]), at_least=400)
     before = _published(run_store)
     second = _make("run", run_store, MODEL="reference", DATASET="mbpp")
     assert second.returncode == 0, second.stderr[-3000:]
@@ -74,6 +90,9 @@ def test_make_run_tiny_random(run_store: Path) -> None:
     assert gen.manifest.stats.get("samples", gen.entry("samples.jsonl").records) == 5
     score = store.resolve("score/tiny-random__humaneval__s0")
     assert score.entry("results.jsonl").records == 5
+    # A random-weight model passes nothing; the demo's fine-tuning set takes the reference answers beside it.
+    assert "takes the dataset's reference answers" in r.stderr
+    _assert_loadable_finetune(Path(r.stdout.split()[-2]), at_least=5)
     before = _published(run_store)
     again = _make("run", run_store, MODEL="tiny-random", LIMIT="5", MAX_TOKENS="64")
     assert again.returncode == 0, again.stderr[-3000:]

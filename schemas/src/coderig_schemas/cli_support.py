@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,14 +30,20 @@ from rich.progress import (
 )
 
 from .errors import CoderigError, ExitCode
+from .progress import PROGRESS_INTERVAL_ENV, LineProgress, parse_interval
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=BaseModel)
 
 log = logging.getLogger("coderig")
 
-#: stderr console used for progress and logs (stdout carries machine-readable results only).
-console = Console(stderr=True)
+#: stderr console used for progress and logs (stdout carries machine-readable results only). soft_wrap:
+#: a printed line is never folded at the console's width (80 columns when stderr is a file or a pipe),
+#: so a path in it stays whole for whoever greps the log.
+console = Console(stderr=True, soft_wrap=True)
+
+#: Seconds between two progress lines when stderr is not a terminal (see coderig_schemas.progress).
+_progress_interval: float = parse_interval(None)
 
 
 def runs_option(f: F) -> F:
@@ -67,12 +74,35 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+class _PlainStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """One unwrapped line per record on the current sys.stderr (for logs: nohup, Slurm, CI)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)  # a test runner may have swapped stderr since the handler was made
+        super().emit(record)
+
+
 def setup_logging(quiet: bool) -> None:
-    """Log to stderr through rich (warnings only when quiet)."""
+    """Log to stderr (warnings only when quiet) and read the progress interval.
+
+    A terminal gets rich's log and progress bars; anything else (a file, a pipe) gets plain lines
+    that are never wrapped, and progress as a line every ``CODERIG_PROGRESS_INTERVAL`` seconds.
+    """
+    global _progress_interval
+    try:
+        _progress_interval = parse_interval(os.environ.get(PROGRESS_INTERVAL_ENV))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     root = logging.getLogger("coderig")
     root.setLevel(logging.INFO)
-    root.handlers = [h for h in root.handlers if not isinstance(h, RichHandler)]
-    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    root.handlers = [h for h in root.handlers if not isinstance(h, RichHandler | _PlainStderrHandler)]
+    handler: logging.Handler = (
+        RichHandler(console=console, show_path=False, rich_tracebacks=False) if console.is_terminal else _PlainStderrHandler()
+    )
     handler.setLevel(logging.WARNING if quiet else logging.INFO)
     root.addHandler(handler)
     root.propagate = False
@@ -144,23 +174,38 @@ def emit(value: str) -> None:
 
 
 @contextmanager
-def progress(description: str, total: int | None, quiet: bool) -> Iterator[Callable[..., None]]:
-    """A rich progress bar on stderr with counts, rate and ETA; yields advance(n=1, **fields).
+def progress(description: str, total: int | None, quiet: bool, completed: int = 0) -> Iterator[Callable[..., None]]:
+    """Progress of one long step on stderr; yields advance(n=1, **fields).
 
-    Extra fields (e.g. pass_rate) are shown in the description.
+    Extra fields (e.g. pass_rate) are shown beside the counts. ``completed`` is work done before
+    this invocation (a resume). On a terminal: a rich bar with counts, rate and ETA. Otherwise
+    (nohup, Slurm, CI): a plain line at the start, every ``CODERIG_PROGRESS_INTERVAL`` seconds and
+    at the end (see :mod:`coderig_schemas.progress`), also written to the run's log file.
     """
     if quiet or total == 0:
         yield lambda n=1, **kw: None
+        return
+    if not console.is_terminal:
+        progress_log = logging.getLogger("coderig.progress")
+        lines = LineProgress(description, total, interval=_progress_interval, write=progress_log.info, completed=completed)
+        try:
+            yield lines.advance
+        finally:
+            lines.close()
         return
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
         TextColumn("{task.fields[extra]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(description, total=total, extra="")
+        task = bar.add_task(description, total=total, extra="", completed=completed)
+        start, seen = time.monotonic(), 0
 
         def advance(n: int = 1, **fields: Any) -> None:
-            extra = " ".join(f"{k}={v}" for k, v in fields.items())
+            nonlocal seen
+            seen += n
+            rate = seen / max(time.monotonic() - start, 1e-9)
+            extra = " ".join([f"{rate:,.1f}/s", *(f"{k}={v}" for k, v in fields.items())])
             bar.update(task, advance=n, extra=extra)
 
         yield advance

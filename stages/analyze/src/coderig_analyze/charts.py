@@ -8,13 +8,13 @@ from collections.abc import Callable
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from coderig_schemas.analysis import Analysis, RunAnalysis
+from coderig_schemas.verdict_colors import verdict_color
 
 from .verdicts import VERDICTS
 
@@ -93,13 +93,13 @@ def verdict_distribution(a: Analysis) -> bytes:
     groups = _by_model(a)
     y = np.arange(len(groups))
     left = np.zeros(len(groups))
-    colors = plt.get_cmap("tab10")
-    for i, verdict in enumerate(VERDICTS):
+    for verdict in VERDICTS:
         counts = np.array([sum(r.summary.verdict_counts.get(verdict, 0) for r in runs) for _, runs in groups], dtype=float)
         totals = np.array([max(1, sum(r.summary.total_samples for r in runs)) for _, runs in groups], dtype=float)
         shares = counts / totals
         if shares.any():
-            ax.barh(y, shares, left=left, label=verdict, color=colors(i % 10))
+            # The workbook fills verdict cells with the same colours (one map, in the contract).
+            ax.barh(y, shares, left=left, label=verdict, color=verdict_color(verdict), edgecolor="white", linewidth=0.5)
             left += shares
     ax.set_yticks(y, [label.replace("\n", " / ") for label, _ in groups], fontsize="x-small")
     ax.invert_yaxis()

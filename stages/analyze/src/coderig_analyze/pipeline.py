@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from pydantic import Field
 
 from coderig_schemas import InvalidInputError, PublishedOutput, RunStore, UsageError
@@ -242,6 +243,7 @@ def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
         handler = attach_log_file(builder.log_path)
         try:
             data: list[RunData] = []
+            n_records = n_passed = 0
             with progress("reading score outputs", len(selection.scores), quiet) as advance:
                 for score, gen in zip(selection.scores, generates, strict=True):
                     run, found = load_run(score, gen)
@@ -249,7 +251,9 @@ def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
                         log.warning("%s: %s", issue.kind, issue.message)
                     data.append(run)
                     issues += found
-                    advance(1)
+                    n_records += len(run.results)
+                    n_passed += int(pc.sum(run.results["passed"]).as_py() or 0)
+                    advance(1, records=n_records, pass_rate=f"{n_passed / max(1, n_records):.1%}")
             builder.mark("read")
             analysis, files = compute(data, cfg, issues, selection.missing_pairs)
             builder.mark("compute")

@@ -116,14 +116,17 @@ def finetune(refs: tuple[str, ...], mix: str, ratios: tuple[float, float, float]
 
 @main.command()
 @click.argument("refs", nargs=-1)
-@click.option("--no-code", is_flag=True, help="Leave out the code column (smaller workbook).")
+@click.option("--no-code", is_flag=True, help="Leave out the code, prompt and response columns (smaller workbook).")
 @click.option("--max-cell-chars", type=click.IntRange(100, 32767), default=32767, show_default=True,
               help="Cut longer texts with a marker (Excel's own limit is 32,767).")
+@click.option("--max-text-chars", type=click.IntRange(100, 32767), default=4000, show_default=True,
+              help="Cut prompts and raw responses longer than this with a marker (the run's JSONL keeps them whole).")
 @click.option("--name", default="workbook", show_default=True, callback=_output_name, help="Output name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (path, ref, stats) instead of the path.")
 @runs_option
 @quiet_option
-def xlsx(refs: tuple[str, ...], no_code: bool, max_cell_chars: int, name: str, as_json: bool, runs: Path, quiet: bool) -> None:
+def xlsx(refs: tuple[str, ...], no_code: bool, max_cell_chars: int, max_text_chars: int, name: str, as_json: bool, runs: Path,
+         quiet: bool) -> None:
     """Excel workbook of score outputs REFS (references or name globs; default: all), runs side by side.
 
     Sheets: Summary (pass rates by model, dataset and difficulty, pooling the runs), Runs (the same
@@ -134,7 +137,7 @@ def xlsx(refs: tuple[str, ...], no_code: bool, max_cell_chars: int, name: str, a
     from .workbook import export_xlsx
 
     setup_logging(quiet)
-    config = build_config(XlsxConfig, code_column=not no_code, max_cell_chars=max_cell_chars)
+    config = build_config(XlsxConfig, code_column=not no_code, max_cell_chars=max_cell_chars, text_chars=max_text_chars)
     run_main(lambda: _report(*export_xlsx(RunStore(runs), refs, config, name, quiet), as_json))
 
 

@@ -80,3 +80,5 @@ class XlsxConfig(_Config):
 
     code_column: bool = Field(default=True, description="Include the extracted code of each sample.")
     max_cell_chars: int = Field(default=32767, ge=100, le=32767, description="Longest text kept in a cell before truncation with a marker.")
+    text_chars: int = Field(default=4000, ge=100, le=32767,
+                            description="Longest prompt or raw response kept in a Results cell (their beginning; the JSONL has the rest).")

@@ -59,15 +59,19 @@ def gather(runs: list[ScoredRun], config: FinetuneConfig, decontaminator: Decont
     kept: list[Candidate] = []
     verdicts: dict[tuple[str, str], str | None] = {}  # (dataset, problem) -> contamination reason, decided once per problem
     total = sum(r.score.entry(RESULTS).records or 0 for r in runs)
+    n_read = n_met = 0
     with progress("reading scored samples", total, quiet) as advance:
         for run in runs:
             for row in run.rows():
-                advance(1)
+                met = meets(row.result, config.criterion)
+                n_read += 1
+                n_met += met
+                advance(1, pass_rate=f"{n_met / n_read:.1%}")
                 c = candidate(row, config.instruction)
                 tally = tallies[c.dataset]
                 label = str(c.difficulty) if c.difficulty is not None else "unknown"
                 tally.scored[label] += 1
-                if not meets(row.result, config.criterion):
+                if not met:
                     continue
                 tally.passing[label] += 1
                 key = (c.dataset, c.problem_id)
@@ -177,9 +181,11 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
             )
             _warn_shortfall(report)
             if not chosen:
-                log.warning("%s", empty_warning(got, config, report))
+                # No data file at all: `datasets` cannot load a JSONL file without rows (a bare StopIteration),
+                # so an empty set is this one line, the card and the summary; --json and stats say examples 0.
+                log.warning("%s; no data files written", empty_warning(got, config, report))
             builder.mark("mix")
-            files = _write_files(builder, chosen, config)
+            files = _write_files(builder, chosen, config) if chosen else []
             rows = summary_rows(got.tallies, chosen)
             builder.write_bytes(SUMMARY_CSV, summary_csv(rows))
             sources = [{"run_id": r.ref, "model": r.model, "dataset": r.datasets, "seed": "-" if r.seed is None else str(r.seed)}

@@ -52,7 +52,8 @@ LICENCES: dict[str, str] = {
 
 def finetune_example(c: Candidate) -> FineTuneExample:
     """The instruction-format record of a candidate."""
-    return FineTuneExample(instruction=c.instruction, input="", output=c.code, difficulty=c.difficulty, id=c.example_id, run_id=c.run_id)
+    return FineTuneExample(instruction=c.instruction, input="", output=c.code, difficulty=c.difficulty, id=c.example_id, run_id=c.run_id,
+                           dataset=c.dataset, problem_id=c.problem_id, task_id=c.task_id)
 
 
 def chat_example(c: Candidate, system: str | None = None) -> ChatExample:
@@ -66,7 +67,8 @@ def chat_example(c: Candidate, system: str | None = None) -> ChatExample:
         ChatMessage(role="user", content=c.instruction),
         ChatMessage(role="assistant", content=answer),
     ]
-    return ChatExample(messages=turns, difficulty=c.difficulty, id=c.example_id, run_id=c.run_id)
+    return ChatExample(messages=turns, difficulty=c.difficulty, id=c.example_id, run_id=c.run_id,
+                       dataset=c.dataset, problem_id=c.problem_id, task_id=c.task_id)
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
@@ -96,6 +98,7 @@ def parquet_bytes(records: Sequence[FineTuneExample] | Sequence[ChatExample], mo
     types = {
         "schema_version": pa.int64(), "instruction": pa.string(), "input": pa.string(), "output": pa.string(),
         "difficulty": pa.string(), "id": pa.string(), "run_id": pa.string(),
+        "dataset": pa.string(), "problem_id": pa.string(), "task_id": pa.string(),
         "messages": pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])),
     }
     schema = pa.schema([(name, types[name]) for name in model.model_fields])

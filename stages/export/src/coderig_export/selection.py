@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from coderig_schemas import Difficulty, ScoreResult, TaskType, Verdict
+from coderig_schemas import Difficulty, Problem, ScoreResult, TaskType, Verdict
 
 from .load import ScoredRow
 
@@ -53,11 +53,30 @@ class Candidate:
     example_id: str
     run_id: str
     task_type: TaskType = TaskType.CODE
+    task_id: str | None = None  # the dataset's own id of the problem (see source_id)
 
     @property
     def is_code(self) -> bool:
         """Whether the example's answer is a program (else prose, e.g. a worked math solution)."""
         return self.task_type == TaskType.CODE
+
+
+#: Keys of Problem.source that hold the dataset's own id, by the datasets' own names (HumanEval, MBPP,
+#: LeetCode and the math sets: task_id; another tool's MBPP copy: mbpp_id; IFEval: key; BFCL: id).
+_SOURCE_ID_KEYS = ("task_id", "mbpp_id", "key", "id")
+
+
+def source_id(problem: Problem) -> str:
+    """The dataset's own id of a problem, as text (MBPP's task_id 11 -> '11'); coderig's problem_id when it has none.
+
+    Text, never a number: one JSONL column mixing MBPP's integers and HumanEval's strings would make
+    ``datasets`` (Arrow) refuse the file.
+    """
+    for key in _SOURCE_ID_KEYS:
+        value = problem.source.get(key)
+        if value is not None and value != "":
+            return str(value)
+    return problem.problem_id
 
 
 def instruction_of(row: ScoredRow, source: InstructionSource) -> tuple[str, str | None]:
@@ -91,4 +110,5 @@ def candidate(row: ScoredRow, source: InstructionSource = InstructionSource.PROM
         # Windows line ends (MBPP's reference code has them) would teach a model to write them.
         instruction=instruction, system=system, code=answer.replace("\r\n", "\n"), passed=row.result.passed,
         example_id=f"{row.sample.sample_id}@{row.run.key}", run_id=row.run.ref, task_type=task_type,
+        task_id=source_id(row.problem),
     )

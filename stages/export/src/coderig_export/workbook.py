@@ -29,15 +29,18 @@ def run_label(run: ScoredRun, unique_name: bool = True) -> RunLabel:
 
 def write_workbook(runs: list[ScoredRun], config: XlsxConfig, path: Path, quiet: bool = True) -> WorkbookWriter:
     """Stream every scored sample of the runs into a workbook at path; return the writer (row and truncation counts)."""
-    writer = WorkbookWriter(max_cell_chars=config.max_cell_chars, code_column=config.code_column)
+    writer = WorkbookWriter(max_cell_chars=config.max_cell_chars, code_column=config.code_column, text_chars=config.text_chars)
     total = sum(r.score.entry(RESULTS).records or 0 for r in runs)
     names = Counter(r.name for r in runs)  # two versions of one output (e.g. scored with other options) side by side
+    n_rows = n_passed = 0
     with progress("writing workbook rows", total, quiet) as advance:
         for run in runs:
             label = run_label(run, names[run.name] == 1)
             for row in run.rows():
                 writer.add(row, label)
-                advance(1)
+                n_rows += 1
+                n_passed += row.result.passed
+                advance(1, pass_rate=f"{n_passed / n_rows:.1%}")
     writer.save(path)
     return writer
 
@@ -55,7 +58,8 @@ def export_xlsx(store: RunStore, refs: tuple[str, ...], config: XlsxConfig, name
             log.info("workbook of %d run(s) into %s", len(runs), builder.ref)
             writer = write_workbook(runs, config, builder.file(WORKBOOK), quiet)
             if writer.truncated:
-                log.warning("%d cells longer than %d characters were truncated with a marker", writer.truncated, config.max_cell_chars)
+                log.warning("%d cells were truncated with a marker (longer than %d characters, prompts and responses than %d)",
+                            writer.truncated, config.max_cell_chars, min(config.text_chars, config.max_cell_chars))
             builder.mark("write")
             return builder.publish(stats={"rows": writer.rows, "runs": len(runs), "truncated_cells": writer.truncated}), False
         finally:

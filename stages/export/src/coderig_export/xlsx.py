@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.cell.cell import ERROR_CODES, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from coderig_schemas import ScoreResult, TaskType, Verdict
+from coderig_schemas import ScoreResult, TaskType
+from coderig_schemas.verdict_colors import VERDICT_COLORS, VERDICT_TEXT_COLORS
 
 from .load import ScoredRow
+from .selection import InstructionSource, instruction_of
 
 #: Excel refuses cells longer than this many characters.
 EXCEL_CELL_LIMIT = 32767
@@ -28,27 +32,20 @@ EXCEL_CELL_LIMIT = 32767
 EXCEL_MAX_ROWS = 1_048_576
 TRUNCATION_MARKER = "\n…[truncated by coderig: {dropped} of {total} characters cut; the full text is in the run's JSONL]"
 
-#: Fill colour (RGB hex) of the verdict cell.
-VERDICT_FILLS: dict[str, str] = {
-    Verdict.PASSED: "C6EFCE",  # green
-    Verdict.WRONG_ANSWER: "FFC7CE",  # red
-    Verdict.RUNTIME_ERROR: "F8CBAD",  # orange
-    Verdict.SYNTAX_ERROR: "FFE699",  # yellow
-    Verdict.TIMEOUT: "BDD7EE",  # blue
-    Verdict.MEMORY_EXCEEDED: "D9D2E9",  # purple
-    Verdict.NO_CODE: "D9D9D9",  # grey
-    Verdict.NO_ANSWER: "D9D9D9",  # grey, as no_code: nothing gradable in the response (non-code task types)
-    Verdict.TRUNCATED_GENERATION: "EDEDED",  # light grey
-    Verdict.SANDBOX_ERROR: "000000",  # black: the harness failed, not the model
-}
+#: Fill colour (RGB hex) of the verdict cell: the colours of analyze's charts (one map, in the contract).
+VERDICT_FILLS: dict[str, str] = {str(v): c for v, c in VERDICT_COLORS.items()}
 
 RESULT_HEADERS: tuple[tuple[str, float], ...] = (
     ("run", 36), ("model", 22), ("dataset", 14), ("split", 10), ("problem_id", 22), ("sample_id", 26), ("sample_index", 8),
     ("seed", 8), ("difficulty", 10), ("verdict", 20), ("passed", 8), ("tests_passed", 8), ("tests_total", 8),
     ("visible_passed", 8), ("visible_total", 8), ("hidden_passed", 8), ("hidden_total", 8), ("exception_type", 20),
     ("error_message", 50), ("failing_test_id", 12), ("duration_s", 10), ("task_type", 14), ("answer", 30), ("gold", 30),
-    ("loose_passed", 8), ("loose_tests_passed", 8), ("code", 90),
+    ("loose_passed", 8), ("loose_tests_passed", 8), ("code", 90), ("prompt", 70), ("response", 70),
 )
+#: The text columns --no-code leaves out (the last ones of RESULT_HEADERS).
+TEXT_COLUMNS = ("code", "prompt", "response")
+_ERROR_INDEX = [h for h, _ in RESULT_HEADERS].index("error_message")
+_VERDICT_INDEX = [h for h, _ in RESULT_HEADERS].index("verdict")
 SUMMARY_HEADERS: tuple[tuple[str, float], ...] = (
     ("model", 22), ("dataset", 14), ("difficulty", 10), ("runs", 8), ("samples", 10), ("passed", 10), ("pass_rate", 10),
     ("problems", 10), ("problems_solved", 14), ("problem_solve_rate", 16),
@@ -60,11 +57,30 @@ RUN_HEADERS: tuple[tuple[str, float], ...] = (
 
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HEADER_ALIGN = Alignment(wrap_text=True, vertical="top")
+# Over a column of numbers (right-aligned by spreadsheets) the header is right-aligned too: left-aligned, a
+# number in a wide column sits under the next column's header (seen in the LibreOffice render, docs/export.md).
+_HEADER_ALIGN_RIGHT = Alignment(wrap_text=True, vertical="top", horizontal="right")
+#: Columns holding numbers or booleans, on every sheet.
+NUMERIC_COLUMNS = frozenset({
+    "sample_index", "seed", "passed", "tests_passed", "tests_total", "visible_passed", "visible_total", "hidden_passed",
+    "hidden_total", "duration_s", "loose_passed", "loose_tests_passed", "runs", "samples", "pass_rate", "problems",
+    "problems_solved", "problem_solve_rate",
+})
 _WRAP = Alignment(wrap_text=True, vertical="top")
+#: Code reads in a monospaced font (indentation is syntax); Excel has Consolas, LibreOffice substitutes its own.
+_CODE_FONT = Font(name="Consolas")
+_TOP = Alignment(vertical="top")
+#: Height of one line of text in points (Calibri 11, the default font), and the most lines a row shows:
+#: a 300-line program must not make a row taller than the screen; the cell holds it all (select it to read).
+LINE_POINTS = 15.0
+MAX_ROW_LINES = 8
+#: Room a header needs beyond its text: the autofilter's drop-down button covers about two characters.
+_FILTER_BUTTON_CHARS = 3
 _PERCENT = "0.0%"
 _BUCKET_ORDER = {"all": 0, "easy": 1, "medium": 2, "hard": 3, "unknown": 4}
-_FILLS = {v: PatternFill("solid", fgColor=c) for v, c in VERDICT_FILLS.items()}
-_WHITE = Font(color="FFFFFF")
+_FILLS = {v: PatternFill("solid", fgColor=c) for v, c in VERDICT_COLORS.items()}
+_VERDICT_FONTS = {v: Font(color=c) for v, c in VERDICT_TEXT_COLORS.items()}
 
 
 #: Characters XML 1.0 (the xlsx format) cannot hold: openpyxl refuses the control characters
@@ -106,6 +122,24 @@ def excel_text(text: str | None, limit: int = EXCEL_CELL_LIMIT) -> str | None:
     return kept + marker.format(dropped=len(clean) - len(kept))
 
 
+def header_width(header: str, width: float) -> float:
+    """A column's width: its set width, or wider so that the header and its filter button show in full."""
+    return max(width, len(header) + _FILTER_BUTTON_CHARS)
+
+
+def text_lines(text: str | None, width: float) -> int:
+    """Lines a wrapped cell of this column width shows for text (about one character per width unit)."""
+    if not text:
+        return 1
+    per_line = max(1, int(width))
+    return sum(max(1, -(-len(line) // per_line)) for line in text.split("\n"))
+
+
+def row_height(lines: int) -> float | None:
+    """Row height in points for a row whose tallest wrapped cell has this many lines (None: the default height)."""
+    return None if lines <= 1 else LINE_POINTS * min(lines, MAX_ROW_LINES)
+
+
 @dataclass
 class _Tally:
     samples: int = 0
@@ -138,16 +172,19 @@ class WorkbookWriter:
     #: Rows of a sheet, header included (Excel's limit).
     max_sheet_rows = EXCEL_MAX_ROWS
 
-    def __init__(self, *, max_cell_chars: int = EXCEL_CELL_LIMIT, code_column: bool = True) -> None:
+    def __init__(self, *, max_cell_chars: int = EXCEL_CELL_LIMIT, code_column: bool = True, text_chars: int = 4000) -> None:
         self.max_cell_chars = max_cell_chars
         self.code_column = code_column
+        self.text_chars = min(text_chars, max_cell_chars)  # prompt and response: their beginning; the JSONL has the rest
+        self._styles: dict[tuple[object, ...], tuple[StyleArray, tuple[object, ...]]] = {}  # see _styled
         self.wb = Workbook(write_only=True)
         # Sheets are saved in creation order, and a write-only sheet may be appended to in any order.
         self.summary = self._sheet("Summary", SUMMARY_HEADERS)
         self.runs = self._sheet("Runs", RUN_HEADERS)
         self.compare: WriteOnlyWorksheet | None = None  # created once the runs are known (its columns are the runs)
         self._compare_index = len(self.wb.worksheets)
-        self._result_headers = RESULT_HEADERS if code_column else RESULT_HEADERS[:-1]
+        self._result_headers = RESULT_HEADERS if code_column else RESULT_HEADERS[:-len(TEXT_COLUMNS)]
+        self._widths = {h: header_width(h, w) for h, w in RESULT_HEADERS}
         self.results = self._sheet("Results", self._result_headers)
         self.result_sheets = [self.results]
         self._sheet_rows = 0  # data rows in the current Results sheet
@@ -165,17 +202,45 @@ class WorkbookWriter:
         self._frame(ws, [h for h, _ in headers], [w for _, w in headers])
         return ws
 
-    def _frame(self, ws: WriteOnlyWorksheet, headers: list[str], widths: list[float]) -> None:
-        # Frozen header, column widths and the header row must be set before the first data row is streamed.
+    def _frame(self, ws: WriteOnlyWorksheet, headers: list[str], widths: list[float], fit_headers: bool = True,
+               numeric: frozenset[str] = NUMERIC_COLUMNS) -> None:
+        # Frozen header, column widths, print setup and the header row must be set before the first data row is streamed.
+        # fit_headers: widen each column to its header; else (run names over narrow rate columns) headers wrap.
         ws.freeze_panes = "A2"
+        if fit_headers:
+            widths = [header_width(h, w) for h, w in zip(headers, widths, strict=True)]
         for i, w in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(i)].width = w
-        ws.append([self._styled(ws, h, font=_HEADER_FONT, fill=_HEADER_FILL) for h in headers])
+        # Printed: landscape, every column on the page's width (as many pages down as needed), the header on each page.
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.print_title_rows = "1:1"
+        # Printed without gridlines, tall wrapped rows run into each other (seen in the LibreOffice render).
+        ws.print_options.gridLines = True
+        # A header wider than its column (a long run name on Compare) wraps, and the row grows to show it.
+        height = row_height(max(text_lines(h, w - _FILTER_BUTTON_CHARS) for h, w in zip(headers, widths, strict=True)))
+        if height is not None:
+            ws.row_dimensions[1].height = height
+        ws.append([self._styled(ws, h, font=_HEADER_FONT, fill=_HEADER_FILL,
+                                alignment=_HEADER_ALIGN_RIGHT if h in numeric and i > 0 else _HEADER_ALIGN)
+                   for i, h in enumerate(headers)])
 
-    @staticmethod
-    def _styled(ws: WriteOnlyWorksheet, value: object, *, font: Font | None = None, fill: PatternFill | None = None,
+    def _styled(self, ws: WriteOnlyWorksheet, value: object, *, font: Font | None = None, fill: PatternFill | None = None,
                 alignment: Alignment | None = None, number_format: str | None = None) -> WriteOnlyCell:
         cell = WriteOnlyCell(ws, value=value)
+        if font is None and fill is None and alignment is None and number_format is None:
+            return cell
+        # Setting a style attribute hashes the style object to find its index in the workbook (about 40 us a
+        # cell); a styled row of 30 cells made the workbook 3x slower. Each combination is resolved once and
+        # its index array copied afterwards. Keyed by identity (hashing a style object is the slow part); the
+        # entry holds the objects themselves, so an id is never reused while it is in the cache.
+        key = (id(font), id(fill), id(alignment), number_format)
+        cached = self._styles.get(key)
+        if cached is not None:
+            cell._style = copy(cached[0])
+            return cell
         if font is not None:
             cell.font = font
         if fill is not None:
@@ -184,29 +249,34 @@ class WorkbookWriter:
             cell.alignment = alignment
         if number_format is not None:
             cell.number_format = number_format
+        self._styles[key] = (copy(cell._style), (font, fill, alignment))
         return cell
 
-    def _text(self, text: str | None) -> str | None:
-        if text is not None and _too_long(text, self.max_cell_chars):
+    def _text(self, text: str | None, limit: int | None = None) -> str | None:
+        limit = limit or self.max_cell_chars
+        if text is not None and _too_long(text, limit):
             self.truncated += 1
-        return excel_text(text, self.max_cell_chars)
+        return excel_text(text, limit)
 
-    def _value(self, ws: WriteOnlyWorksheet, value: object, alignment: Alignment | None = None) -> object:
+    def _value(self, ws: WriteOnlyWorksheet, value: object, alignment: Alignment | None = None, limit: int | None = None,
+               font: Font | None = None) -> object:
         """A cell value as Excel must see it: text cleaned and cut (see excel_text) and kept as text.
 
         openpyxl turns a string that starts with '=' into a formula and '#N/A' or '#DIV/0!' into an
         error value: texts from models and datasets (an exception message, an id) would then be
         evaluated by Excel, or read back as empty by pandas. Such texts get a cell typed as a string.
         """
+        if isinstance(value, Cell):  # already a cell (the verdict), styled as it should be
+            return value
         if not isinstance(value, str):
-            return value if alignment is None else self._styled(ws, value, alignment=alignment)
+            return value if alignment is None or value is None else self._styled(ws, value, alignment=alignment)
         text = value
-        if len(text) * 2 > self.max_cell_chars or _XML_ILLEGAL_RE.search(text):  # the common short, clean text skips the work
-            text = self._text(value) or ""
+        if len(text) * 2 > (limit or self.max_cell_chars) or _XML_ILLEGAL_RE.search(text):  # the common short, clean text skips the work
+            text = self._text(value, limit) or ""
         literal = text[:1] in ("=", "#") and ((text[0] == "=" and len(text) > 1) or text in ERROR_CODES)
-        if not literal and alignment is None:
+        if not literal and alignment is None and font is None:
             return text
-        cell = self._styled(ws, text, alignment=alignment)
+        cell = self._styled(ws, text, alignment=alignment, font=font)
         if literal:
             cell.data_type = "s"
         return cell
@@ -230,10 +300,8 @@ class WorkbookWriter:
         r = row.result
         self._labels.setdefault(label.ref, label)
         difficulty = str(r.difficulty or row.problem.difficulty or "") or None
-        verdict = self._styled(self.results, str(r.verdict), fill=_FILLS[r.verdict],
-                               font=_WHITE if r.verdict is Verdict.SANDBOX_ERROR else None)
         values: list[object] = [
-            label.name, r.model_name, r.dataset, r.split, r.problem_id, r.sample_id, r.sample_index, r.seed, difficulty, verdict,
+            label.name, r.model_name, r.dataset, r.split, r.problem_id, r.sample_id, r.sample_index, r.seed, difficulty, None,
             r.passed, r.tests_passed, r.tests_total, r.visible_passed, r.visible_total, r.hidden_passed, r.hidden_total,
             r.exception_type, r.error_message, r.failing_test_id, r.duration_s,
             # Non-code task types: the extracted answer and the gold (math: the final answer; BFCL: the decoded
@@ -241,12 +309,28 @@ class WorkbookWriter:
             r.task_type.value, None if r.answer is None else r.answer.extracted, _gold(r), r.loose_passed, r.loose_tests_passed,
         ]
         ws = self.results
-        cells = [self._value(ws, v) for v in values]
+        wrapped = [("error_message", r.error_message)]
         if self.code_column:
             # A non-code sample (a math answer) has no extracted code: its response is what to read.
             answer = row.sample.extracted_code if row.problem.task_type == TaskType.CODE else row.sample.raw_response
-            cells.append(self._value(ws, answer, alignment=_WRAP))
+            prompt = instruction_of(row, InstructionSource.PROMPT)[0]  # what the model was asked, as sent
+            wrapped += [("code", answer), ("prompt", prompt), ("response", row.sample.raw_response)]
+        # Rows as tall as their longest wrapped text, up to MAX_ROW_LINES lines; the height must be known before the row
+        # streams. In a tall row every cell reads from the top (Excel's default is the bottom, far from the header).
+        index = self._sheet_rows + 2
+        height = row_height(max(text_lines(t, self._widths[h]) for h, t in wrapped))
+        plain = None if height is None else _TOP
+        values[_VERDICT_INDEX] = self._styled(ws, str(r.verdict), fill=_FILLS[r.verdict], font=_VERDICT_FONTS[r.verdict], alignment=plain)
+        cells = [self._value(ws, v, alignment=_WRAP if i == _ERROR_INDEX else plain) for i, v in enumerate(values)]
+        if self.code_column:
+            code_font = _CODE_FONT if row.problem.task_type == TaskType.CODE else None
+            cells += [self._value(ws, answer, alignment=_WRAP, font=code_font),
+                      self._value(ws, prompt, alignment=_WRAP, limit=self.text_chars),
+                      self._value(ws, row.sample.raw_response, alignment=_WRAP, limit=self.text_chars)]
+        if height is not None:
+            ws.row_dimensions[index].height = height
         ws.append(cells)
+        ws.row_dimensions.pop(index, None)  # written: keep memory flat over 100k rows
         self._sheet_rows += 1
         self.rows += 1
         for bucket in ("all", difficulty or "unknown"):
@@ -282,7 +366,10 @@ class WorkbookWriter:
         refs = sorted(self._labels)
         ws = self.wb.create_sheet("Compare", self._compare_index)
         headers = ["dataset", "problem_id", "difficulty", *(self._labels[r].name for r in refs)]
-        self._frame(ws, headers, [14, 22, 10, *(max(12.0, min(36.0, len(self._labels[r].name) + 2.0)) for r in refs)])
+        # A run column holds rates: as wide as its name up to 24 characters; a longer name wraps in a taller header.
+        widths = [header_width(h, w) for h, w in zip(headers, (14.0, 22.0, 10.0), strict=False)]
+        widths += [max(12.0, min(24.0, len(self._labels[r].name) + float(_FILTER_BUTTON_CHARS))) for r in refs]
+        self._frame(ws, headers, widths, fit_headers=False, numeric=frozenset(headers[3:]))
         for (dataset, problem), per_run in sorted(self._per_problem.items()):
             rates: list[object] = []
             for ref in refs:

@@ -189,10 +189,10 @@ class _NullCtx:
         return None
 
 
-def _maybe_progress(rt: Runtime, description: str, total: int) -> Any:
+def _maybe_progress(rt: Runtime, description: str, total: int, completed: int = 0) -> Any:
     if rt.quiet or rt.progress is None:
         return _NullCtx()
-    return rt.progress(description, total, rt.quiet)
+    return rt.progress(description, total, rt.quiet, completed=completed)
 
 
 def shard_of(samples: list[Sample], shard: tuple[int, int] | None) -> list[tuple[int, Sample]]:
@@ -285,15 +285,14 @@ def _score_into(b: Any, lazy: LazyPool, gen: PublishedOutput, problems: list[Pro
     if pending:
         items = [((k, j), by_id[s.problem_id], s, budgets[s.problem_id]) for k in pending for j, (_, s) in enumerate(units[k])]
         buckets: dict[int, dict[int, ScoreResult]] = {k: {} for k in pending}
-        with _maybe_progress(rt, "score", len(mine)) as advance, TaskDispatch(lazy, cfg, rt.workers) as dispatch:
-            advance(n_done)
-            t_start = time.monotonic()
-            for n_new, ((k, j), result, _) in enumerate(dispatch.score(items), 1):
+        # Resumed samples count in done/total but not in the rate (the helper computes rate and ETA).
+        with _maybe_progress(rt, f"score {b.ref}", len(mine), completed=n_done) as advance, \
+                TaskDispatch(lazy, cfg, rt.workers) as dispatch:
+            for (k, j), result, _ in dispatch.score(items):
                 buckets[k][j] = result
                 n_done += 1
                 n_pass += result.passed
-                rate = n_new / max(time.monotonic() - t_start, 1e-6)
-                advance(1, pass_rate=f"{n_pass / n_done:.1%}", rate=f"{rate:.1f}/s")
+                advance(1, pass_rate=f"{n_pass / n_done:.1%}")
                 if len(buckets[k]) == len(units[k]):
                     b.write_unit(names[k], [buckets[k][j] for j in range(len(units[k]))])
                     del buckets[k]
