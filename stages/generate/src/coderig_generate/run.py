@@ -1,6 +1,7 @@
 """Orchestration of ``coderig-generate run``: problems -> prompts -> engine -> extracted samples -> outputs.
 
-One output per (model, dataset, seed), named ``layout.default_name(model, dataset, seed)``. Work is
+One output per (model, dataset, split, settings, seed), named ``identity.run_name`` of its typed identity
+(published in its manifest), e.g. 'qwen3_8b__mbpp__test__t0.8-p0.95-m1024-chat-1a2b3c__s0'. Work is
 saved in units of ``chunk_size`` problems (``units/chunk-00000.jsonl``...) through the run store's
 :class:`~coderig_schemas.Builder`, so a killed run loses at most the engine call in flight and a re-run
 continues without duplicating a sample. Each engine call covers whole chunks, up to ``batch_prompts``
@@ -34,7 +35,8 @@ from coderig_schemas import (
 )
 from coderig_schemas.cli_support import attach_log_file, progress
 from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
-from coderig_schemas.layout import PROBLEMS, SAMPLES, default_name
+from coderig_schemas.identity import RunIdentity, run_name, system_prompt_sha256
+from coderig_schemas.layout import PROBLEMS, SAMPLES
 from coderig_schemas.problem import stable_json
 from coderig_schemas.store import Builder, output_key
 
@@ -83,9 +85,21 @@ class Resolved:
         }
         return cfg
 
+    def identity(self, seed: int) -> RunIdentity:
+        """The typed identity of one seed's output (published in its manifest; names it)."""
+        c = self.config
+        return RunIdentity(
+            model=c.model, model_id=self.model_id, dataset=c.dataset,
+            split=c.split or ",".join(sorted({p.split for p in self.problems})) or None, seed=seed,
+            temperature=self.sampling.temperature, top_p=self.sampling.top_p, top_k=self.sampling.top_k,
+            max_tokens=self.sampling.max_tokens, n=self.sampling.n, template_id=self.template.id,
+            system_prompt_sha256=system_prompt_sha256(c.system_prompt), chat_template=self.chat,
+            enable_thinking=c.enable_thinking, engine=c.engine.name, preset=c.engine.preset,
+        )
+
     def name(self, seed: int) -> str:
-        """Output name of one seed."""
-        return default_name(self.config.model, self.config.dataset, seed)
+        """Output name of one seed: model, dataset, split, sampling and prompt settings and seed (identity.run_name)."""
+        return run_name(self.identity(seed))
 
 
 ProblemCache = dict[tuple[str, str | None, str | None, str | None], list[Problem]]
@@ -460,7 +474,7 @@ def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], m
         if any(isinstance(p.grading, FunctionCallingGrading) for p in r.problems):
             # recorded per output: a resumed run renders the same way (same model, same template)
             stats["function_calling"] = "tools" if tools else "prompt"
-        out = b.publish(stats=stats, schema_names={PROBLEMS: "problem", SAMPLES: "sample"})
+        out = b.publish(stats=stats, schema_names={PROBLEMS: "problem", SAMPLES: "sample"}, identity=r.identity(seed))
         log.info("published %s (%d samples)", out.path, len(samples))
         return out
 
