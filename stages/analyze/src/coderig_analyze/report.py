@@ -80,9 +80,11 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _run_label(r: RunAnalysis) -> str:
+    """model / dataset / split / settings label / seed: distinct for every run of a sweep (two temperatures too)."""
     seed = "none" if r.config.seed is None else r.config.seed
     split = f" / {r.config.split}" if r.config.split else ""
-    return f"{r.config.model_name} / {r.config.dataset}{split} / s{seed}"
+    label = f" / {r.config.label}" if r.config.label else ""
+    return f"{r.config.model_name} / {r.config.dataset}{split}{label} / s{seed}"
 
 
 def _config_cell(label: object, config_id: object) -> str:
@@ -99,7 +101,7 @@ def _runs_section(runs: list[RunAnalysis], level: float) -> str:
         top = r.pass_at_k_ci.get(str(k_max))
         scored = f"{s.total_samples}" + ("" if r.complete else f" of {r.samples_expected} (partial)")
         rows.append([
-            _run_label(r), _config_cell(r.config.label, r.config.config_id), str(s.total_problems), scored,
+            _run_label(r), r.config.config_id, str(s.total_problems), scored,
             f"{pct(s.pass_rate)} [{pct(ci.low)}, {pct(ci.high)}]" if (ci := s.pass_rate_ci) else pct(s.pass_rate),
             f"{pct(top.estimate)} [{pct(top.low)}, {pct(top.high)}] (k={k_max})" if top else "—",
             link("results", s.run_ref, RESULTS),
