@@ -33,6 +33,7 @@ __all__ = [
     "DifficultySource", "Environment", "ExitCode", "ExtractedAnswer", "ExtractionMethod", "FileEntry",
     "FineTuneExample", "FinishReason", "FunctionCallCategory", "FunctionCallingGrading", "InputRef",
     "InstructionFollowingGrading", "Interval", "InvalidInputError", "Manifest", "MathGrading", "Problem",
-    "PublishedOutput", "ReferenceTiming", "RunIdentity", "RunStore", "Sample", "SamplingParams", "ScoreResult", "ScoredRow", "ScoredRun", "TaskType",
-    "TestCase", "TestOutcome", "TestStatus", "UsageError", "Verdict", "Visibility", "open_scored_run", "run_name",
+    "PublishedOutput", "ReferenceTiming", "RunIdentity", "RunStore", "Sample", "SamplingParams", "ScoreResult",
+    "ScoredRow", "ScoredRun", "TaskType", "TestCase", "TestOutcome", "TestStatus", "UsageError", "Verdict", "Visibility",
+    "open_scored_run", "run_name",
 ]

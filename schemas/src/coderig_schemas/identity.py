@@ -139,6 +139,10 @@ def _first(config: dict[str, Any], *keys: str) -> Any:
     return None
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _number(value: Any, kind: type) -> Any:
     if value is None or isinstance(value, bool):
         return None
@@ -159,9 +163,9 @@ def derive_identity(config: dict[str, Any], *, name: str, first_sample: dict[str
     ('<model>__<dataset>__s<seed>'). ``splits``: the splits of its problems, when the config names none.
     """
     sample = first_sample or {}
-    resolved = config.get("resolved") if isinstance(config.get("resolved"), dict) else {}
-    sampling = resolved.get("sampling") if isinstance(resolved.get("sampling"), dict) else {}
-    sample_sampling = sample.get("sampling") if isinstance(sample.get("sampling"), dict) else {}
+    resolved = _mapping(config.get("resolved"))
+    sampling = _mapping(resolved.get("sampling"))
+    sample_sampling = _mapping(sample.get("sampling"))
     engine = config.get("engine")
     engine_name = engine.get("name") if isinstance(engine, dict) else engine if isinstance(engine, str) else None
     preset = engine.get("preset") if isinstance(engine, dict) else None

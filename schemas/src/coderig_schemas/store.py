@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from .environment import capture_environment, git_sha
 from .errors import CoderigError, ConflictError, ExitCode, InvalidInputError
+from .identity import RunIdentity
 from .io import (
     atomic_write_bytes,
     atomic_write_json,
@@ -43,7 +44,6 @@ from .io import (
     sha256_bytes,
     sha256_file,
 )
-from .identity import RunIdentity
 from .manifest import FileEntry, InputRef, Manifest, Stage
 
 M = TypeVar("M", bound=BaseModel)

@@ -21,11 +21,11 @@ import yaml
 from pydantic import Field, ValidationError
 
 from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult, Verdict
-from coderig_schemas.scored import ScoredRun, generate_input, open_scored_run
 from coderig_schemas._base import Record
 from coderig_schemas.analysis import InputIssue, RunConfig
 from coderig_schemas.io import iter_jsonl
 from coderig_schemas.layout import PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES, default_name
+from coderig_schemas.scored import ScoredRun, generate_input, open_scored_run
 
 from .fastread import read_columns
 

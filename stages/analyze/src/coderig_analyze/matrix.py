@@ -38,8 +38,8 @@ def cell_interval(group: pd.DataFrame, first: dict[int, pd.Series] | None, *, le
         passed, total = int(group["passed_problems"].iloc[0]), int(group["total_problems"].iloc[0])
         low, high = wilson(passed, total, level)
         return Interval(estimate=float(group["pass_rate"].iloc[0]), low=low, high=high, level=level, method="wilson")
-    runs = [int(r) for r in group["run"]] if "run" in group and first is not None else []
-    outcomes = [first[r].astype(float) for r in runs if r in first]
+    known = first or {}
+    outcomes = [known[int(r)].astype(float) for r in group["run"] if int(r) in known] if "run" in group else []
     if len(outcomes) < 2:  # outcomes unknown (a caller without them): say so rather than invent an interval
         mean = float(group["pass_rate"].mean())
         return Interval(estimate=mean, low=0.0, high=1.0, level=level, method=f"none ({len(group)} seeds, outcomes unknown)")

@@ -106,9 +106,11 @@ def _nan_none(value: object) -> object:
 def _run_config(row: pd.Series) -> RunConfig:
     values = {c: _nan_none(row.get(c)) for c in CONFIG_COLUMNS}
     values["dataset"] = _nan_none(row.get("dataset_name")) or values["dataset"]  # the dataset itself, not its view
-    for key, kind in (("max_tokens", int), ("n", int), ("chat_template", bool)):
+    for key in ("max_tokens", "n"):
         if values[key] is not None:
-            values[key] = kind(values[key])  # type: ignore[operator]
+            values[key] = int(values[key])  # type: ignore[call-overload]
+    if values["chat_template"] is not None:
+        values["chat_template"] = bool(values["chat_template"])
     values["label"] = values["label"] or ""
     return RunConfig.model_validate({**values, "seed": None})
 

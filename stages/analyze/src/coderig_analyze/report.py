@@ -138,7 +138,8 @@ def _best_section(best: pd.DataFrame) -> str:
 
 
 def _seeds_section(seeds: pd.DataFrame, level: float) -> str:
-    rows = [[str(r["model_name"]), str(r["dataset"]), _config_cell(r.get("label"), r["config_id"]), str(r["seeds"]), pct(r["mean"]), pct(r["std"]),
+    rows = [[str(r["model_name"]), str(r["dataset"]), _config_cell(r.get("label"), r["config_id"]), str(r["seeds"]),
+             pct(r["mean"]), pct(r["std"]),
              f"{pct(r['min'])} – {pct(r['max'])}", f"[{pct(r['ci_low'])}, {pct(r['ci_high'])}]"] for _, r in seeds.iterrows()]
     return table(["model", "dataset", "config", "seeds", "mean", "std", "min – max", f"{level_text(level)} CI of mean"], rows)
 

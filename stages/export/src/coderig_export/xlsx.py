@@ -50,11 +50,13 @@ RESULT_HEADERS: tuple[tuple[str, float], ...] = (
     ("loose_passed", 8), ("loose_tests_passed", 8), ("code", 90),
 )
 SUMMARY_HEADERS: tuple[tuple[str, float], ...] = (
-    ("model", 22), ("dataset", 14), ("split", 10), ("config", 36), ("config_id", 10), ("difficulty", 10), ("runs", 8), ("samples", 10), ("passed", 10), ("pass_rate", 10),
+    ("model", 22), ("dataset", 14), ("split", 10), ("config", 36), ("config_id", 10),
+    ("difficulty", 10), ("runs", 8), ("samples", 10), ("passed", 10), ("pass_rate", 10),
     ("problems", 10), ("problems_solved", 14), ("problem_solve_rate", 16),
 )
 RUN_HEADERS: tuple[tuple[str, float], ...] = (
-    ("run", 36), ("model", 22), ("dataset", 14), ("split", 10), ("config", 36), ("config_id", 10), ("seed", 8), ("difficulty", 10), ("samples", 10), ("passed", 10),
+    ("run", 36), ("model", 22), ("dataset", 14), ("split", 10), ("config", 36), ("config_id", 10),
+    ("seed", 8), ("difficulty", 10), ("samples", 10), ("passed", 10),
     ("pass_rate", 10), ("problems", 10), ("problems_solved", 14), ("problem_solve_rate", 16),
 )
 

@@ -34,8 +34,8 @@ from coderig_schemas import (
     UsageError,
 )
 from coderig_schemas.cli_support import attach_log_file, progress
-from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
 from coderig_schemas.identity import RunIdentity, run_name, system_prompt_sha256
+from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
 from coderig_schemas.layout import PROBLEMS, SAMPLES
 from coderig_schemas.problem import stable_json
 from coderig_schemas.store import Builder, output_key
