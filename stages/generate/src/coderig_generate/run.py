@@ -36,9 +36,9 @@ from coderig_schemas import (
 from coderig_schemas.cli_support import attach_log_file, progress
 from coderig_schemas.identity import RunIdentity, run_name, system_prompt_sha256
 from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
-from coderig_schemas.layout import PROBLEMS, SAMPLES
+from coderig_schemas.layout import PROBLEMS, SAMPLES, default_name
 from coderig_schemas.problem import stable_json
-from coderig_schemas.store import Builder, output_key
+from coderig_schemas.store import Builder, open_output, output_key
 
 from . import __version__, engines
 from .config import GenerateConfig
@@ -100,6 +100,19 @@ class Resolved:
     def name(self, seed: int) -> str:
         """Output name of one seed: model, dataset, split, sampling and prompt settings and seed (identity.run_name)."""
         return run_name(self.identity(seed))
+
+    def key(self, seed: int) -> str:
+        """Output key of one seed (the same as before run identities: names changed, keys did not)."""
+        return output_key("generate", hash_json(self.output_config(seed)), [])
+
+    def legacy(self, store: RunStore, seed: int) -> PublishedOutput | None:
+        """This exact output (same key) published under the name generate used before run identities, if any.
+
+        A re-run of an unchanged configuration stays a no-op on a store made by an earlier version: it
+        prints that output instead of generating everything again under the new name.
+        """
+        path = store.root / "generate" / default_name(self.config.model, self.config.dataset, seed) / self.key(seed)
+        return open_output(path) if (path / "manifest.json").is_file() else None
 
 
 ProblemCache = dict[tuple[str, str | None, str | None, str | None], list[Problem]]
@@ -185,10 +198,11 @@ def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
         r = resolve(config, cache)
         outputs = []
         for seed in config.seeds:
-            key = output_key("generate", hash_json(r.output_config(seed)), [])
+            key = r.key(seed)
             final = store.root / "generate" / r.name(seed) / key
-            outputs.append({"seed": seed, "name": r.name(seed), "ref": f"generate/{r.name(seed)}/{key}",
-                            "published": str(final) if (final / "manifest.json").is_file() else None})
+            legacy = r.legacy(store, seed)
+            published = str(final) if (final / "manifest.json").is_file() else str(legacy.path) if legacy else None
+            outputs.append({"seed": seed, "name": r.name(seed), "ref": f"generate/{r.name(seed)}/{key}", "published": published})
         runs.append({
             # the requested split, else every split the problems come from (a custom file may mix them)
             "model": config.model, "dataset": config.dataset,
@@ -385,6 +399,11 @@ def run_config(config: GenerateConfig, store: RunStore, engines_: EngineCache, *
     with ExitStack() as stack:
         builders: dict[int, Builder] = {}
         for seed in config.seeds:
+            legacy = r.legacy(store, seed)
+            if legacy is not None:
+                log.info("%s already published (under its earlier name): %s", legacy.ref, legacy.path)
+                results[seed] = SeedResult(seed, legacy, True, config.model, config.dataset)
+                continue
             b = stack.enter_context(store.begin(stage="generate", name=r.name(seed), config=r.output_config(seed), inputs=[],
                                                 tool=TOOL, tool_version=__version__, packages=PACKAGES))
             if b.existing is not None:
