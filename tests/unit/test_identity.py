@@ -136,3 +136,36 @@ def test_analyze_and_export_read_the_same_identity(run_store: Path) -> None:
     label = run_label(exported)
     assert issues == [] and data.config.label == label.config == "T=0.9 top_p=1 max=32 tpl=?"
     assert (data.config.model_name, data.config.seed, data.config.config_id) == (label.model, label.seed, label.config_id)
+
+
+def test_charts_and_seed_groups_never_pool_two_temperatures_of_one_model(run_store: Path) -> None:
+    from coderig_analyze.charts import _by_config
+    from coderig_analyze.cli import main as analyze_main
+    from coderig_schemas.analysis import Analysis
+    from tests.factories import scored_run
+
+    refs = []
+    for temperature, seed, verdicts in ((0.2, 0, ["passed", "wrong_answer"]), (0.8, 0, ["wrong_answer", "wrong_answer"]),
+                                        (0.2, 1, ["passed", "passed"])):
+        config = {"model": "m", "dataset": "toy", "seed": seed, "temperature": temperature, "max_tokens": 64}
+        refs.append(scored_run(run_store / f"t{temperature}", {"p0": verdicts[:1], "p1": verdicts[1:]}, model="m",
+                               seed=seed, config=config))
+    # three stores would be three analyses: copy the runs into one (names collide under the old naming, so move by key)
+    store = run_store / "one"
+    for ref in refs:
+        for stage in ("generate", "score"):
+            src = ref.path.parents[2] / stage
+            for version in src.glob("*/*"):
+                dest = store / stage / f"{version.parent.name}" / version.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if not dest.exists():
+                    shutil.copytree(version, dest)
+    keys = [f"score/{r.manifest.name}/{r.manifest.key}" for r in refs]
+    r = CliRunner().invoke(analyze_main, ["run", *keys, "--name", "temps", "--runs", str(store), "--quiet"])
+    assert r.exit_code == 0, r.stderr
+    analysis = Analysis.model_validate_json((Path(r.stdout.strip()) / "analysis.json").read_text())
+    groups = _by_config(analysis)
+    assert [title for title, _ in groups] == ["m / toy/test / T=0.2 top_p=1 max=64 tpl=?", "m / toy/test / T=0.8 top_p=1 max=64 tpl=?"]
+    assert [len(runs) for _, runs in groups] == [2, 1]
+    assert sorted((g.config.label, g.runs) for g in analysis.seed_analysis) == [
+        ("T=0.2 top_p=1 max=64 tpl=?", 2), ("T=0.8 top_p=1 max=64 tpl=?", 1)]
