@@ -88,7 +88,7 @@ def matrix_heading(matrix: ComparisonMatrix) -> str:
     parts = [f"Category `{matrix.category}`" if matrix.category else "No category"]
     parts.append("preset " + ", ".join(f"`{p}`" for p in matrix.presets) if matrix.presets else "no preset recorded")
     return ("; ".join(parts) + ". Each cell: the dataset's metric (the share of problems whose first sample passed, "
-            "named by task type) at the model's best configuration (its settings below the value), its interval and the "
+            "named by task type) at the model's best configuration (its settings after the value), its interval and the "
             f"model's rank on the dataset. Interval: {CELL_INTERVAL}.\n")
 
 
@@ -113,6 +113,6 @@ def matrix_markdown(matrix: ComparisonMatrix) -> str:
             metric = matrix.metrics.get(dataset, "pass rate")
             row.append("—" if cell is None else
                        f"{metric} {cell.pass_rate.estimate:.1%} [{cell.pass_rate.low:.1%}, {cell.pass_rate.high:.1%}] (#{cell.rank})"
-                       + (f"<br>`{cell.label}`, {cell.runs} seed{'s' if cell.runs > 1 else ''}" if cell.label else ""))
+                       + (f" — `{cell.label}`, {cell.runs} seed{'s' if cell.runs > 1 else ''}" if cell.label else ""))
         lines.append(f"| {model} | " + " | ".join(row) + f" | {matrix.mean_rank[model]:.2f} |")
     return "\n".join(lines) + "\n"
