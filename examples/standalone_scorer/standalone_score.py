@@ -212,7 +212,7 @@ def main() -> None:
     body = "".join(json.dumps(r) + "\n" for r in results).encode()
     (staging / "results.jsonl").write_bytes(body)
     manifest = {
-        "schema_version": 1, "stage": "score", "name": name, "key": key, "tool": TOOL, "tool_version": VERSION,
+        "schema_version": 2, "stage": "score", "name": name, "key": key, "tool": TOOL, "tool_version": VERSION,
         "git_sha": None, "created_at": datetime.now(UTC).isoformat(), "started_at": started.isoformat(),
         "config": config, "config_hash": config_hash,
         "inputs": [{"ref": f"generate/{name}/{gen_manifest['key']}", "manifest_sha256": gen_sha, "files": [

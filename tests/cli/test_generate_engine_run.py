@@ -50,8 +50,9 @@ def test_full_run_humaneval_and_mbpp_n2_two_seeds(
     done = _run(args, env)
     assert done.returncode == 0, done.stderr[-3000:]
     paths = done.stdout.splitlines()
-    assert [Path(p).parent.name for p in paths] == [
-        "tiny-random__humaneval__s0", "tiny-random__humaneval__s1", "tiny-random__mbpp__s0", "tiny-random__mbpp__s1"]
+    assert [(n.split("__")[:3], n.split("__")[-1]) for n in (Path(p).parent.name for p in paths)] == [
+        (["tiny-random", "humaneval", "test"], "s0"), (["tiny-random", "humaneval", "test"], "s1"),
+        (["tiny-random", "mbpp", "test"], "s0"), (["tiny-random", "mbpp", "test"], "s1")]
 
     by_seed: dict[tuple[str, int], list[Sample]] = {}
     for path in paths:
@@ -146,7 +147,8 @@ def test_openai_engine_run_against_a_real_server(
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     paths = result.stdout.splitlines()
-    assert [Path(p).parent.name for p in paths] == ["tiny-random__mbpp__s0", "tiny-random__mbpp__s1"]
+    assert [(n.split("__")[:3], n.split("__")[-1]) for n in (Path(p).parent.name for p in paths)] == [
+        (["tiny-random", "mbpp", "test"], "s0"), (["tiny-random", "mbpp", "test"], "s1")]
     texts = []
     for path in paths:
         problems, samples, manifest = _read(run_store, path)

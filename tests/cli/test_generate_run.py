@@ -41,8 +41,12 @@ def test_reference_replay_publishes_valid_outputs_and_reruns_are_noops(run_store
     assert r.exit_code == 0, r.stderr
     paths = r.stdout.splitlines()
     assert len(paths) == 4 and all(Path(p).is_dir() for p in paths)
-    assert [Path(p).parent.name for p in paths] == [
-        "reference__humaneval__s0", "reference__humaneval__s1", "reference__mbpp__s0", "reference__mbpp__s1"]
+    names = [Path(p).parent.name for p in paths]
+    # '<model>__<dataset>__<split>__<settings>__s<seed>' (coderig_schemas.identity.run_name)
+    assert [n.split("__")[:3] + n.split("__")[-1:] for n in names] == [
+        ["reference", "humaneval", "test", "s0"], ["reference", "humaneval", "test", "s1"],
+        ["reference", "mbpp", "test", "s0"], ["reference", "mbpp", "test", "s1"]]
+    assert all(n.split("__")[3].startswith("t0-p1-m1024-chat-") for n in names)
     problems, samples = read_output(run_store, paths[2])
     assert [p.problem_id for p in problems] == ["mbpp/11", "mbpp/12", "mbpp/13", "mbpp/14"]
     assert [s.sample_id for s in samples] == [f"mbpp/{i}#s0#0" for i in range(11, 15)]
@@ -173,7 +177,7 @@ def test_crash_then_rerun_equals_an_uninterrupted_run(run_store: Path, tmp_path:
     monkeypatch.setattr(engines, "make_engine", crashing)
     crashed = CliRunner().invoke(main, ["run", "--quiet", *args])
     assert crashed.exit_code == 1 and "simulated crash" in crashed.stderr and crashed.stdout == ""
-    staging = list((run_store / ".staging" / "generate").glob("m__humaneval__s0/*/units/*.jsonl"))
+    staging = list((run_store / ".staging" / "generate").glob("m__humaneval__*__s0/*/units/*.jsonl"))
     assert len(staging) == 3  # three chunks of seed 0 were saved before the crash
     monkeypatch.setattr(engines, "make_engine", real)
     resumed = invoke(*args)
@@ -223,7 +227,8 @@ def test_a_model_only_the_server_knows_is_planned_for_openai_and_refused_for_vll
                "--limit", "2", "--dry-run")
     assert r.exit_code == 0, r.stderr
     [run] = json.loads(r.stdout)["runs"]
-    assert (run["model"], run["engine"], run["outputs"][0]["name"]) == ("gpt-4o", "openai", "gpt-4o__humaneval__s0")
+    assert (run["model"], run["engine"]) == ("gpt-4o", "openai")
+    assert run["outputs"][0]["name"].startswith("gpt-4o__humaneval__test__") and run["outputs"][0]["name"].endswith("__s0")
     r = invoke("--model", "gpt-4o", "--dataset", "humaneval", "--limit", "2", "--dry-run")
     assert r.exit_code == 2 and "unknown model 'gpt-4o'" in r.stderr
 
@@ -295,16 +300,16 @@ def test_kill_9_then_rerun_loses_and_duplicates_nothing(run_store: Path, shared_
     cmd = [sys.executable, "-m", "coderig_generate.cli", "run", "--quiet", "--model", "reference", "--dataset", "mbpp",
            "--split", "all", "--chunk-size", "1", "--batch-prompts", "1"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    units_dir = run_store / ".staging" / "generate" / "reference__mbpp__s0"
+    staging = run_store / ".staging" / "generate"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if len(list(units_dir.glob("*/units/*.jsonl"))) >= 20:
+        if len(list(staging.glob("reference__mbpp__*__s0/*/units/*.jsonl"))) >= 20:
             break
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    saved = len(list(units_dir.glob("*/units/*.jsonl")))
+    saved = len(list(staging.glob("reference__mbpp__*__s0/*/units/*.jsonl")))
     assert 20 <= saved < 974
     resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr

@@ -186,7 +186,7 @@ def test_the_docs_one_liners_run_as_written(images: None, engine: list[str], pag
         assert r.returncode == 0, (cmd, r.stderr[-2000:])
         assert r.stdout.strip().startswith("/runs/"), (cmd, r.stdout)
     store = RunStore(tmp_path / "runs")
-    score = store.resolve("score/reference__humaneval__s0", stage="score")
+    score = store.resolve("score/reference__humaneval__test__t0-p1-m1024-chat-a5d6d8__s0", stage="score")  # as the README names it
     verdicts = [ScoreResult.model_validate_json(x).verdict for x in (score.path / "results.jsonl").read_text().splitlines()]
     assert verdicts == [Verdict.PASSED] * 3
     assert store.list_outputs("analyze") and store.list_outputs("export")

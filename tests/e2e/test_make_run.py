@@ -10,11 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from coderig_schemas import RunStore
+from coderig_schemas import PublishedOutput, RunStore
+from coderig_schemas.manifest import Stage
 from coderig_schemas.store import STAGES, verify_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _one(store: RunStore, stage: Stage, model_dataset: str, seed: int = 0) -> PublishedOutput:
+    """The one output of a model on a dataset for a seed ('<model>__<dataset>__<split>__<settings>__s<seed>')."""
+    [out] = store.list_outputs(stage, f"{model_dataset}__*__s{seed}")
+    return out
 
 
 def _env(runs: Path) -> dict[str, str]:
@@ -86,9 +93,9 @@ def test_make_run_tiny_random(run_store: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     _check_chain(run_store)
     store = RunStore(run_store)
-    gen = store.resolve("generate/tiny-random__humaneval__s0")
+    gen = _one(store, "generate", "tiny-random__humaneval")
     assert gen.manifest.stats.get("samples", gen.entry("samples.jsonl").records) == 5
-    score = store.resolve("score/tiny-random__humaneval__s0")
+    score = _one(store, "score", "tiny-random__humaneval")
     assert score.entry("results.jsonl").records == 5
     # A random-weight model passes nothing; the demo's fine-tuning set takes the reference answers beside it.
     assert "takes the dataset's reference answers" in r.stderr
@@ -107,12 +114,12 @@ def test_make_run_tiny_random_on_math(run_store: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     _check_chain(run_store)
     store = RunStore(run_store)
-    gen = store.resolve("generate/tiny-random__math500__s0")
+    gen = _one(store, "generate", "tiny-random__math500")
     samples = [json.loads(line) for line in gen.path_of("samples.jsonl").read_text().splitlines()]
     assert len(samples) == 5 and {s["extraction_method"] for s in samples} == {"not_applicable"}
     assert all(s["prompt_text"].rstrip().endswith("<|im_start|>assistant") for s in samples)
     assert all("put your final answer within \\boxed{}" in s["prompt_text"] for s in samples)
-    results = [json.loads(line) for line in store.resolve("score/tiny-random__math500__s0").path_of("results.jsonl")
+    results = [json.loads(line) for line in _one(store, "score", "tiny-random__math500").path_of("results.jsonl")
                .read_text().splitlines()]
     assert len(results) == 5 and all(x["task_type"] == "math" and x["tests_total"] == 1 for x in results)
 
@@ -223,8 +230,7 @@ def test_make_run_tiny_random_on_ifeval_and_bfcl(run_store: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     _check_chain(run_store)
     store = RunStore(run_store)
-    scores = {o.manifest.name: o for o in store.list_outputs("score")}
-    ifeval, bfcl = scores["tiny-random__ifeval__s0"], scores["tiny-random__bfcl_parallel__s0"]
+    ifeval, bfcl = _one(store, "score", "tiny-random__ifeval"), _one(store, "score", "tiny-random__bfcl_parallel")
     assert ifeval.manifest.stats["samples"] == 3 and set(ifeval.manifest.stats["ifeval"]) >= {
         "prompt_level_strict_accuracy", "inst_level_strict_accuracy", "prompt_level_loose_accuracy", "inst_level_loose_accuracy"}
     assert bfcl.manifest.stats["samples"] == 3 and "ifeval" not in bfcl.manifest.stats

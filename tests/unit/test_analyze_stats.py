@@ -188,3 +188,29 @@ def test_matrix_ranks_ties_and_markdown() -> None:
     text = matrix_markdown(m)
     assert "| a | pass@1 50.0% [23.7%, 76.3%] (#1) | — | 1.00 |" in text  # Wilson 5/10; runs without a task type: code
     assert m.metrics == {"x": "pass@1", "y": "pass@1"} and m.presets == []
+
+
+def test_matrix_cell_of_several_seeds_is_a_bootstrap_over_problems_not_a_t_interval() -> None:
+    import pandas as pd
+
+    from coderig_analyze.matrix import cell_interval, comparison_matrix
+
+    # Two seeds that agree exactly (1 of 4 problems each): the old t interval over the two seed means was
+    # [25%, 25%], zero-width, narrower than either run's own Wilson interval [4.6%, 69.9%].
+    first = {0: pd.Series([True, False, False, False], index=["p1", "p2", "p3", "p4"]),
+             1: pd.Series([True, False, False, False], index=["p1", "p2", "p3", "p4"])}
+    runs = pd.DataFrame([{"run": i, "config_id": "b1", "label": "T=0.8 top_p=1 max=64 tpl=chat", "pass_rate": 0.25,
+                          "passed_problems": 1, "total_problems": 4} for i in (0, 1)])
+    best = pd.DataFrame([{"model_name": "b", "dataset": "x", "config_id": "b1"}])
+    [cell] = comparison_matrix(best, runs, category=None, missing=[], first=first, replicates=500, seed=0).cells
+    assert cell.label == "T=0.8 top_p=1 max=64 tpl=chat" and cell.runs == 2
+    iv = cell.pass_rate
+    assert iv.method == "bootstrap over problems, 2 seeds" and iv.estimate == pytest.approx(0.25)
+    assert iv.low == 0.0 and iv.high >= 0.5  # as wide as the problems make it, not as the seeds agree
+    # One run: exactly the run's own Wilson interval, as in runs.csv.
+    one = cell_interval(runs.iloc[:1], first, level=0.95, replicates=500, seed=0)
+    assert (one.method, round(one.low, 3), round(one.high, 3)) == ("wilson", 0.046, 0.699)
+    # Seeds that disagree on every problem: each problem passed by half the seeds.
+    first[1] = ~first[0]
+    split = cell_interval(runs, first, level=0.95, replicates=500, seed=0)
+    assert split.estimate == pytest.approx(0.5) and split.low == split.high == pytest.approx(0.5)

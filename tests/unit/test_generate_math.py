@@ -163,7 +163,29 @@ def test_code_outputs_keep_the_keys_they_had_before_task_types(shared_data: Path
     r = CliRunner().invoke(main, ["run", "--quiet", "--model", "reference", "--dataset", "humaneval,mbpp", "--limit", "3",
                                   "--dry-run"])
     refs = [o["ref"] for run in json.loads(r.stdout)["runs"] for o in run["outputs"]]
-    assert refs == ["generate/reference__humaneval__s0/61f055b0efd2aba3", "generate/reference__mbpp__s0/29d34f048d9c047c"]
+    # names carry split and settings since run identities; the keys did not change
+    assert refs == ["generate/reference__humaneval__test__t0-p1-m1024-chat-a5d6d8__s0/61f055b0efd2aba3",
+                    "generate/reference__mbpp__test__t0-p1-m1024-chat-be0216__s0/29d34f048d9c047c"]
+
+
+def test_an_output_published_under_its_pre_identity_name_is_found_again(shared_data: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         run_store: Path) -> None:
+    # A store made before run identities holds 'generate/<model>__<dataset>__s<seed>/<key>': re-running the
+    # same configuration prints that output (same key) instead of generating it again under the new name.
+    monkeypatch.setenv("CODERIG_DATA_DIR", str(shared_data))
+    args = ["run", "--quiet", "--model", "reference", "--dataset", "humaneval", "--limit", "2"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.stderr
+    new = Path(first.stdout.strip())
+    old = run_store / "generate" / "reference__humaneval__s0" / new.name
+    old.parent.mkdir(parents=True)
+    new.rename(old)
+    new.parent.rmdir()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.strip() == str(old) and not new.parent.exists()
+    plan = CliRunner().invoke(main, [*args, "--dry-run"])
+    assert json.loads(plan.stdout)["runs"][0]["outputs"][0]["published"] == str(old)
 
 
 def test_stable_json_of_a_code_problem_is_its_version_1_form(shared_data: Path) -> None:

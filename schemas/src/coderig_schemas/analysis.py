@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ._base import Record, upgrade_record
+from .identity import RunIdentity
 from .tasks import TaskType
 
 #: Version 2 of ``Analysis`` added ``metrics`` (every run's task-type metrics with CIs); version 2 of
@@ -75,17 +76,32 @@ class Distribution(Record):
 
 
 class RunConfig(Record):
-    """What distinguishes one scored run from another: the generate config, as far as it is known."""
+    """What distinguishes one scored run from another: its identity (coderig_schemas.identity), flattened for tables."""
 
     model_name: str = Field(description="Model name.")
     dataset: str = Field(description="Dataset name.")
+    split: str | None = Field(default=None, description="Split of the problems (several joined by ','); null when unknown.")
     seed: int | None = Field(default=None, description="Seed of the run.")
     temperature: float | None = Field(default=None, description="Sampling temperature.")
     top_p: float | None = Field(default=None, description="Nucleus sampling mass.")
     max_tokens: int | None = Field(default=None, description="Maximum generated tokens.")
+    n: int | None = Field(default=None, description="Samples per prompt.")
+    chat_template: bool | None = Field(default=None, description="Whether the model's chat template was applied.")
     template: str | None = Field(default=None, description="Prompt template name.")
     preset: str | None = Field(default=None, description="Generation preset name, if one was used.")
-    config_id: str = Field(description="Short hash of every field above except seed: runs sharing it differ only by seed.")
+    engine: str | None = Field(default=None, description="Inference engine.")
+    label: str = Field(default="", description=(
+        "The sampling and prompt settings for a person, e.g. 'T=0.8 top_p=0.95 max=1024 tpl=chat' (RunIdentity.label)."))
+    config_id: str = Field(description=(
+        "Short hash of the run's identity except its seed (RunIdentity.config_id): runs sharing it differ only by seed."))
+
+    @classmethod
+    def from_identity(cls, identity: RunIdentity) -> RunConfig:
+        """The table view of a run's identity."""
+        return cls(model_name=identity.model, dataset=identity.dataset, split=identity.split, seed=identity.seed,
+                   temperature=identity.temperature, top_p=identity.top_p, max_tokens=identity.max_tokens, n=identity.n,
+                   chat_template=identity.chat_template, template=identity.template_id, preset=identity.preset,
+                   engine=identity.engine, label=identity.label(), config_id=identity.config_id)
 
 
 class RunAnalysis(Record):
@@ -144,8 +160,12 @@ class MatrixCell(Record):
     model_name: str = Field(description="Model.")
     dataset: str = Field(description="Dataset.")
     config_id: str = Field(description="Best configuration (highest mean pass rate across its seeds).")
+    label: str = Field(default="", description="That configuration's settings for a person (RunIdentity.label).")
     runs: int = Field(ge=1, description="Runs (seeds) of that configuration.")
-    pass_rate: Interval = Field(description="Mean pass rate over those runs, with a CI (Wilson for one run, t across seeds).")
+    pass_rate: Interval = Field(description=(
+        "Mean pass rate over those runs with a CI: Wilson for one run (the run's own interval); for several "
+        "seeds a percentile bootstrap over problems of each problem's share of seeds passed ('bootstrap over "
+        "problems, k seeds'), so the interval reflects the problems, not 2-3 seed means."))
     rank: int = Field(ge=1, description="Rank among the models on this dataset (1 = best; ties share the best rank).")
 
 

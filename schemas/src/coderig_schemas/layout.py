@@ -5,7 +5,8 @@ An output is '<runs>/<stage>/<name>/<key>/' holding these files and 'manifest.js
 
 from __future__ import annotations
 
-# generate: one output per (model, dataset, config, seed); name '<model>__<dataset>__s<seed>'.
+# generate: one output per (model, dataset, split, config, seed); name identity.run_name(identity):
+# '<model>__<dataset>__<split>__<settings slug>__s<seed>' (before run identities: '<model>__<dataset>__s<seed>').
 PROBLEMS = "problems.jsonl"  # Problem records: the normalized dataset snapshot (no later stage needs the dataset)
 SAMPLES = "samples.jsonl"  # Sample records, sorted by (problem order, sample_index)
 
@@ -27,7 +28,11 @@ CHAT_JSONL = "chat.jsonl"  # ChatExample records
 
 
 def default_name(model: str, dataset: str, seed: int | None) -> str:
-    """The conventional generate/score output name, e.g. 'tiny-random__humaneval__s0'."""
+    """The output name generate used before run identities, e.g. 'tiny-random__humaneval__s0'.
+
+    Kept to read and build stores of that time; new outputs are named by ``identity.run_name``, whose
+    names start with the same '<model>__<dataset>__' (so 'model__dataset__*' matches both).
+    """
     # ASCII only: the run store's names are (str.isalnum() is also true of letters such as 'è').
     safe_model = "".join(c if (c.isascii() and c.isalnum()) or c in "._+=-" else "-" for c in model).strip("-.") or "model"
     return f"{safe_model}__{dataset}__s{'none' if seed is None else seed}"

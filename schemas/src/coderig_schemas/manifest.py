@@ -6,11 +6,12 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
-from ._base import Record
+from ._base import Record, upgrade_record
+from .identity import RunIdentity
 
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2
 
 Stage = Literal["generate", "score", "analyze", "export"]
 
@@ -63,7 +64,7 @@ class Environment(Record):
 class Manifest(Record):
     """What a published output is, how it was made and from what; written last, before publish."""
 
-    schema_version: Literal[1] = Field(default=1, description="Version of this record's shape.")
+    schema_version: Literal[2] = Field(default=2, description="Version of this record's shape.")
     stage: Stage = Field(description="Stage that produced the output.")
     name: str = Field(description="Human-readable output name (e.g. 'tiny-random__humaneval__s0').")
     key: str = Field(pattern=r"^[0-9a-f]{16}$", description="Identity: hash of config_hash and the input manifests.")
@@ -79,3 +80,12 @@ class Manifest(Record):
     environment: Environment = Field(description="Where it was computed.")
     timings: dict[str, float] = Field(default_factory=dict, description="Phase -> wall seconds.")
     stats: dict[str, Any] = Field(default_factory=dict, description="Stage-specific counts (records, throughput).")
+    identity: RunIdentity | None = Field(default=None, description=(
+        "Generate outputs: the run's model, dataset, split, seed, sampling and prompt settings and engine "
+        "(coderig_schemas.scored.run_identity reads it, or derives it for outputs without one). "
+        "Null for other stages, and in version 1 manifests."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_older_versions(cls, data: Any) -> Any:
+        return upgrade_record(data, model="Manifest", current=MANIFEST_SCHEMA_VERSION, added={1: frozenset({"identity"})})

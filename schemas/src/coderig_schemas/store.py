@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from .environment import capture_environment, git_sha
 from .errors import CoderigError, ConflictError, ExitCode, InvalidInputError
+from .identity import RunIdentity
 from .io import (
     atomic_write_bytes,
     atomic_write_json,
@@ -403,8 +404,11 @@ class Builder:
         self._t0 = now
 
     # -- publish -------------------------------------------------------------------------------
-    def publish(self, stats: dict[str, Any] | None = None, schema_names: dict[str, str] | None = None) -> PublishedOutput:
+    def publish(self, stats: dict[str, Any] | None = None, schema_names: dict[str, str] | None = None,
+                identity: RunIdentity | None = None) -> PublishedOutput:
         """Write the manifest last and atomically rename the output into place.
+
+        ``identity``: the run's typed identity (generate outputs), recorded in the manifest.
 
         If another process published the same output meanwhile, that one is kept and returned.
         """
@@ -433,6 +437,7 @@ class Builder:
             config=self.config, config_hash=self.config_hash,
             inputs=[i.as_input() for i in self.inputs], outputs=outputs,
             environment=capture_environment(self.packages), timings=self.timings, stats=stats or {},
+            identity=identity,
         )
         atomic_write_json(self.path / MANIFEST, manifest)
         self.final.parent.mkdir(parents=True, exist_ok=True)

@@ -56,20 +56,34 @@ def pass_rate_by_model(a: Analysis) -> bytes:
     return _png(fig)
 
 
-def _by_model(a: Analysis) -> list[tuple[str, list[RunAnalysis]]]:
-    """Runs grouped per model and dataset, in matrix order: charts stay readable for hundreds of runs."""
-    groups: dict[tuple[str, str], list[RunAnalysis]] = {}
+def config_title(model: str, dataset: str, split: str | None, label: str, config_id: str) -> str:
+    """How a chart names one configuration: model / dataset[/split] / settings label (config id when it has no label)."""
+    where = f"{dataset}/{split}" if split else dataset
+    return f"{model} / {where} / {label or config_id}"
+
+
+def _by_config(a: Analysis) -> list[tuple[str, list[RunAnalysis]]]:
+    """Runs grouped per configuration (the seeds of one model, dataset, split and settings), in matrix order.
+
+    Never pooled across configurations: two temperatures of one model are two bars, each named by its label.
+    """
+    groups: dict[tuple[str, str, str], list[RunAnalysis]] = {}
     for r in a.runs:
-        groups.setdefault((r.config.model_name, r.config.dataset), []).append(r)
+        groups.setdefault((r.config.dataset, r.config.model_name, r.config.config_id), []).append(r)
     order = {m: i for i, m in enumerate(a.matrix.models)}
-    keys = sorted(groups, key=lambda k: (k[1], order.get(k[0], len(order)), k[0]))
-    return [(f"{m}\n{d}", groups[(m, d)]) for m, d in keys]
+    keys = sorted(groups, key=lambda k: (k[0], groups[k][0].config.split or "", order.get(k[1], len(order)), k[1],
+                                         groups[k][0].config.label, k[2]))
+    out = []
+    for key in keys:
+        c = groups[key][0].config
+        out.append((config_title(c.model_name, c.dataset, c.split, c.label, c.config_id), groups[key]))
+    return out
 
 
 def difficulty_breakdown(a: Analysis) -> bytes:
-    """Grouped bars: pass rate per difficulty for each model and dataset (problems pooled over its runs)."""
+    """Grouped bars: pass rate per difficulty for each configuration (problems pooled over its seeds only)."""
     fig, ax = _figure()
-    groups = _by_model(a)
+    groups = _by_config(a)
     x = np.arange(len(groups))
     for i, level in enumerate(("easy", "medium", "hard")):
         rates = []
@@ -78,7 +92,7 @@ def difficulty_breakdown(a: Analysis) -> bytes:
             total = sum(b.total for b in buckets)
             rates.append(sum(b.passed for b in buckets) / total if total else np.nan)
         ax.bar(x + (i - 1) * 0.27, rates, 0.27, label=level)
-    ax.set_xticks(x, [label.replace("\n", " / ") for label, _ in groups], fontsize="x-small", rotation=30, ha="right")
+    ax.set_xticks(x, [label for label, _ in groups], fontsize="x-small", rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("pass rate (first sample)")
     ax.set_title("Pass rate by difficulty")
@@ -88,9 +102,9 @@ def difficulty_breakdown(a: Analysis) -> bytes:
 
 
 def verdict_distribution(a: Analysis) -> bytes:
-    """Stacked horizontal bars: share of each verdict among the samples of each model and dataset."""
+    """Stacked horizontal bars: share of each verdict among the samples of each configuration (its seeds)."""
     fig, ax = _figure()
-    groups = _by_model(a)
+    groups = _by_config(a)
     y = np.arange(len(groups))
     left = np.zeros(len(groups))
     for verdict in VERDICTS:
@@ -101,7 +115,7 @@ def verdict_distribution(a: Analysis) -> bytes:
             # The workbook fills verdict cells with the same colours (one map, in the contract).
             ax.barh(y, shares, left=left, label=verdict, color=verdict_color(verdict), edgecolor="white", linewidth=0.5)
             left += shares
-    ax.set_yticks(y, [label.replace("\n", " / ") for label, _ in groups], fontsize="x-small")
+    ax.set_yticks(y, [label for label, _ in groups], fontsize="x-small")
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of samples")
@@ -120,13 +134,18 @@ def seed_spread(a: Analysis, runs: pd.DataFrame) -> bytes:
         rates = group["pass_rate"].to_numpy()
         ax.scatter(np.full(len(rates), i), rates, s=30, zorder=3)
         ax.hlines(rates.mean(), i - 0.3, i + 0.3, colors="black", zorder=4)
-    labels = [f"{g['model_name'].iloc[0]} / {g['dataset'].iloc[0]} / {cid}" for cid, g in groups]
+    labels = [f"{g['model_name'].iloc[0]} / {g['dataset'].iloc[0]} / {_text(g, 'label') or cid}" for cid, g in groups]
     ax.set_xticks(np.arange(len(groups)), labels, fontsize="x-small", rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("pass rate")
     ax.set_title("Spread across seeds (dots: seeds, line: mean)")
     fig.tight_layout()
     return _png(fig)
+
+
+def _text(group: pd.DataFrame, column: str) -> str:
+    value = group[column].iloc[0] if column in group else None
+    return value if isinstance(value, str) else ""
 
 
 def all_charts(a: Analysis, runs: pd.DataFrame) -> dict[str, bytes]:

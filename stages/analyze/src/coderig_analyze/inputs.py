@@ -23,8 +23,9 @@ from pydantic import Field, ValidationError
 from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult, Verdict
 from coderig_schemas._base import Record
 from coderig_schemas.analysis import InputIssue, RunConfig
-from coderig_schemas.io import hash_json, iter_jsonl
+from coderig_schemas.io import iter_jsonl
 from coderig_schemas.layout import PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES, default_name
+from coderig_schemas.scored import ScoredRun, generate_input, open_scored_run
 
 from .fastread import read_columns
 
@@ -37,7 +38,7 @@ RESULT_COLUMNS = [
 ]
 SAMPLE_COLUMNS = [
     "sample_id", "extraction_method", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s",
-    "template_id", "sampling.temperature", "sampling.top_p", "sampling.max_tokens", "raw_response",
+    "raw_response",
 ]
 _GLOB_CHARS = set("*?[")
 
@@ -109,10 +110,6 @@ def _is_shard(out: PublishedOutput) -> bool:
     return out.manifest.config.get("shard") is not None
 
 
-def _generate_ref(score: PublishedOutput) -> str | None:
-    return next((i.ref for i in score.manifest.inputs if i.ref.startswith("generate/")), None)
-
-
 def select(store: RunStore, refs: list[str], category: tuple[str, Category] | None) -> Selection:
     """Resolve refs, globs and a category into score outputs (the newest version of each name)."""
     chosen: dict[str, PublishedOutput] = {}
@@ -137,7 +134,7 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
         cat_name, cat = category
         for model in cat.models:
             for dataset in cat.datasets:
-                pattern = default_name(model, dataset, None).removesuffix("none") + "*"
+                pattern = default_name(model, dataset, None).removesuffix("snone") + "*"  # old and new names alike
                 found = _latest_per_name(store.list_outputs("score", pattern))
                 if not found:
                     msg = f"category {cat_name}: no score output for model {model} on dataset {dataset}"
@@ -147,8 +144,8 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
                 globs.append(pattern)
     # Generate outputs that nobody scored: only knowable for globs and categories.
     outputs = store.list_outputs("score")
-    scored = {_generate_ref(o) for o in outputs if not _is_shard(o)}
-    sharded = {_generate_ref(o) for o in outputs if _is_shard(o)}
+    scored = {generate_input(o) for o in outputs if not _is_shard(o)}
+    sharded = {generate_input(o) for o in outputs if _is_shard(o)}
     for pattern in globs:
         for gen in _latest_per_name(store.list_outputs("generate", pattern)):
             if gen.ref in scored:
@@ -168,7 +165,11 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
 
 @dataclass
 class RunData:
-    """One score output read into columns, with its generate output's samples and problems."""
+    """One score output read into columns, with its generate output's samples and problems.
+
+    ``config`` is the run's identity (``coderig_schemas.scored``: published by generate, or derived there
+    for older outputs) as a table row; nothing here guesses a model or seed.
+    """
 
     score: PublishedOutput
     generate: PublishedOutput | None
@@ -178,62 +179,6 @@ class RunData:
     samples_expected: int | None
     has_samples: bool
     task_type: str = "code"  # the problems' task type (the most common one, should a custom file mix them)
-
-
-def _config_value(config: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if config.get(key) is not None:
-            return config[key]
-    return None
-
-
-def _preset(config: dict[str, Any]) -> Any:
-    """The GPU-memory preset: coderig-generate keeps it under 'engine'; other generators may put it at the top."""
-    engine = config.get("engine")
-    if isinstance(engine, dict) and engine.get("preset") is not None:
-        return engine["preset"]
-    return _config_value(config, "preset")
-
-
-def run_config(model: str, dataset: str, seed: int | None, gen_config: dict[str, Any], samples: pa.Table | None) -> RunConfig:
-    """The run's configuration: the generate manifest's config, else what its samples say."""
-    fields: dict[str, Any] = {
-        "model_name": model, "dataset": dataset, "seed": seed,
-        "temperature": _config_value(gen_config, "temperature"),
-        "top_p": _config_value(gen_config, "top_p"),
-        "max_tokens": _config_value(gen_config, "max_tokens"),
-        "template": _config_value(gen_config, "template", "template_id", "prompt_template"),
-        "preset": _preset(gen_config),
-    }
-    for field, column in (("temperature", "sampling.temperature"), ("top_p", "sampling.top_p"),
-                          ("max_tokens", "sampling.max_tokens"), ("template", "template_id")):
-        if fields[field] is None:
-            fields[field] = _first_value(samples, column)
-    if fields["temperature"] is not None:
-        fields["temperature"] = float(fields["temperature"])
-    if fields["top_p"] is not None:
-        fields["top_p"] = float(fields["top_p"])
-    if fields["max_tokens"] is not None:
-        fields["max_tokens"] = int(fields["max_tokens"])
-    if fields["preset"] is not None:
-        fields["preset"] = str(fields["preset"])
-    fields["config_id"] = hash_json({k: v for k, v in fields.items() if k != "seed"})[:8]
-    return RunConfig.model_validate(fields)
-
-
-def open_generate(store: RunStore, score: PublishedOutput) -> tuple[PublishedOutput | None, list[InputIssue]]:
-    """The generate output a score output was computed from, if it still exists unchanged."""
-    ref = next((i for i in score.manifest.inputs if i.ref.startswith("generate/")), None)
-    if ref is None:
-        return None, [InputIssue(kind="no_generate", ref=score.ref, message=f"{score.ref}: its manifest names no generate input")]
-    try:
-        gen = store.resolve(ref.ref, stage="generate")
-    except InvalidInputError as e:
-        return None, [InputIssue(kind="no_generate", ref=score.ref, message=f"{score.ref}: generate input unavailable ({e.message})")]
-    if gen.manifest_sha256 != ref.manifest_sha256:
-        msg = f"{score.ref}: generate input {ref.ref} changed after scoring; its samples are not used"
-        return None, [InputIssue(kind="no_generate", ref=score.ref, message=msg)]
-    return gen, []
 
 
 #: Columns and types of a run's table (results with their samples' columns), the same for every run.
@@ -261,10 +206,19 @@ def _existing(out: PublishedOutput, rel: str) -> Path:
     return path
 
 
-def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunData, list[InputIssue]]:
-    """Read one score output, and the problems and samples of its generate output when there is one."""
+def open_run(store: RunStore, score: PublishedOutput) -> tuple[ScoredRun, list[InputIssue]]:
+    """The scored run (coderig_schemas.scored): a missing or changed generate output is an issue, not an error."""
+    run = open_scored_run(store, score, strict=False)
+    if run.generate_problem is None:
+        return run, []
+    return run, [InputIssue(kind="no_generate", ref=score.ref, message=f"{score.ref}: {run.generate_problem}")]
+
+
+def load_run(run: ScoredRun) -> tuple[RunData, list[InputIssue]]:
+    """Read one scored run into columns: its results, and the problems and samples of its generate output when there is one."""
+    score, gen = run.score, run.generate
     issues: list[InputIssue] = []
-    columns = [*RESULT_COLUMNS, "model_name", "dataset", "seed"]
+    columns = RESULT_COLUMNS
     if score.has(RESULTS):
         path = _existing(score, RESULTS)
         results = read_columns(path, ScoreResult, columns, verify=lambda d: score.accept_digest(RESULTS, d))
@@ -287,12 +241,7 @@ def load_run(score: PublishedOutput, gen: PublishedOutput | None) -> tuple[RunDa
             # only the response's length is kept: the texts themselves would be most of the memory
             chars = pc.cast(pc.utf8_length(samples.column("raw_response")), pa.int64())
             samples = samples.drop_columns(["raw_response"]).append_column("response_chars", chars)
-    gen_config = gen.manifest.config if gen else {}
-    model = str(_first_value(results, "model_name") or _config_value(gen_config, "model") or score.manifest.name)
-    dataset = str(_first_value(results, "dataset") or _config_value(gen_config, "dataset") or "unknown")
-    # With no result to read it from (nothing scored yet), the seed is the generate config's.
-    seed = _first_value(results, "seed") if n else _config_value(gen_config, "seed")
-    config = run_config(model, dataset, seed, gen_config, samples)
+    config = RunConfig.from_identity(run.identity)
     if samples_expected is not None and n < samples_expected:
         issues.append(InputIssue(kind="partial", ref=score.ref, message=f"{score.ref}: {n} of {samples_expected} samples scored"))
     harness = pc.sum(pc.equal(results.column("verdict"), Verdict.SANDBOX_ERROR.value)).as_py() if n else 0

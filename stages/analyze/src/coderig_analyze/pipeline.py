@@ -23,7 +23,7 @@ from . import __version__
 from .comparisons import first_outcomes, paired_comparison, pairs_to_compare
 from .configs import factor_analysis
 from .difficulty import problem_difficulty
-from .inputs import Category, RunData, load_run, open_generate, read_category, resolve_run, select
+from .inputs import Category, RunData, load_run, open_run, read_category, resolve_run, select
 from .intervals import wilson
 from .matrix import comparison_matrix, matrix_heading, matrix_markdown
 from .report import ReportInputs, failure_table, render_html, render_markdown
@@ -105,9 +105,14 @@ def _nan_none(value: object) -> object:
 
 
 def _run_config(row: pd.Series) -> RunConfig:
-    values = {c: _nan_none(row[c]) for c in CONFIG_COLUMNS}
-    if values["max_tokens"] is not None:
-        values["max_tokens"] = int(values["max_tokens"])  # type: ignore[call-overload]
+    values = {c: _nan_none(row.get(c)) for c in CONFIG_COLUMNS}
+    values["dataset"] = _nan_none(row.get("dataset_name")) or values["dataset"]  # the dataset itself, not its view
+    for key in ("max_tokens", "n"):
+        if values[key] is not None:
+            values[key] = int(values[key])  # type: ignore[call-overload]
+    if values["chat_template"] is not None:
+        values["chat_template"] = bool(values["chat_template"])
+    values["label"] = values["label"] or ""
     return RunConfig.model_validate({**values, "seed": None})
 
 
@@ -163,9 +168,10 @@ def compute(
     best = best_configs(seeds)
     factors = factor_analysis(scored)
     category = cfg.category or cfg.category_label
-    matrix = comparison_matrix(best, scored, category=category, missing=missing or [], level=cfg.level)
-    paired: list[PairedComparison] = []
     first = first_outcomes(t.outcomes)
+    matrix = comparison_matrix(best, scored, category=category, missing=missing or [], level=cfg.level, first=first,
+                               replicates=cfg.bootstrap, seed=cfg.seed)
+    paired: list[PairedComparison] = []
     for ia, ib in pairs_to_compare(scored, best):
         pc = paired_comparison(first, runs.iloc[ia], runs.iloc[ib], replicates=cfg.bootstrap, seed=cfg.seed, level=cfg.level)
         if pc is not None:
@@ -226,14 +232,14 @@ def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
     category = (cfg.category, Category(models=list(cfg.category_models), datasets=list(cfg.category_datasets))) if cfg.category else None
     selection = select(store, list(cfg.refs), category)
     issues = list(selection.issues)
-    generates = []
+    opened = []
     for score in selection.scores:
-        gen, found = open_generate(store, score)
-        generates.append(gen)
+        run, found = open_run(store, score)
+        opened.append(run)
         issues += found
     for issue in issues:
         log.warning("%s: %s", issue.kind, issue.message)
-    inputs = selection.scores + [g for g in generates if g is not None]
+    inputs = selection.scores + [r.generate for r in opened if r.generate is not None]
     with store.begin(stage="analyze", name=cfg.name, config=cfg, inputs=inputs, tool="coderig-analyze",
                      tool_version=__version__, packages=["numpy", "pandas", "pyarrow", "scipy", "matplotlib"]) as builder:
         # The key hashes the options and the inputs' manifests, so this is known before reading a record.
@@ -245,11 +251,11 @@ def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
             data: list[RunData] = []
             n_records = n_passed = 0
             with progress("reading score outputs", len(selection.scores), quiet) as advance:
-                for score, gen in zip(selection.scores, generates, strict=True):
-                    run, found = load_run(score, gen)
+                for scored_run in opened:
+                    run_data, found = load_run(scored_run)
                     for issue in found:
                         log.warning("%s: %s", issue.kind, issue.message)
-                    data.append(run)
+                    data.append(run_data)
                     issues += found
                     n_records += len(run.results)
                     n_passed += int(pc.sum(run.results["passed"]).as_py() or 0)
@@ -279,8 +285,8 @@ def compare_runs(store: RunStore, a_ref: str, b_ref: str, *, replicates: int, se
     loaded = []
     for ref in (a_ref, b_ref):
         score = resolve_run(store, ref)
-        gen, missing = open_generate(store, score)
-        run, found = load_run(score, gen)
+        scored_run, missing = open_run(store, score)
+        run, found = load_run(scored_run)
         for issue in missing + found:
             log.warning("%s: %s", issue.kind, issue.message)
         loaded.append(run)

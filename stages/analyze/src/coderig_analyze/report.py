@@ -80,8 +80,17 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _run_label(r: RunAnalysis) -> str:
+    """model / dataset / split / settings label / seed: distinct for every run of a sweep (two temperatures too)."""
     seed = "none" if r.config.seed is None else r.config.seed
-    return f"{r.config.model_name} / {r.config.dataset} / s{seed}"
+    split = f" / {r.config.split}" if r.config.split else ""
+    label = f" / {r.config.label}" if r.config.label else ""
+    return f"{r.config.model_name} / {r.config.dataset}{split}{label} / s{seed}"
+
+
+def _config_cell(label: object, config_id: object) -> str:
+    """A configuration as a reader sees it: its settings label, then its id (the hash the CSVs key on)."""
+    text = label if isinstance(label, str) and label else "settings unknown"
+    return f"{text} ({config_id})"
 
 
 def _runs_section(runs: list[RunAnalysis], level: float) -> str:
@@ -110,10 +119,15 @@ def _metrics_section(a: Analysis) -> str:
 
 
 def _config_text(row: pd.Series) -> str:
-    parts = [f"T={num(row['temperature'], 2)}", f"top_p={num(row['top_p'], 2)}",
-             f"max_tokens={'—' if pd.isna(row['max_tokens']) else int(row['max_tokens'])}", f"template={row['template'] or '—'}"]
-    if row["preset"] is not None and not pd.isna(row["preset"]):
-        parts.append(f"preset={row['preset']}")
+    """The configuration's label (RunIdentity.label), its prompt template and preset."""
+    label = row.get("label")
+    parts = [label if isinstance(label, str) and label else "settings unknown"]
+    template = row.get("template")
+    if isinstance(template, str) and template:
+        parts.append(f"template={template}")
+    preset = row.get("preset")
+    if preset is not None and not pd.isna(preset):
+        parts.append(f"preset={preset}")
     return ", ".join(parts)
 
 
@@ -124,7 +138,8 @@ def _best_section(best: pd.DataFrame) -> str:
 
 
 def _seeds_section(seeds: pd.DataFrame, level: float) -> str:
-    rows = [[str(r["model_name"]), str(r["dataset"]), str(r["config_id"]), str(r["seeds"]), pct(r["mean"]), pct(r["std"]),
+    rows = [[str(r["model_name"]), str(r["dataset"]), _config_cell(r.get("label"), r["config_id"]), str(r["seeds"]),
+             pct(r["mean"]), pct(r["std"]),
              f"{pct(r['min'])} – {pct(r['max'])}", f"[{pct(r['ci_low'])}, {pct(r['ci_high'])}]"] for _, r in seeds.iterrows()]
     return table(["model", "dataset", "config", "seeds", "mean", "std", "min – max", f"{level_text(level)} CI of mean"], rows)
 
@@ -156,10 +171,12 @@ def _paired_section(a: Analysis) -> str:
     # Strongest evidence first; a sweep has hundreds of pairs, all of them in paired.csv.
     ranked = sorted(a.paired, key=lambda p: (p.mcnemar_p, -abs(p.difference.estimate), p.dataset, p.a_ref, p.b_ref))
     seed = {r.summary.run_ref: "none" if r.config.seed is None else r.config.seed for r in a.runs}
+    label = {r.summary.run_ref: f" `{r.config.label}`" if r.config.label else "" for r in a.runs}
     for p in ranked[:LIST_PAIRS]:
         verdict = "A better" if p.mcnemar_p < 1 - a.level and p.difference.estimate > 0 else (
             "B better" if p.mcnemar_p < 1 - a.level and p.difference.estimate < 0 else "no significant difference")
-        a_label, b_label = f"{p.a_model} s{seed.get(p.a_ref, '?')}", f"{p.b_model} s{seed.get(p.b_ref, '?')}"
+        a_label = f"{p.a_model}{label.get(p.a_ref, '')} s{seed.get(p.a_ref, '?')}"
+        b_label = f"{p.b_model}{label.get(p.b_ref, '')} s{seed.get(p.b_ref, '?')}"
         rows.append([p.dataset, a_label, b_label, str(p.problems), pct(p.a_rate), pct(p.b_rate),
                      f"{p.difference.estimate:+.1%} [{p.difference.low:+.1%}, {p.difference.high:+.1%}]",
                      f"{p.a_only} / {p.b_only}", f"{p.mcnemar_p:.4g}", verdict])

@@ -93,8 +93,20 @@ def _by_run(frame: pd.DataFrame, key: str) -> dict[int, dict[str, int]]:
     return out
 
 
+def dataset_views(data: list[RunData]) -> list[str]:
+    """Per run, the name its dataset goes by in tables, charts and the matrix: 'mbpp', or 'mbpp/test' when
+    the runs analyzed together cover several splits of it (their problems differ, so they are never pooled,
+    ranked or paired as one dataset)."""
+    splits: dict[str, set[str | None]] = {}
+    for d in data:
+        splits.setdefault(d.config.dataset, set()).add(d.config.split)
+    return [f"{d.config.dataset}/{d.config.split or 'none'}" if len(splits[d.config.dataset]) > 1 else d.config.dataset
+            for d in data]
+
+
 def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: float) -> RunTables:
     """Analyze every run; the heavy work is vectorized over all runs at once."""
+    views = dataset_views(data)
     results = to_frame(data)
     outcomes = problem_outcomes(results)
     verdicts = verdict_table(results)
@@ -144,6 +156,7 @@ def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: floa
         analyses.append(analysis)
         run_rows.append({
             "run": i, "run_ref": d.score.ref, "generate_ref": analysis.generate_ref, **d.config.model_dump(),
+            "dataset": views[i], "dataset_name": d.config.dataset,
             "samples_expected": d.samples_expected, "samples_scored": len(res), "complete": analysis.complete,
             "total_problems": total, "passed_problems": passed, "pass_rate": summary.pass_rate, "ci_low": low, "ci_high": high,
             "pass_at_1": intervals[0].estimate if intervals else np.nan,

@@ -8,9 +8,11 @@ import pandas as pd
 
 from .intervals import t_interval
 
-#: What makes a configuration: model x dataset x sampling (temperature, top_p, max_tokens) x prompt template
-#: x GPU preset. Its runs differ only in their seed.
-CONFIG_COLUMNS = ["config_id", "model_name", "dataset", "temperature", "top_p", "max_tokens", "template", "preset"]
+#: What makes a configuration: the run's identity but its seed (model, dataset, split, sampling, prompt, engine;
+#: ``config_id`` hashes it, ``label`` reads it). Its runs differ only in their seed. 'dataset' is the name the
+#: dataset goes by in the analysis ('mbpp/test' when several splits of mbpp are analyzed together).
+CONFIG_COLUMNS = ["config_id", "label", "model_name", "dataset", "split", "temperature", "top_p", "max_tokens", "n",
+                  "chat_template", "template", "preset", "engine"]
 
 #: seed_analysis.csv: per run (one seed of one configuration) what it scored and how it generated.
 SEED_COLUMNS = [*CONFIG_COLUMNS, "seed", "task_type", "metric", "problems", "passed", "pass_rate", "ci_low", "ci_high",
@@ -49,7 +51,8 @@ def across_seeds(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         ci = t_interval(rates, level)
         first = group.iloc[0]
         rows.append({
-            **{c: first[c] for c in CONFIG_COLUMNS}, "config_id": config_id,
+            **{c: first.get(c) for c in CONFIG_COLUMNS}, "config_id": config_id,
+            "dataset_name": first.get("dataset_name", first.get("dataset")),
             "task_type": first.get("task_type"), "metric": first.get("metric"),
             "runs": len(rates), "seeds": " ".join("none" if pd.isna(s) else str(int(s)) for s in sorted(group["seed"], key=_seed_order)),
             "mean": float(rates.mean()), "std": float(rates.std(ddof=1)) if len(rates) > 1 else np.nan,
@@ -60,7 +63,7 @@ def across_seeds(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
             "response_chars_mean": _mean(group, "response_chars_mean"),
             "truncated_share": _mean(group, "truncated_share"),
         })
-    columns = [*CONFIG_COLUMNS, "task_type", "metric", "runs", "seeds", "mean", "std", "min", "max", "ci_low", "ci_high",
+    columns = [*CONFIG_COLUMNS, "dataset_name", "task_type", "metric", "runs", "seeds", "mean", "std", "min", "max", "ci_low", "ci_high",
                "response_tokens_mean", "response_chars_mean", "truncated_share"]
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values(["dataset", "model_name", "mean"], ascending=[True, True, False], kind="stable").reset_index(drop=True)

@@ -1,116 +1,22 @@
-"""Reading scored runs: score outputs, the generate outputs behind them, and each sample joined with its verdict.
+"""Choosing the scored runs to export: references and globs over score outputs.
 
-This is the only module of the stage that opens the run store for reading. Every file goes through
-``PublishedOutput`` so its sha256 is checked and it is listed as an input of what the stage publishes.
+This is the only module of the stage that opens the run store for reading. Opening a run, its identity and
+the join of results with samples and problems are the contract's (``coderig_schemas.scored``), shared with
+analyze; every file goes through ``PublishedOutput`` so its sha256 is checked.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cached_property
 from glob import has_magic
 
-from coderig_schemas import InvalidInputError, Problem, PublishedOutput, RunStore, Sample, ScoreResult
-from coderig_schemas.layout import PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES
+from coderig_schemas import InvalidInputError, PublishedOutput, RunStore
+from coderig_schemas.layout import REFERENCE_TIMINGS, RESULTS
+from coderig_schemas.scored import ScoredRow, ScoredRun, open_scored_run
+
+__all__ = ["ScoredRow", "ScoredRun", "is_shard", "open_run", "open_runs", "resolve_scores"]
 
 log = logging.getLogger("coderig.export")
-
-
-@dataclass(frozen=True)
-class ScoredRow:
-    """One scored sample with its problem and the run it belongs to."""
-
-    run: ScoredRun
-    problem: Problem
-    sample: Sample
-    result: ScoreResult
-
-
-@dataclass
-class ScoredRun:
-    """A score output opened together with the generate output it scored.
-
-    Opening reads only the two manifests; the problems are read on first use, so a command can
-    find out that its output already exists (the key hashes the manifests) before reading any file.
-    """
-
-    score: PublishedOutput
-    generate: PublishedOutput
-
-    @cached_property
-    def problems(self) -> dict[str, Problem]:
-        """The generate output's problems by problem id (read, and hash-checked, on first use)."""
-        return {p.problem_id: p for p in self.generate.records(PROBLEMS, Problem)}
-
-    @property
-    def ref(self) -> str:
-        """'score/<name>/<key>' of the score output."""
-        return self.score.ref
-
-    @property
-    def name(self) -> str:
-        """Name of the score output (e.g. 'tiny-random__humaneval__s0')."""
-        return self.score.manifest.name
-
-    @property
-    def key(self) -> str:
-        """Key of the score output."""
-        return self.score.manifest.key
-
-    @property
-    def model(self) -> str:
-        """Model name: the generate config's 'model', else the samples' model as the output name states it."""
-        model = self.generate.manifest.config.get("model")
-        if isinstance(model, dict):
-            model = model.get("name") or model.get("model")
-        return str(model) if model else self.name.split("__")[0]
-
-    @property
-    def seed(self) -> int | None:
-        """Seed of the generate config, if it has one."""
-        seed = self.generate.manifest.config.get("seed")
-        return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
-
-    @property
-    def datasets(self) -> str:
-        """Datasets of the run's problems, comma-separated."""
-        return ",".join(sorted({p.dataset for p in self.problems.values()}))
-
-    def rows(self) -> Iterator[ScoredRow]:
-        """Each result joined with its sample and problem, in results order.
-
-        Results are written in samples order, so both files are streamed side by side; samples that
-        are out of step are kept in a small lookaside dict, so any order still joins correctly.
-        """
-        samples = self.generate.records(SAMPLES, Sample)
-        pending: dict[str, Sample] = {}
-        results_path = self.score.path / RESULTS
-        for line, result in enumerate(self.score.records(RESULTS, ScoreResult), start=1):
-            sample = pending.pop(result.sample_id, None)
-            while sample is None:
-                nxt = next(samples, None)
-                if nxt is None:
-                    raise InvalidInputError(
-                        f"{results_path}:{line}: sample_id: {result.sample_id!r} is not in {self.generate.ref}/{SAMPLES}",
-                        hint="the score output does not belong to its generate input; re-run score",
-                    )
-                if nxt.sample_id == result.sample_id:
-                    sample = nxt
-                else:
-                    pending[nxt.sample_id] = nxt
-            problem = self.problems.get(result.problem_id)
-            if problem is None:
-                raise InvalidInputError(
-                    f"{results_path}:{line}: problem_id: {result.problem_id!r} is not in {self.generate.ref}/{PROBLEMS}",
-                    hint="the score output does not belong to its generate input; re-run score",
-                )
-            yield ScoredRow(run=self, problem=problem, sample=sample, result=result)
-
-    def inputs(self) -> list[PublishedOutput]:
-        """The outputs this run was read from, for the manifest of what is built from it."""
-        return [self.score, self.generate]
 
 
 def is_shard(out: PublishedOutput) -> bool:
@@ -181,13 +87,8 @@ def _check_has_results(out: PublishedOutput) -> None:
 
 
 def open_run(store: RunStore, score: PublishedOutput) -> ScoredRun:
-    """Open a score output and its generate input (manifests only; the problems are read on first use)."""
-    if not score.manifest.inputs:
-        raise InvalidInputError(
-            f"{score.path / 'manifest.json'}: inputs: {score.ref} names no generate output", hint="re-run score on a generate output"
-        )
-    generate = store.resolve(score.manifest.inputs[0].ref, stage="generate")
-    return ScoredRun(score=score, generate=generate)
+    """The scored run (coderig_schemas.scored.open_scored_run): its generate output must be there, unchanged."""
+    return open_scored_run(store, score, strict=True)
 
 
 def open_runs(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[ScoredRun]:

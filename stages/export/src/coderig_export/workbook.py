@@ -24,7 +24,9 @@ WORKBOOK = "results.xlsx"
 def run_label(run: ScoredRun, unique_name: bool = True) -> RunLabel:
     """How a run is named in the workbook: its output name, with its key when another run given has the same name."""
     name = run.name if unique_name else f"{run.name}/{run.key}"
-    return RunLabel(ref=run.ref, name=name, model=run.model, dataset=run.datasets, seed=run.seed)
+    i = run.identity
+    return RunLabel(ref=run.ref, name=name, model=i.model, dataset=run.datasets, seed=i.seed, split=i.split, config=i.label(),
+                    config_id=i.config_id)
 
 
 def write_workbook(runs: list[ScoredRun], config: XlsxConfig, path: Path, quiet: bool = True) -> WorkbookWriter:

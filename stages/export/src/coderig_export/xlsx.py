@@ -47,11 +47,13 @@ TEXT_COLUMNS = ("code", "prompt", "response")
 _ERROR_INDEX = [h for h, _ in RESULT_HEADERS].index("error_message")
 _VERDICT_INDEX = [h for h, _ in RESULT_HEADERS].index("verdict")
 SUMMARY_HEADERS: tuple[tuple[str, float], ...] = (
-    ("model", 22), ("dataset", 14), ("difficulty", 10), ("runs", 8), ("samples", 10), ("passed", 10), ("pass_rate", 10),
+    ("model", 22), ("dataset", 14), ("split", 10), ("config", 36), ("config_id", 10),
+    ("difficulty", 10), ("runs", 8), ("samples", 10), ("passed", 10), ("pass_rate", 10),
     ("problems", 10), ("problems_solved", 14), ("problem_solve_rate", 16),
 )
 RUN_HEADERS: tuple[tuple[str, float], ...] = (
-    ("run", 36), ("model", 22), ("dataset", 14), ("seed", 8), ("difficulty", 10), ("samples", 10), ("passed", 10),
+    ("run", 36), ("model", 22), ("dataset", 14), ("split", 10), ("config", 36), ("config_id", 10),
+    ("seed", 8), ("difficulty", 10), ("samples", 10), ("passed", 10),
     ("pass_rate", 10), ("problems", 10), ("problems_solved", 14), ("problem_solve_rate", 16),
 )
 
@@ -154,13 +156,21 @@ class _Tally:
 
 @dataclass(frozen=True)
 class RunLabel:
-    """How one run is named in the workbook."""
+    """How one run is named in the workbook, with its identity's configuration (coderig_schemas.identity)."""
 
     ref: str
     name: str
     model: str
     dataset: str
     seed: int | None
+    split: str | None = None
+    config: str = ""  # RunIdentity.label(), e.g. 'T=0.8 top_p=0.95 max=1024 tpl=chat'
+    config_id: str = ""  # RunIdentity.config_id: runs sharing it differ only by seed
+
+    @property
+    def config_key(self) -> tuple[str, str, str, str, str]:
+        """What the Summary sheet groups by: one configuration (its seeds together, never two configurations)."""
+        return (self.model, self.dataset, self.split or "", self.config_id, self.config)
 
 
 class WorkbookWriter:
@@ -192,8 +202,9 @@ class WorkbookWriter:
         self.truncated = 0
         self._labels: dict[str, RunLabel] = {}
         self._tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)  # (run ref, difficulty or 'all')
-        self._model_tallies: dict[tuple[str, str, str], _Tally] = defaultdict(_Tally)  # (model, dataset, difficulty or 'all')
-        self._model_runs: dict[tuple[str, str], set[str]] = defaultdict(set)  # (model, dataset) -> run refs
+        # (model, dataset, split, config_id, config label, difficulty or 'all'): per configuration, never pooled across them
+        self._model_tallies: dict[tuple[str, str, str, str, str, str], _Tally] = defaultdict(_Tally)
+        self._model_runs: dict[tuple[str, str, str, str, str], set[str]] = defaultdict(set)  # configuration -> run refs
         self._per_problem: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)  # (dataset, problem) -> run -> [passed, n]
         self._difficulty: dict[tuple[str, str], str] = {}
 
@@ -335,8 +346,8 @@ class WorkbookWriter:
         self.rows += 1
         for bucket in ("all", difficulty or "unknown"):
             self._tallies[(label.ref, bucket)].add(r.problem_id, r.passed)
-            self._model_tallies[(r.model_name, r.dataset, bucket)].add(r.problem_id, r.passed)
-        self._model_runs[(r.model_name, r.dataset)].add(label.ref)
+            self._model_tallies[(*label.config_key, bucket)].add(r.problem_id, r.passed)
+        self._model_runs[label.config_key].add(label.ref)
         counts = self._per_problem[(r.dataset, r.problem_id)].setdefault(label.ref, [0, 0])
         counts[0] += r.passed
         counts[1] += 1
@@ -350,16 +361,20 @@ class WorkbookWriter:
         ]
 
     def _write_summaries(self) -> None:
-        # Summary: pass rates by model, dataset and difficulty over all runs (seeds) given; Runs: the same per run.
-        for (model, dataset, bucket), t in sorted(self._model_tallies.items(), key=lambda kv: (*kv[0][:2], _BUCKET_ORDER.get(kv[0][2], 9))):
+        # Summary: pass rates per configuration (model, dataset, split, settings) and difficulty over its runs (seeds);
+        # Runs: the same per run.
+        for (*key, bucket), t in sorted(self._model_tallies.items(), key=lambda kv: (*kv[0][:5], _BUCKET_ORDER.get(kv[0][5], 9))):
             ws = self.summary
-            runs = len(self._model_runs[(model, dataset)])
-            ws.append([self._value(ws, model), self._value(ws, dataset), bucket, runs, *self._rates(ws, t)])
+            model, dataset, split, config_id, config = key
+            runs = len(self._model_runs[(model, dataset, split, config_id, config)])
+            ws.append([self._value(ws, model), self._value(ws, dataset), split or None, self._value(ws, config), config_id,
+                       bucket, runs, *self._rates(ws, t)])
         self.summary.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_HEADERS))}{len(self._model_tallies) + 1}"
         for (ref, bucket), t in sorted(self._tallies.items(), key=lambda kv: (kv[0][0], _BUCKET_ORDER.get(kv[0][1], 9))):
             lab = self._labels[ref]
             ws = self.runs
-            ws.append([lab.name, self._value(ws, lab.model), self._value(ws, lab.dataset), lab.seed, bucket, *self._rates(ws, t)])
+            ws.append([lab.name, self._value(ws, lab.model), self._value(ws, lab.dataset), lab.split, self._value(ws, lab.config),
+                       lab.config_id, lab.seed, bucket, *self._rates(ws, t)])
         self.runs.auto_filter.ref = f"A1:{get_column_letter(len(RUN_HEADERS))}{len(self._tallies) + 1}"
 
     def _write_compare(self) -> None:

@@ -1,6 +1,7 @@
 """Orchestration of ``coderig-generate run``: problems -> prompts -> engine -> extracted samples -> outputs.
 
-One output per (model, dataset, seed), named ``layout.default_name(model, dataset, seed)``. Work is
+One output per (model, dataset, split, settings, seed), named ``identity.run_name`` of its typed identity
+(published in its manifest), e.g. 'qwen3_8b__mbpp__test__t0.8-p0.95-m1024-chat-1a2b3c__s0'. Work is
 saved in units of ``chunk_size`` problems (``units/chunk-00000.jsonl``...) through the run store's
 :class:`~coderig_schemas.Builder`, so a killed run loses at most the engine call in flight and a re-run
 continues without duplicating a sample. Each engine call covers whole chunks, up to ``batch_prompts``
@@ -33,10 +34,11 @@ from coderig_schemas import (
     UsageError,
 )
 from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.identity import RunIdentity, run_name, system_prompt_sha256
 from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
 from coderig_schemas.layout import PROBLEMS, SAMPLES, default_name
 from coderig_schemas.problem import stable_json
-from coderig_schemas.store import Builder, output_key
+from coderig_schemas.store import Builder, open_output, output_key
 
 from . import __version__, engines
 from .config import GenerateConfig
@@ -83,9 +85,34 @@ class Resolved:
         }
         return cfg
 
+    def identity(self, seed: int) -> RunIdentity:
+        """The typed identity of one seed's output (published in its manifest; names it)."""
+        c = self.config
+        return RunIdentity(
+            model=c.model, model_id=self.model_id, dataset=c.dataset,
+            split=c.split or ",".join(sorted({p.split for p in self.problems})) or None, seed=seed,
+            temperature=self.sampling.temperature, top_p=self.sampling.top_p, top_k=self.sampling.top_k,
+            max_tokens=self.sampling.max_tokens, n=self.sampling.n, template_id=self.template.id,
+            system_prompt_sha256=system_prompt_sha256(c.system_prompt), chat_template=self.chat,
+            enable_thinking=c.enable_thinking, engine=c.engine.name, preset=c.engine.preset,
+        )
+
     def name(self, seed: int) -> str:
-        """Output name of one seed."""
-        return default_name(self.config.model, self.config.dataset, seed)
+        """Output name of one seed: model, dataset, split, sampling and prompt settings and seed (identity.run_name)."""
+        return run_name(self.identity(seed))
+
+    def key(self, seed: int) -> str:
+        """Output key of one seed (the same as before run identities: names changed, keys did not)."""
+        return output_key("generate", hash_json(self.output_config(seed)), [])
+
+    def legacy(self, store: RunStore, seed: int) -> PublishedOutput | None:
+        """This exact output (same key) published under the name generate used before run identities, if any.
+
+        A re-run of an unchanged configuration stays a no-op on a store made by an earlier version: it
+        prints that output instead of generating everything again under the new name.
+        """
+        path = store.root / "generate" / default_name(self.config.model, self.config.dataset, seed) / self.key(seed)
+        return open_output(path) if (path / "manifest.json").is_file() else None
 
 
 ProblemCache = dict[tuple[str, str | None, str | None, str | None], list[Problem]]
@@ -171,10 +198,11 @@ def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
         r = resolve(config, cache)
         outputs = []
         for seed in config.seeds:
-            key = output_key("generate", hash_json(r.output_config(seed)), [])
+            key = r.key(seed)
             final = store.root / "generate" / r.name(seed) / key
-            outputs.append({"seed": seed, "name": r.name(seed), "ref": f"generate/{r.name(seed)}/{key}",
-                            "published": str(final) if (final / "manifest.json").is_file() else None})
+            legacy = r.legacy(store, seed)
+            published = str(final) if (final / "manifest.json").is_file() else str(legacy.path) if legacy else None
+            outputs.append({"seed": seed, "name": r.name(seed), "ref": f"generate/{r.name(seed)}/{key}", "published": published})
         runs.append({
             # the requested split, else every split the problems come from (a custom file may mix them)
             "model": config.model, "dataset": config.dataset,
@@ -371,6 +399,11 @@ def run_config(config: GenerateConfig, store: RunStore, engines_: EngineCache, *
     with ExitStack() as stack:
         builders: dict[int, Builder] = {}
         for seed in config.seeds:
+            legacy = r.legacy(store, seed)
+            if legacy is not None:
+                log.info("%s already published (under its earlier name): %s", legacy.ref, legacy.path)
+                results[seed] = SeedResult(seed, legacy, True, config.model, config.dataset)
+                continue
             b = stack.enter_context(store.begin(stage="generate", name=r.name(seed), config=r.output_config(seed), inputs=[],
                                                 tool=TOOL, tool_version=__version__, packages=PACKAGES))
             if b.existing is not None:
@@ -460,7 +493,7 @@ def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], m
         if any(isinstance(p.grading, FunctionCallingGrading) for p in r.problems):
             # recorded per output: a resumed run renders the same way (same model, same template)
             stats["function_calling"] = "tools" if tools else "prompt"
-        out = b.publish(stats=stats, schema_names={PROBLEMS: "problem", SAMPLES: "sample"})
+        out = b.publish(stats=stats, schema_names={PROBLEMS: "problem", SAMPLES: "sample"}, identity=r.identity(seed))
         log.info("published %s (%d samples)", out.path, len(samples))
         return out
 
