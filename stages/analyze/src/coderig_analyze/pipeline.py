@@ -257,8 +257,8 @@ def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
                         log.warning("%s: %s", issue.kind, issue.message)
                     data.append(run_data)
                     issues += found
-                    n_records += len(run.results)
-                    n_passed += int(pc.sum(run.results["passed"]).as_py() or 0)
+                    n_records += len(run_data.results)
+                    n_passed += int(pc.sum(run_data.results["passed"]).as_py() or 0)
                     advance(1, records=n_records, pass_rate=f"{n_passed / max(1, n_records):.1%}")
             builder.mark("read")
             analysis, files = compute(data, cfg, issues, selection.missing_pairs)
