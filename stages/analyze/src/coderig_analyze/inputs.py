@@ -123,13 +123,17 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
         if _GLOB_CHARS & set(ref):
             pattern = ref.removeprefix("score/")
             # Shard outputs would count each sample twice next to their merged output: a glob takes them
-            # only when it names them ('shard*'); a reference always does.
-            found = _latest_per_name([o for o in store.list_outputs("score", pattern) if pattern.startswith("shard") or not _is_shard(o)])
+            # only when it names them ('shard*'); a reference always does. Reference timings are not runs.
+            # Which versions of a name a glob takes is the store's rule (RunStore.select), said on stderr.
+            selection = store.select("score", pattern, keep=lambda o: o.has(RESULTS) and (pattern.startswith("shard") or not _is_shard(o)))
+            for note in selection.notes:
+                log.warning("%s", note)
+            found = selection.outputs
             if not found:
                 log.warning("no score output matches %r", ref)
                 issues.append(InputIssue(kind="missing", ref=None, message=f"no score output matches {ref!r}"))
             chosen.update((o.ref, o) for o in found)
-            globs.append(pattern)
+            globs.append(pattern.partition("/")[0])
         else:
             out = resolve_run(store, ref)
             chosen[out.ref] = out
