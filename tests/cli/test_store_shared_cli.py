@@ -64,7 +64,7 @@ def test_four_shards_started_together_all_succeed_then_merge_publishes_the_union
     procs = [subprocess.Popen(_score_cmd(runs, gen.ref, "--shard", f"{i}/4", "--quiet"), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=_env()) for i in range(4)]
     outs = [p.communicate(timeout=900) for p in procs]
-    for i, (p, (out, err)) in enumerate(zip(procs, outs, strict=True)):
+    for i, (p, (_, err)) in enumerate(zip(procs, outs, strict=True)):
         assert p.returncode == 0, f"shard {i}/4 exited {p.returncode}: {err}"
     shard_paths = [out.strip() for out, _ in outs]
     assert [len(_results(Path(p))) for p in shard_paths] == [3, 3, 3, 3]

@@ -178,9 +178,9 @@ def test_a_corrupt_manifest_is_skipped_by_listings_with_a_warning(run_store: Pat
     assert refs == [bad_old.ref, good.ref]
     assert any(str(bad.path) in r.getMessage() and "skipped" in r.getMessage() for r in caplog.records)
     assert [o.ref for o in store.select("generate", "*").outputs] == [bad_old.ref, good.ref]
-    with pytest.raises(InvalidInputError, match="manifest.json:1"):
+    with pytest.raises(InvalidInputError, match=r"manifest\.json:1"):
         store.resolve(bad.ref)  # named exactly: the error itself
-    with pytest.raises(InvalidInputError, match="manifest.json:1"):
+    with pytest.raises(InvalidInputError, match=r"manifest\.json:1"):
         store.resolve(str(bad.path))
 
 
@@ -234,10 +234,9 @@ def test_scratch_keeps_library_temp_files_in_the_staging_area(run_store: Path) -
 
 def test_scratch_left_by_a_killed_build_is_removed_by_the_next_run(run_store: Path) -> None:
     store = RunStore(run_store)
-    with pytest.raises(KeyboardInterrupt), _begin(store) as b:
-        with b.scratch() as scratch:
-            (scratch / "openpyxl.abc").write_text("half")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), _begin(store) as b, b.scratch() as scratch:
+        (scratch / "openpyxl.abc").write_text("half")
+        raise KeyboardInterrupt
     assert (scratch / "openpyxl.abc").is_file()  # what SIGKILL would leave
     with _begin(store):
         assert not scratch.exists()

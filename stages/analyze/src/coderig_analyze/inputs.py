@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,11 @@ def resolve_run(store: RunStore, ref: str) -> PublishedOutput:
     return out
 
 
+def _is_run(out: PublishedOutput, shards: bool) -> bool:
+    """Whether a glob takes a score output: one holding results, and a shard only when shards are asked for."""
+    return out.has(RESULTS) and (shards or not _is_shard(out))
+
+
 def _is_shard(out: PublishedOutput) -> bool:
     """A shard output of a split score run ('score/shard<i>of<N>__<name>'): its merged output holds the same results."""
     return out.manifest.config.get("shard") is not None
@@ -125,7 +131,7 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
             # Shard outputs would count each sample twice next to their merged output: a glob takes them
             # only when it names them ('shard*'); a reference always does. Reference timings are not runs.
             # Which versions of a name a glob takes is the store's rule (RunStore.select), said on stderr.
-            selection = store.select("score", pattern, keep=lambda o: o.has(RESULTS) and (pattern.startswith("shard") or not _is_shard(o)))
+            selection = store.select("score", pattern, keep=partial(_is_run, shards=pattern.startswith("shard")))
             for note in selection.notes:
                 log.warning("%s", note)
             found = selection.outputs

@@ -135,11 +135,11 @@ def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[P
             glob = ref.removeprefix("score/")
             shards = 0
 
-            def keep(out: PublishedOutput) -> bool:
+            def keep(out: PublishedOutput, take_shards: bool = glob.startswith("shard")) -> bool:
                 nonlocal shards
                 if not out.has(RESULTS):  # score outputs without results (reference timings) are not runs
                     return False
-                if is_shard(out) and not glob.startswith("shard"):
+                if is_shard(out) and not take_shards:
                     skipped.append(out)
                     shards += 1
                     return False

@@ -9,8 +9,8 @@ from pathlib import Path
 from coderig_schemas import PublishedOutput, RunStore
 from coderig_schemas.cli_support import attach_log_file, progress
 from coderig_schemas.io import atomic_path
-from coderig_schemas.store import Builder
 from coderig_schemas.layout import RESULTS
+from coderig_schemas.store import Builder
 
 from . import __version__
 from .config import XlsxConfig
