@@ -111,7 +111,7 @@ def test_latest_follows_publication_numbers_not_machine_clocks(run_store: Path, 
     assert store.resolve("generate/m__d__s0").ref == second.ref
     assert store.resolve("generate/m__d__s0/latest").version == 2
     assert [o.version for o in store.list_outputs("generate")] == [1, 2]
-    assert store_mod.read_versions(run_store / "generate" / "m__d__s0") == {first.manifest.key: 1, second.manifest.key: 2}
+    assert store.version_numbers("generate", "m__d__s0") == {first.manifest.key: 1, second.manifest.key: 2}
     # A no-op re-run of the older version takes no new number.
     with _begin(store, {"v": 1}) as b:
         assert b.existing is not None
@@ -122,7 +122,7 @@ def test_latest_follows_publication_numbers_not_machine_clocks(run_store: Path, 
 def test_versions_published_before_numbering_come_first_by_time(run_store: Path) -> None:
     store = RunStore(run_store)
     old1, old2 = _publish(store, {"v": 1}), _publish(store, {"v": 2})
-    for f in (run_store / "generate" / "m__d__s0" / store_mod.VERSIONS_DIR).iterdir():
+    for f in store.versions_dir("generate", "m__d__s0").glob("0*"):
         f.unlink()  # as a store written by a coderig without publication numbers
     new = _publish(store, {"v": 3})
     assert [o.ref for o in store.versions("generate", "m__d__s0")] == [old1.ref, old2.ref, new.ref]
@@ -146,7 +146,7 @@ def test_a_killed_publish_is_numbered_once_when_finished(run_store: Path, monkey
         monkeypatch.undo()
     with _begin(store) as b:  # finishes the rename
         assert b.existing is not None
-    assert list(store_mod.read_versions(run_store / "generate" / "m__d__s0").values()) == [1]
+    assert list(store.version_numbers("generate", "m__d__s0").values()) == [1]
 
 
 def test_a_glob_says_which_versions_of_a_name_it_took(run_store: Path) -> None:

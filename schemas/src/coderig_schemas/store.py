@@ -5,7 +5,7 @@ Layout (see docs/run-store.md)::
     <root>/<stage>/<name>/<key>/manifest.json   a published output (immutable)
     <root>/.staging/<stage>/<name>/<key>/       an output being built (resumable)
     <root>/.staging/<stage>/<name>/<key>.lock   held by the process building it
-    <root>/<stage>/<name>/.versions/<seq>-<key> the publication order of a name's versions
+    <root>/.versions/<stage>/<name>/<seq>-<key> the publication order of a name's versions
 
 ``key`` is derived from the stage, the config hash and the input manifests' hashes, so the same
 work always lands in the same place: re-running it is a no-op, and another config gets a new key
@@ -59,7 +59,7 @@ UNITS_DIR = "units"
 LOGS_DIR = "logs"
 #: Scratch space of a build inside its staging directory (libraries' temp files); never published.
 SCRATCH_DIR = ".scratch"
-#: Per name: one empty file '<seq>-<key>' per published version, numbered in publication order.
+#: '<root>/.versions/<stage>/<name>/': one empty file '<seq>-<key>' per published version, in publication order.
 VERSIONS_DIR = ".versions"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
 _KEY_RE = re.compile(r"^[0-9a-f]{16}$")
@@ -181,15 +181,15 @@ def open_output(path: Path) -> PublishedOutput:
     return PublishedOutput(path=path, manifest=manifest, manifest_sha256=sha256_bytes(raw))
 
 
-def read_versions(name_dir: Path) -> dict[str, int]:
-    """The publication number of each version (key) of a name, from ``<name>/.versions/<seq>-<key>``.
+def read_versions(versions_dir: Path) -> dict[str, int]:
+    """The publication number of each version (key) of a name, from ``<root>/.versions/<stage>/<name>/<seq>-<key>``.
 
     Keys published before versions were numbered are absent. Should two machines publish the same
     key at once, both leave a number: the smaller one counts.
     """
     found: dict[str, int] = {}
     try:
-        entries = os.listdir(name_dir / VERSIONS_DIR)
+        entries = os.listdir(versions_dir)
     except (FileNotFoundError, NotADirectoryError):
         return found
     for entry in entries:
@@ -249,13 +249,21 @@ class RunStore:
                 found.extend(self._versions(stage, name_dir))
         return found
 
+    def versions_dir(self, stage: str, name: str) -> Path:
+        """Where the publication numbers of a name's versions are kept (beside, not inside, the outputs)."""
+        return self.root / VERSIONS_DIR / stage / name
+
+    def version_numbers(self, stage: Stage, name: str) -> dict[str, int]:
+        """Key -> publication number of the numbered versions of a name (see :func:`read_versions`)."""
+        return read_versions(self.versions_dir(stage, name))
+
     def versions(self, stage: Stage, name: str) -> list[PublishedOutput]:
         """Every published version of one name, oldest first (by publication number, see :func:`read_versions`)."""
         name_dir = self.root / stage / name
         return self._versions(stage, name_dir) if _NAME_RE.match(name) and name_dir.is_dir() else []
 
     def _versions(self, stage: Stage, name_dir: Path) -> list[PublishedOutput]:
-        numbers = read_versions(name_dir)
+        numbers = read_versions(self.versions_dir(stage, name_dir.name))
         outs: list[PublishedOutput] = []
         for key_dir in sorted(name_dir.iterdir()):
             if not (_KEY_RE.match(key_dir.name) and (key_dir / MANIFEST).is_file()):
@@ -341,7 +349,7 @@ class RunStore:
                                     hint="list outputs with 'coderig-schemas ls' or use '/latest'")
         out = open_output(path)
         _check_place(out, st, name, key)
-        out.version = read_versions(path.parent).get(key)
+        out.version = read_versions(self.versions_dir(st, name)).get(key)
         self._check_stage(out, stage, ref)
         return out
 
@@ -351,7 +359,7 @@ class RunStore:
         m = out.manifest
         here = out.path.resolve()
         if here == (self.root / m.stage / m.name / m.key).resolve():
-            out.version = read_versions(here.parent).get(m.key)
+            out.version = read_versions(self.versions_dir(m.stage, m.name)).get(m.key)
             return
         if here.parts[-3:] == (m.stage, m.name, m.key):
             raise InvalidInputError(
@@ -663,15 +671,14 @@ class Builder:
         The number, not a clock, orders a name's versions ('latest'): machines sharing a store may
         disagree about the time, but they take numbers one at a time.
         """
-        name_dir = self.final.parent
-        if self.key in read_versions(name_dir):
+        versions = self.store.versions_dir(self.stage, self.name)
+        if self.key in read_versions(versions):
             return
-        versions = name_dir / VERSIONS_DIR
         versions.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.parent / ".versions.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(versions / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # held for a directory listing and one create: waiting is short
-            numbers = read_versions(name_dir)
+            numbers = read_versions(versions)
             if self.key in numbers:
                 return
             # Where flock does not reach across machines, two keys could take one number: ties are ordered
