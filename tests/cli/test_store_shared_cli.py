@@ -123,34 +123,37 @@ def _unshare_works() -> bool:
     return subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
 
 
-def _on_read_only_store(runs: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
+def _on_read_only_store(runs: Path, argv: list[str], data: Path) -> subprocess.CompletedProcess[str]:
     """Run argv with runs bind-mounted read-only over itself, in a private mount namespace (nothing leaks out)."""
     script = 'mount --bind -o ro "$0" "$0" && exec "$@"'
     return subprocess.run(["unshare", "-rm", "sh", "-c", script, str(runs), *argv], capture_output=True, text=True,
-                          timeout=600, env=_env())
+                          timeout=600, env={**_env(), "CODERIG_DATA_DIR": str(data)})
 
 
 @pytest.mark.skipif(not _unshare_works(), reason="needs unshare -rm (user and mount namespaces) for a read-only mount")
-def test_a_read_only_store_serves_what_is_published(tmp_path: Path) -> None:
+def test_a_read_only_store_serves_what_is_published(tmp_path: Path, shared_data: Path) -> None:
     runs = tmp_path / "runs"
     gen = _publish(runs, problems=1)
+    generate_cmd = [_bin("coderig-generate"), "run", "--model", "reference", "--engine", "replay", "--dataset", "humaneval",
+                    "--limit", "2", "--quiet", "--runs", str(runs)]
     score_cmd = _score_cmd(runs, gen.ref, "--quiet")
     analyze_cmd = [_bin("coderig-analyze"), "run", "score/toy*", "--name", "an", "--no-charts",
                    "--quiet", "--runs", str(runs)]
     xlsx_cmd = [_bin("coderig-export"), "xlsx", "score/toy*", "--quiet", "--runs", str(runs)]
     published = []
-    for cmd in (score_cmd, analyze_cmd, xlsx_cmd):
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=_env())
+    commands = (generate_cmd, score_cmd, analyze_cmd, xlsx_cmd)
+    for cmd in commands:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**_env(), "CODERIG_DATA_DIR": str(shared_data)})
         assert res.returncode == 0, res.stderr
         published.append(res.stdout.strip())
-    probe = _on_read_only_store(runs, ["sh", "-c", f'touch "{runs}/probe"'])
+    probe = _on_read_only_store(runs, ["sh", "-c", f'touch "{runs}/probe"'], shared_data)
     assert probe.returncode != 0 and "Read-only file system" in probe.stderr  # the mount is really read-only
-    for cmd, path in zip((score_cmd, analyze_cmd, xlsx_cmd), published, strict=True):
-        res = _on_read_only_store(runs, cmd)
+    for cmd, path in zip(commands, published, strict=True):
+        res = _on_read_only_store(runs, cmd, shared_data)
         assert res.returncode == 0, (cmd[2], res.stderr)
         assert res.stdout.strip() == path
     # Something not yet published is a one-line file system refusal (exit 1), as before.
-    res = _on_read_only_store(runs, [*xlsx_cmd, "--name", "other"])
+    res = _on_read_only_store(runs, [*xlsx_cmd, "--name", "other"], shared_data)
     assert res.returncode == ExitCode.FAILURE and "Read-only file system" in res.stderr and "Traceback" not in res.stderr
 
 
