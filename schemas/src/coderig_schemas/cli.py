@@ -24,7 +24,10 @@ def main() -> None:
 @click.option("--stage", type=click.Choice(STAGES), default=None, help="Only this stage's outputs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per output on stdout.")
 def ls_cmd(runs: Path, stage: str | None, as_json: bool) -> None:
-    """List published outputs (ref and creation time): by stage in chain order, oldest first within each."""
+    """List published outputs (ref and creation time): by stage in chain order, then by name, each name's
+    versions in publication order (the last one is what '<stage>/<name>' resolves to). An output whose
+    manifest cannot be read is skipped with a warning on stderr."""
+    setup_logging(quiet=False)
 
     def body() -> None:
         if not runs.is_dir():
@@ -35,7 +38,8 @@ def ls_cmd(runs: Path, stage: str | None, as_json: bool) -> None:
             for out in store.list_outputs(st):  # type: ignore[arg-type]
                 m = out.manifest
                 if as_json:
-                    emit(json.dumps({"ref": out.ref, "path": str(out.path), "created_at": m.created_at.isoformat()}))
+                    emit(json.dumps({"ref": out.ref, "path": str(out.path), "created_at": m.created_at.isoformat(),
+                                     "version": out.version}))
                 else:
                     emit(f"{out.ref}\t{m.created_at.isoformat()}")
 

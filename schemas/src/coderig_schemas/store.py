@@ -5,6 +5,7 @@ Layout (see docs/run-store.md)::
     <root>/<stage>/<name>/<key>/manifest.json   a published output (immutable)
     <root>/.staging/<stage>/<name>/<key>/       an output being built (resumable)
     <root>/.staging/<stage>/<name>/<key>.lock   held by the process building it
+    <root>/.versions/<stage>/<name>/<seq>-<key> the publication order of a name's versions
 
 ``key`` is derived from the stage, the config hash and the input manifests' hashes, so the same
 work always lands in the same place: re-running it is a no-op, and another config gets a new key
@@ -17,11 +18,14 @@ import errno
 import fcntl
 import fnmatch
 import json
+import logging
 import os
 import re
 import shutil
+import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,12 +52,19 @@ from .manifest import FileEntry, InputRef, Manifest, Stage
 
 M = TypeVar("M", bound=BaseModel)
 
+log = logging.getLogger("coderig.store")
+
 STAGES: tuple[Stage, ...] = ("generate", "score", "analyze", "export")
 MANIFEST = "manifest.json"
 UNITS_DIR = "units"
 LOGS_DIR = "logs"
+#: Scratch space of a build inside its staging directory (libraries' temp files); never published.
+SCRATCH_DIR = ".scratch"
+#: '<root>/.versions/<stage>/<name>/': one empty file '<seq>-<key>' per published version, in publication order.
+VERSIONS_DIR = ".versions"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
 _KEY_RE = re.compile(r"^[0-9a-f]{16}$")
+_VERSION_RE = re.compile(r"^(\d{10})-([0-9a-f]{16})$")
 
 
 def check_name(name: str) -> str:
@@ -82,6 +93,8 @@ class PublishedOutput:
     path: Path
     manifest: Manifest
     manifest_sha256: str
+    #: Publication number among the versions of its name (1, 2, ...); None if published before numbering.
+    version: int | None = None
     _read: dict[str, FileEntry] = field(default_factory=dict, repr=False)
 
     @property
@@ -169,6 +182,52 @@ def open_output(path: Path) -> PublishedOutput:
     return PublishedOutput(path=path, manifest=manifest, manifest_sha256=sha256_bytes(raw))
 
 
+def read_versions(versions_dir: Path) -> dict[str, int]:
+    """The publication number of each version (key) of a name, from ``<root>/.versions/<stage>/<name>/<seq>-<key>``.
+
+    Keys published before versions were numbered are absent. Should two machines publish the same
+    key at once, both leave a number: the smaller one counts.
+    """
+    found: dict[str, int] = {}
+    try:
+        entries = os.listdir(versions_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return found
+    for entry in entries:
+        if m := _VERSION_RE.match(entry):
+            seq, key = int(m.group(1)), m.group(2)
+            found[key] = min(seq, found.get(key, seq))
+    return found
+
+
+def _publication_order(out: PublishedOutput) -> tuple[int, float, int, str]:
+    # Numbered versions are ordered by their number alone: machines' clocks may disagree, the number cannot.
+    # Versions from before numbering come first, by their (clock) time, as they always were.
+    if out.version is None:
+        return (0, out.manifest.created_at.timestamp(), 0, out.manifest.key)
+    return (1, 0.0, out.version, out.manifest.key)
+
+
+def _check_place(out: PublishedOutput, stage: str, name: str, key: str) -> None:
+    """An output's manifest must name the place it lies at (a copy moved by hand would resolve wrongly)."""
+    m = out.manifest
+    if (m.stage, m.name, m.key) != (stage, name, key):
+        raise InvalidInputError(
+            f"{out.path / MANIFEST}: its manifest says {m.stage}/{m.name}/{m.key}, but it lies at {stage}/{name}/{key}",
+            hint="it was moved or copied by hand; move it back to its place or remove it",
+        )
+
+
+@dataclass
+class GlobSelection:
+    """What a name glob selected (:meth:`RunStore.select`), and why."""
+
+    pattern: str
+    outputs: list[PublishedOutput]
+    #: One line per name whose versions were not all taken: how many it has, which were taken, how to take others.
+    notes: list[str]
+
+
 class RunStore:
     """A run store rooted at a directory (any mounted path; default ./runs)."""
 
@@ -177,29 +236,95 @@ class RunStore:
 
     # -- reading ---------------------------------------------------------------------------
     def list_outputs(self, stage: Stage, name_glob: str = "*") -> list[PublishedOutput]:
-        """Published outputs of a stage whose name matches a glob, oldest first."""
+        """Published outputs of a stage whose name matches a glob: by name, each name's versions oldest first.
+
+        A version whose manifest cannot be read (corrupt, or not at its place) is skipped with a warning on
+        the log, so one bad output does not hide the others; resolving it by key reports the error.
+        """
         found: list[PublishedOutput] = []
         base = self.root / stage
         if not base.is_dir():
             return found
         for name_dir in sorted(base.iterdir()):
-            if not name_dir.is_dir() or not fnmatch.fnmatchcase(name_dir.name, name_glob):
-                continue
-            for key_dir in sorted(name_dir.iterdir()):
-                if _KEY_RE.match(key_dir.name) and (key_dir / MANIFEST).is_file():
-                    found.append(open_output(key_dir))
-        found.sort(key=lambda o: (o.manifest.created_at, o.ref))
+            if name_dir.is_dir() and fnmatch.fnmatchcase(name_dir.name, name_glob):
+                found.extend(self._versions(stage, name_dir))
         return found
+
+    def versions_dir(self, stage: str, name: str) -> Path:
+        """Where the publication numbers of a name's versions are kept (beside, not inside, the outputs)."""
+        return self.root / VERSIONS_DIR / stage / name
+
+    def version_numbers(self, stage: Stage, name: str) -> dict[str, int]:
+        """Key -> publication number of the numbered versions of a name (see :func:`read_versions`)."""
+        return read_versions(self.versions_dir(stage, name))
+
+    def versions(self, stage: Stage, name: str) -> list[PublishedOutput]:
+        """Every published version of one name, oldest first (by publication number, see :func:`read_versions`)."""
+        name_dir = self.root / stage / name
+        return self._versions(stage, name_dir) if _NAME_RE.match(name) and name_dir.is_dir() else []
+
+    def _versions(self, stage: Stage, name_dir: Path) -> list[PublishedOutput]:
+        numbers = read_versions(self.versions_dir(stage, name_dir.name))
+        outs: list[PublishedOutput] = []
+        for key_dir in sorted(name_dir.iterdir()):
+            if not (_KEY_RE.match(key_dir.name) and (key_dir / MANIFEST).is_file()):
+                continue
+            try:
+                out = open_output(key_dir)
+                _check_place(out, stage, name_dir.name, key_dir.name)
+            except InvalidInputError as e:
+                log.warning("skipped %s: %s (name it by key to see only this error; remove it to silence this)",
+                            key_dir, e.message)
+                continue
+            out.version = numbers.get(key_dir.name)
+            outs.append(out)
+        outs.sort(key=_publication_order)
+        return outs
+
+    def select(self, stage: Stage, pattern: str, keep: Callable[[PublishedOutput], bool] | None = None) -> GlobSelection:
+        """Outputs of a stage selected by a glob over names, with a note for each name whose versions it did not all take.
+
+        ``[<stage>/]<name-glob>`` (or ``.../latest``) takes the last published version of each matching name
+        (versions of one name are one run redone, with other options or inputs: taking them all would count
+        it twice); ``.../<key-glob>`` takes the matching versions, ``.../*`` every version. ``keep`` filters
+        the versions first (e.g. only score outputs holding results). Names and versions are in
+        :meth:`list_outputs` order.
+        """
+        name_glob, _, key_glob = pattern.removeprefix(f"{stage}/").partition("/")
+        key_glob = key_glob or "latest"
+        by_name: dict[str, list[PublishedOutput]] = {}
+        for out in self.list_outputs(stage, name_glob):
+            if keep is None or keep(out):
+                by_name.setdefault(out.manifest.name, []).append(out)
+        outputs: list[PublishedOutput] = []
+        notes: list[str] = []
+        for name, versions in by_name.items():
+            if key_glob == "latest":
+                taken = versions[-1:]
+                why = "the last published"
+            else:
+                taken = [o for o in versions if fnmatch.fnmatchcase(o.manifest.key, key_glob)]
+                why = f"the key(s) matching {key_glob!r}"
+            outputs.extend(taken)
+            if len(versions) > len(taken):
+                left = ", ".join(o.manifest.key for o in versions if all(o is not t for t in taken))
+                took = ", ".join(o.manifest.key for o in taken) or "none"
+                notes.append(f"{stage}/{name}: {len(versions)} versions, took {len(taken)} ({took}: {why}); "
+                             f"left out {left}: name one by key ('{stage}/{name}/<key>') or take every version "
+                             f"with '{stage}/{name_glob}/*'")
+        return GlobSelection(pattern=pattern, outputs=outputs, notes=notes)
 
     def resolve(self, ref: str, stage: Stage | None = None) -> PublishedOutput:
         """Open an output by reference.
 
         Accepted forms: '<stage>/<name>/<key>', '<stage>/<name>' or '<stage>/<name>/latest'
-        (the newest published version), '<name>' when stage is given, or a directory path.
+        (the last published version, by publication number), '<name>' when stage is given, or the
+        path of an output directory of this store (a directory of another store is refused).
         """
         as_path = Path(ref)
         if (as_path / MANIFEST).is_file():
             out = open_output(as_path)
+            self._check_in_store(out, ref)
             self._check_stage(out, stage, ref)
             return out
         parts = [p for p in ref.strip("/").split("/") if p]
@@ -214,18 +339,39 @@ class RunStore:
             )
         st, name, key = parts
         if key == "latest":
-            versions = [o for o in self.list_outputs(st, name) if o.manifest.name == name]  # type: ignore[arg-type]
+            versions = self.versions(st, name)  # type: ignore[arg-type]
             if not versions:
                 raise InvalidInputError(f"no published output {st}/{name} in {self.root}", hint=f"run the {st} stage first or check --runs")
             self._check_stage(versions[-1], stage, ref)
             return versions[-1]
         path = self.root / st / name / key
-        if not (path / MANIFEST).is_file():
+        if not (_NAME_RE.match(name) and _KEY_RE.match(key) and (path / MANIFEST).is_file()):
             raise InvalidInputError(f"no published output {ref} in {self.root}",
                                     hint="list outputs with 'coderig-schemas ls' or use '/latest'")
         out = open_output(path)
+        _check_place(out, st, name, key)
+        out.version = read_versions(self.versions_dir(st, name)).get(key)
         self._check_stage(out, stage, ref)
         return out
+
+    def _check_in_store(self, out: PublishedOutput, ref: str) -> None:
+        """An output named by its path must be this store's: a downstream manifest lists it by reference, which
+        only this store can resolve later (an output of another store would break ``verify``)."""
+        m = out.manifest
+        here = out.path.resolve()
+        if here == (self.root / m.stage / m.name / m.key).resolve():
+            out.version = read_versions(self.versions_dir(m.stage, m.name)).get(m.key)
+            return
+        if here.parts[-3:] == (m.stage, m.name, m.key):
+            raise InvalidInputError(
+                f"{ref} is an output of another run store ({here.parents[2]}), not of {self.root}",
+                hint=f"use that store with --runs {here.parents[2]} (or CODERIG_RUNS), or name an output of this one "
+                     "('coderig-schemas ls' lists them)",
+            )
+        raise InvalidInputError(
+            f"{ref} is not a published output of the run store {self.root} (its manifest says {m.stage}/{m.name}/{m.key})",
+            hint="name it as '<stage>/<name>/<key>' of this store, or choose its store with --runs",
+        )
 
     @staticmethod
     def _check_stage(out: PublishedOutput, stage: Stage | None, ref: str) -> None:
@@ -244,13 +390,16 @@ class RunStore:
         tool_version: str,
         packages: list[str] | None = None,
         key_from_inputs: bool = True,
+        wait: bool = False,
     ) -> Builder:
         """Start (or resume) building an output; see :class:`Builder`.
 
         ``key_from_inputs=False`` lists the inputs in the manifest for provenance but keys the output on
         its config alone: for outputs that depend on content the config already hashes (e.g. reference
         timings keyed by the problems' sha256), so any upstream output with that content reuses them.
-        Raises ConflictError when another process holds the build lock.
+        When another process holds the build lock, entering the builder raises ConflictError, or with
+        ``wait=True`` waits for that process and then finds its output published (for small outputs that
+        several runs need at once, such as reference timings).
         """
         check_name(name)
         cfg = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
@@ -258,7 +407,7 @@ class RunStore:
         key = output_key(stage, config_hash, [i.manifest_sha256 for i in inputs] if key_from_inputs else [])
         return Builder(
             store=self, stage=stage, name=name, key=key, config=cfg, config_hash=config_hash,
-            inputs=inputs, tool=tool, tool_version=tool_version, packages=packages or [],
+            inputs=inputs, tool=tool, tool_version=tool_version, packages=packages or [], wait=wait,
         )
 
 
@@ -266,18 +415,20 @@ class Builder:
     """An output under construction in the staging area.
 
     Use as a context manager. ``existing`` is set when the same output is already published
-    (then nothing should be built). Completed units of work are saved with :meth:`write_unit`
-    and survive a crash, so a re-run resumes where it stopped; :meth:`publish` writes the
-    manifest last and renames the staging directory into place.
+    (then nothing should be built; the store is not written to, so this works on a read-only store).
+    Completed units of work are saved with :meth:`write_unit` and survive a crash, so a re-run
+    resumes where it stopped; :meth:`publish` writes the manifest last and renames the staging
+    directory into place.
     """
 
     def __init__(
         self, *, store: RunStore, stage: Stage, name: str, key: str, config: dict[str, Any], config_hash: str,
-        inputs: list[PublishedOutput], tool: str, tool_version: str, packages: list[str],
+        inputs: list[PublishedOutput], tool: str, tool_version: str, packages: list[str], wait: bool = False,
     ) -> None:
         self.store, self.stage, self.name, self.key = store, stage, name, key
         self.config, self.config_hash, self.inputs = config, config_hash, inputs
         self.tool, self.tool_version, self.packages = tool, tool_version, packages
+        self.wait = wait
         self.final = store.root / stage / name / key
         self.path = store.root / ".staging" / stage / name / key
         self._lock_path = self.path.with_name(key + ".lock")
@@ -294,22 +445,20 @@ class Builder:
         return f"{self.stage}/{self.name}/{self.key}"
 
     def __enter__(self) -> Builder:
+        if (self.final / MANIFEST).is_file():
+            # Published already: a no-op that needs no lock, so it never fails because another process
+            # holds one (e.g. a builder that lost the race to publish) and writes nothing (read-only stores).
+            self.existing = open_output(self.final)
+            self._drop_redundant_staging()
+            return self
         try:
             self._lock_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             # e.g. a run store under /proc, or a parent that is a file: one line, like other file system refusals
             raise CoderigError(f"{self.store.root}: cannot create the run store's directories ({e.strerror})",
                                hint="choose a writable directory with --runs or CODERIG_RUNS") from None
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ConflictError(
-                f"{self.ref} is being built by another process (lock {self._lock_path})",
-                hint="wait for it to finish, or remove the lock file if that process is gone",
-            ) from None
-        self._lock_fd = fd
+        self._lock_fd = self._take_lock()
+        # Checked again under the lock: the process we waited for (or lost a race to) may have published it.
         if (self.path / MANIFEST).is_file() and not (self.final / MANIFEST).is_file():
             # An earlier run wrote its manifest but died before the rename: finish publishing.
             self.final.parent.mkdir(parents=True, exist_ok=True)
@@ -326,6 +475,8 @@ class Builder:
             shutil.rmtree(self.path, ignore_errors=True)
             return self
         self.path.mkdir(parents=True, exist_ok=True)
+        # Temp files of a run that was killed (we hold the lock: nobody is writing them).
+        shutil.rmtree(self.path / SCRATCH_DIR, ignore_errors=True)
         marker = self.path / ".config.json"
         if marker.is_file() and hash_json(json.loads(marker.read_text())) != self.config_hash:
             # Same key with another config is a hash collision or a tampered staging dir: start over.
@@ -334,6 +485,42 @@ class Builder:
         atomic_write_bytes(marker, canonical_json(self.config).encode())
         (self.path / LOGS_DIR).mkdir(exist_ok=True)
         return self
+
+    def _take_lock(self) -> int:
+        """Hold the key's build lock: refuse (ConflictError) while another process holds it, or wait for it."""
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not self.wait:
+                    raise ConflictError(
+                        f"{self.ref} is being built by another process (lock {self._lock_path})",
+                        hint="wait for it to finish, or remove the lock file if that process is gone",
+                    ) from None
+                log.info("waiting for %s: another process is building it (lock %s)", self.ref, self._lock_path)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _drop_redundant_staging(self) -> None:
+        """Remove a staging copy of an output published already, if no builder holds it (best effort)."""
+        if not self.path.is_dir():
+            return
+        try:
+            fd = os.open(self._lock_path, os.O_RDWR)
+        except OSError:
+            return  # no lock file, or a read-only store: leave it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(self.path, ignore_errors=True)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass  # held by a builder that is about to find the output published itself
+        finally:
+            os.close(fd)
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         try:
@@ -392,6 +579,24 @@ class Builder:
         """Write any output file."""
         atomic_write_bytes(self.file(rel), data)
 
+    @contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """A scratch directory inside the staging directory, made the process's temp directory while open.
+
+        Libraries that write temp files (openpyxl's write-only sheets, for one) then write them beside
+        the output instead of in /tmp: a killed build leaves no debris outside the store, and the next
+        run (or :meth:`publish`) removes the scratch directory. Not thread-safe (``tempfile.tempdir``
+        is process-wide), like the commands that use it.
+        """
+        d = self.path / SCRATCH_DIR
+        d.mkdir(parents=True, exist_ok=True)
+        previous = tempfile.tempdir
+        tempfile.tempdir = str(d)
+        try:
+            yield d
+        finally:
+            tempfile.tempdir = previous
+
     @property
     def log_path(self) -> Path:
         """The stage's log file (kept with the output, not hashed)."""
@@ -414,6 +619,7 @@ class Builder:
         """
         if self.existing is not None:
             return self.existing
+        shutil.rmtree(self.path / SCRATCH_DIR, ignore_errors=True)
         for stray in self.path.rglob(".*.tmp"):
             # atomic_write's temp files that a kill -9 left mid-write (we hold the lock: none is live)
             stray.unlink(missing_ok=True)
@@ -452,6 +658,8 @@ class Builder:
             aside = self.path.with_name(f"{self.key}.units-{os.getpid()}")
             os.rename(units, aside)
             shutil.rmtree(aside, ignore_errors=True)
+        # Numbered before the rename: a run killed in between finishes the rename later, already numbered.
+        self._number_version()
         try:
             # A rename onto a non-empty directory fails, so a published output is never replaced.
             os.rename(self.path, self.final)
@@ -460,6 +668,31 @@ class Builder:
                 raise
             # Someone else published the same output first: theirs stands, ours is dropped.
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+    def _number_version(self) -> None:
+        """Give this key the next publication number of its name (once), under the name's lock.
+
+        The number, not a clock, orders a name's versions ('latest'): machines sharing a store may
+        disagree about the time, but they take numbers one at a time.
+        """
+        versions = self.store.versions_dir(self.stage, self.name)
+        if self.key in read_versions(versions):
+            return
+        versions.mkdir(parents=True, exist_ok=True)
+        fd = os.open(versions / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held for a directory listing and one create: waiting is short
+            numbers = read_versions(versions)
+            if self.key in numbers:
+                return
+            # Where flock does not reach across machines, two keys could take one number: ties are ordered
+            # by key, the same way on every machine.
+            seq = max(numbers.values(), default=0) + 1
+            os.close(os.open(versions / f"{seq:010d}-{self.key}", os.O_WRONLY | os.O_CREAT, 0o644))
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 def verify_chain(out: PublishedOutput, store: RunStore, _seen: set[str] | None = None) -> None:

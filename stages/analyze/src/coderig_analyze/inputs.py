@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ def resolve_run(store: RunStore, ref: str) -> PublishedOutput:
     return out
 
 
+def _is_run(out: PublishedOutput, shards: bool) -> bool:
+    """Whether a glob takes a score output: one holding results, and a shard only when shards are asked for."""
+    return out.has(RESULTS) and (shards or not _is_shard(out))
+
+
 def _is_shard(out: PublishedOutput) -> bool:
     """A shard output of a split score run ('score/shard<i>of<N>__<name>'): its merged output holds the same results."""
     return out.manifest.config.get("shard") is not None
@@ -120,13 +126,17 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
         if _GLOB_CHARS & set(ref):
             pattern = ref.removeprefix("score/")
             # Shard outputs would count each sample twice next to their merged output: a glob takes them
-            # only when it names them ('shard*'); a reference always does.
-            found = _latest_per_name([o for o in store.list_outputs("score", pattern) if pattern.startswith("shard") or not _is_shard(o)])
+            # only when it names them ('shard*'); a reference always does. Reference timings are not runs.
+            # Which versions of a name a glob takes is the store's rule (RunStore.select), said on stderr.
+            selection = store.select("score", pattern, keep=partial(_is_run, shards=pattern.startswith("shard")))
+            for note in selection.notes:
+                log.warning("%s", note)
+            found = selection.outputs
             if not found:
                 log.warning("no score output matches %r", ref)
                 issues.append(InputIssue(kind="missing", ref=None, message=f"no score output matches {ref!r}"))
             chosen.update((o.ref, o) for o in found)
-            globs.append(pattern)
+            globs.append(pattern.partition("/")[0])
         else:
             out = resolve_run(store, ref)
             chosen[out.ref] = out

@@ -27,7 +27,8 @@ def is_shard(out: PublishedOutput) -> bool:
 def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[PublishedOutput]:
     """Score outputs named by references or name globs, deduplicated and sorted by reference.
 
-    A glob ('*humaneval*', 'score/qwen*') picks the newest version of each matching name; a plain
+    A glob ('*humaneval*', 'score/qwen*') takes the last published version of each matching name and says
+    which names have more ('score/qwen*/*' takes every version; see ``RunStore.select``); a plain
     reference resolves as ``RunStore.resolve`` does. No argument means every score output. Globs skip
     score outputs that hold no results (the scorer's reference timings), and shard outputs, whose
     results the merged output holds (counting both would count each sample twice), unless the glob
@@ -38,16 +39,23 @@ def resolve_scores(store: RunStore, refs: tuple[str, ...] | list[str]) -> list[P
     for ref in refs or ("*",):
         if has_magic(ref):
             glob = ref.removeprefix("score/")
-            newest: dict[str, PublishedOutput] = {}
             shards = 0
-            for out in store.list_outputs("score", glob):
+
+            def keep(out: PublishedOutput, take_shards: bool = glob.startswith("shard")) -> bool:
+                nonlocal shards
                 if not out.has(RESULTS):  # score outputs without results (reference timings) are not runs
-                    continue
-                if is_shard(out) and not glob.startswith("shard"):
+                    return False
+                if is_shard(out) and not take_shards:
                     skipped.append(out)
                     shards += 1
-                    continue
-                newest[out.manifest.name] = out  # list_outputs is oldest first
+                    return False
+                return True
+
+            # Which versions of a name a glob takes is the store's rule (RunStore.select), said on stderr.
+            selection = store.select("score", glob, keep=keep)
+            for note in selection.notes:
+                log.warning("%s", note)
+            newest = {out.ref: out for out in selection.outputs}
             if not newest:
                 if shards:
                     raise InvalidInputError(f"only shard outputs match {ref!r} in {store.root}",

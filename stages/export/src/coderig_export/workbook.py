@@ -8,7 +8,9 @@ from pathlib import Path
 
 from coderig_schemas import PublishedOutput, RunStore
 from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.io import atomic_path
 from coderig_schemas.layout import RESULTS
+from coderig_schemas.store import Builder
 
 from . import __version__
 from .config import XlsxConfig
@@ -47,6 +49,17 @@ def write_workbook(runs: list[ScoredRun], config: XlsxConfig, path: Path, quiet:
     return writer
 
 
+def write_workbook_atomically(builder: Builder, runs: list[ScoredRun], config: XlsxConfig, quiet: bool) -> WorkbookWriter:
+    """:func:`write_workbook` into the build's staging directory, and nowhere else.
+
+    openpyxl's write-only sheets stream to temp files until the save: they go to the build's scratch
+    directory, not /tmp, so a killed export leaves nothing outside the store (the next run removes them).
+    The workbook is saved under a temp name beside its final one and renamed once complete.
+    """
+    with builder.scratch(), atomic_path(builder.file(WORKBOOK)) as tmp:
+        return write_workbook(runs, config, tmp, quiet)
+
+
 def export_xlsx(store: RunStore, refs: tuple[str, ...], config: XlsxConfig, name: str, quiet: bool) -> tuple[PublishedOutput, bool]:
     """Build and publish the workbook; return the output and whether it already existed."""
     runs = open_runs(store, refs)
@@ -58,7 +71,7 @@ def export_xlsx(store: RunStore, refs: tuple[str, ...], config: XlsxConfig, name
         handler = attach_log_file(builder.log_path)
         try:
             log.info("workbook of %d run(s) into %s", len(runs), builder.ref)
-            writer = write_workbook(runs, config, builder.file(WORKBOOK), quiet)
+            writer = write_workbook_atomically(builder, runs, config, quiet)
             if writer.truncated:
                 log.warning("%d cells were truncated with a marker (longer than %d characters, prompts and responses than %d)",
                             writer.truncated, config.max_cell_chars, min(config.text_chars, config.max_cell_chars))

@@ -145,9 +145,11 @@ def ensure_reference_timings(store: RunStore, problems: list[Problem], cfg: Scor
         if covering is not None:
             return covering
     # The generate output the problems came from is listed for provenance; the key depends on the problems'
-    # content (in config) only, so any output with the same problems reuses these timings.
+    # content (in config) only, so any output with the same problems reuses these timings. Every run on
+    # these problems needs them (shards started together, other models' runs): whoever comes second waits
+    # for the one measuring, then reads what it published, instead of refusing (exit 4).
     with store.begin(stage="score", name=name, config=config, inputs=[source], tool=TOOL,
-                     tool_version=__version__, key_from_inputs=False) as b:
+                     tool_version=__version__, key_from_inputs=False, wait=True) as b:
         if b.existing is not None:
             timings = list(b.existing.records(REFERENCE_TIMINGS, ReferenceTiming))
             return ReferenceInfo(b.existing, {t.problem_id: t for t in timings}, False)
