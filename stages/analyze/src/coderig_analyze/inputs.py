@@ -86,15 +86,6 @@ class Selection:
     missing_pairs: list[str]  # 'model on dataset' pairs of the category without a score output
 
 
-def _latest_per_name(outputs: list[PublishedOutput]) -> list[PublishedOutput]:
-    """The newest version of each name; score outputs without results (reference timings) are not runs."""
-    newest: dict[str, PublishedOutput] = {}
-    for out in outputs:  # oldest first, so the last one per name wins
-        if out.stage != "score" or out.has(RESULTS):
-            newest[out.manifest.name] = out
-    return list(newest.values())
-
-
 def resolve_run(store: RunStore, ref: str) -> PublishedOutput:
     """A score output named explicitly; reference timings (score's 'reftimes__<dataset>') are refused, not read as an empty run."""
     out = store.resolve(ref, stage="score")
@@ -117,7 +108,7 @@ def _is_shard(out: PublishedOutput) -> bool:
 
 
 def select(store: RunStore, refs: list[str], category: tuple[str, Category] | None) -> Selection:
-    """Resolve refs, globs and a category into score outputs (the newest version of each name)."""
+    """Resolve refs, globs and a category into score outputs (the last published version of each name, by the store's rule)."""
     chosen: dict[str, PublishedOutput] = {}
     issues: list[InputIssue] = []
     missing_pairs: list[str] = []
@@ -145,7 +136,10 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
         for model in cat.models:
             for dataset in cat.datasets:
                 pattern = default_name(model, dataset, None).removesuffix("snone") + "*"  # old and new names alike
-                found = _latest_per_name(store.list_outputs("score", pattern))
+                selection = store.select("score", pattern, keep=partial(_is_run, shards=False))
+                for note in selection.notes:
+                    log.warning("%s", note)
+                found = selection.outputs
                 if not found:
                     msg = f"category {cat_name}: no score output for model {model} on dataset {dataset}"
                     issues.append(InputIssue(kind="missing", ref=None, message=msg))
@@ -157,7 +151,7 @@ def select(store: RunStore, refs: list[str], category: tuple[str, Category] | No
     scored = {generate_input(o) for o in outputs if not _is_shard(o)}
     sharded = {generate_input(o) for o in outputs if _is_shard(o)}
     for pattern in globs:
-        for gen in _latest_per_name(store.list_outputs("generate", pattern)):
+        for gen in store.select("generate", pattern.partition("/")[0]).outputs:
             if gen.ref in scored:
                 continue
             message = (f"{gen.ref} is scored only in shard outputs, left out; merge them with 'coderig-score merge' "
