@@ -22,7 +22,7 @@ ifneq ($(origin SYSTEM_PROMPT),undefined)
 export SYSTEM_PROMPT
 endif
 
-.PHONY: images help setup test lint typecheck schemas schemas-publish schemas-check pytest clean-venv run category tiny-model serve-tiny bench
+.PHONY: images help setup test test-fast lint typecheck schemas schemas-publish schemas-check pytest clean-venv run category tiny-model serve-tiny bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: setup lint schemas-check typecheck pytest ## setup, ruff, schemas-check, mypy, pytest
+
+test-fast: $(STAMP) ## tests/unit only: the pure, fast tier (no sandbox, engine, container or network), well under a minute
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 run: $(STAMP) ## the whole chain for one model: make run MODEL=tiny-random [DATASET= SEEDS= N= LIMIT= ...]
 	@scripts/run_chain.sh

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from coderig_schemas import PublishedOutput, ReferenceTiming, RunStore, ScoreResult, Verdict
@@ -18,6 +19,8 @@ from coderig_schemas.layout import REFERENCE_TIMINGS, RESULTS
 from coderig_score.cli import main
 from coderig_score.sandbox import NetworkCheck
 from tests.factories import make_problem, make_sample, publish_generate
+
+pytestmark = pytest.mark.sandbox
 
 ANSWERS = {
     "right": "def f(x):\n    return x\n",

@@ -102,7 +102,7 @@ def test_hostile_program_in_the_locked_down_score_container(compose: Compose, tm
 
 
 def test_hostile_suite_inside_the_locked_down_score_container(compose: Compose, engine: list[str], tmp_path: Path) -> None:
-    """tests/unit/test_score_hostile.py, run by pytest inside the score container with compose.yaml's settings."""
+    """tests/integration/test_score_hostile.py, run by pytest inside the score container with compose.yaml's settings."""
     build = [*engine, "build", "-q", "--network", "host", "-f", str(ROOT / "tests" / "Dockerfile.score-test"),
              "-t", "coderig/score-test:0.1.0"]
     ca = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -113,7 +113,7 @@ def test_hostile_suite_inside_the_locked_down_score_container(compose: Compose, 
     runs = tmp_path / "runs"
     runs.mkdir()
     give_to_image_user(runs)
-    r = compose.run("score", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-rs", "tests/unit/test_score_hostile.py",
+    r = compose.run("score", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-rs", "tests/integration/test_score_hostile.py",
                     runs=runs, files=[ROOT / "tests" / "compose.hostile.yaml"], entrypoint="python3", timeout=1800)
     print(r.stdout[-1500:])  # which tests ran inside, and the layers (CI log with -s)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]

@@ -224,6 +224,7 @@ def test_make_run_reference_bfcl_scores_everything(run_store: Path) -> None:
         ("bfcl_simple", 400, 1.0), ("bfcl_multiple", 200, 1.0), ("bfcl_parallel", 200, 1.0)}
 
 
+@pytest.mark.vllm
 def test_make_run_tiny_random_on_ifeval_and_bfcl(run_store: Path) -> None:
     # The real chain (vLLM on the tiny model) on the two text-graded task types: gibberish answers get verdicts.
     r = _make("run", run_store, MODEL="tiny-random", DATASET="ifeval,bfcl_parallel", LIMIT="3", MAX_TOKENS="32")

@@ -123,12 +123,6 @@ def test_ifeval_unknown_instruction_is_invalid_input() -> None:
         score_ifeval(p, make_sample(p, raw_response="text", extracted_code="", extraction_method="not_applicable"))
 
 
-def test_leetcode_hard_is_the_hard_subset_of_leetcode(shared_data: Path) -> None:
-    hard = load_problems("leetcode_hard", env=env(shared_data))
-    everything = load_problems("leetcode", env=env(shared_data))
-    assert len(hard) == 79 and {p.dataset for p in hard} == {"leetcode_hard"}
-    assert [p.problem_id for p in hard] == [p.problem_id for p in everything if p.difficulty is not None and p.difficulty.value == "hard"]
-
 
 @pytest.mark.parametrize(("model_id", "dtype", "gb"), [
     ("Qwen/Qwen3-8B", "bfloat16", 16.0), ("Qwen/Qwen2.5-Coder-14B-Instruct", "auto", 28.0),

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from coderig_schemas import ScoreResult, TestStatus, Verdict
 from coderig_score.timeouts import TimeoutPolicy
 from tests.factories import make_problem
+
+pytestmark = pytest.mark.sandbox
 
 Score = Callable[..., ScoreResult]
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from coderig_schemas import Verdict
 from coderig_score.math.grading import grade_in_process, grade_items
 from coderig_score.math.pool import GraderLimits, GraderPool
 from tests.factories import make_math_problem, make_sample
+
+pytestmark = pytest.mark.slow
 
 # sympy evaluates this tower of powers for minutes (math-verify's own 5 s alarm would turn it into a
 # silent "not equal", i.e. a wrong answer); coderig's CPU limit ends the grader instead.

@@ -29,7 +29,8 @@ from tests.snapshots import changes, snapshot
 
 # As root the workers drop to uids of their own; the store below is open to every uid, as /runs is to the
 # programs inside the container (they run as the scorer's own uid there).
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the fallback's network namespace needs root (as in test_score_fallback)")
+pytestmark = [pytest.mark.sandbox,
+              pytest.mark.skipif(os.geteuid() != 0, reason="the fallback's network namespace needs root (as in test_score_fallback)")]
 
 
 @pytest.fixture

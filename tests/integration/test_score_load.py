@@ -23,6 +23,8 @@ from coderig_score.scoring import ScoreConfig, measure_references, reference_sam
 from coderig_score.timeouts import TimeoutPolicy, budget_for
 from tests.factories import make_sample
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.data, pytest.mark.slow]
+
 BURN_S = 900  # a burner outlives no test run by much, even if this process is killed hard
 LEETCODE_SLICE = 24
 SLOWEST_LEETCODE = "leetcode/find-the-number-of-subsequences-with-equal-gcd"

@@ -18,6 +18,8 @@ from coderig_generate.datasets.difficulty import DERIVED_RULE
 from coderig_generate.datasets.sources import HubSource, RawRecord
 from coderig_schemas import Difficulty, DifficultySource, InvalidInputError, Problem, UsageError, Visibility
 
+pytestmark = [pytest.mark.data, pytest.mark.slow]
+
 FILES = {name: spec.standard_file for name, spec in DATASETS.items() if spec.standard_file}
 
 

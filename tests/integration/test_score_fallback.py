@@ -19,7 +19,7 @@ from coderig_score.timeouts import TimeoutPolicy, budget_for
 from tests.factories import make_problem, make_sample
 
 # As root the server gives itself a network namespace; without root it would see the host's network.
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the fallback's network namespace needs root")
+pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(os.geteuid() != 0, reason="the fallback's network namespace needs root")]
 
 PROGRAMS = {
     "def f(x):\n    return x\n": Verdict.PASSED,

@@ -9,6 +9,8 @@ import pytest
 from coderig_schemas import Problem, ScoreResult, TestStatus, Verdict
 from coderig_score.timeouts import TimeoutPolicy
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.data]
+
 Score = Callable[..., ScoreResult]
 
 

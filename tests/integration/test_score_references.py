@@ -10,6 +10,8 @@ import pytest
 from coderig_schemas import Problem, Verdict
 from coderig_score.scoring import ScoreConfig, measure_references
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.data, pytest.mark.slow]
+
 # Expected exceptions, with their cause, are listed in docs/score.md ("Reference self-check"): none today.
 KNOWN_FAILURES: dict[str, set[str]] = {"humaneval": set(), "humaneval_plus": set(), "mbpp": set(), "mbpp_sanitized": set(),
                                        "leetcode": set()}

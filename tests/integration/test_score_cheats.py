@@ -13,6 +13,8 @@ import pytest
 from coderig_schemas import Problem, ScoreResult, Verdict
 from tests.factories import make_problem
 
+pytestmark = pytest.mark.sandbox
+
 Score = Callable[..., ScoreResult]
 
 

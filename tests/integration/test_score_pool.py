@@ -19,6 +19,8 @@ from coderig_score.scoring import score_items
 from coderig_score.timeouts import TimeoutPolicy, budget_for
 from tests.factories import make_problem, make_sample
 
+pytestmark = pytest.mark.sandbox
+
 SLOW = "import time\ntime.sleep(1.5)\ndef f(x):\n    return x\n"
 FAST = "def f(x):\n    return x\n"
 

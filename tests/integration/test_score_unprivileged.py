@@ -20,7 +20,7 @@ from coderig_score.timeouts import TimeoutPolicy, budget_for
 from tests.factories import make_problem, make_sample
 
 NOBODY = 65534
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting the workers as another user needs root")
+pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(os.geteuid() != 0, reason="starting the workers as another user needs root")]
 PROGRAMS = {
     "def f(x):\n    return x\n": Verdict.PASSED,
     "def f(x):\n    return -1\n": Verdict.WRONG_ANSWER,

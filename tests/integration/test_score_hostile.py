@@ -15,6 +15,8 @@ from coderig_schemas import ScoreResult, Verdict
 from coderig_score.sandbox import make_job
 from coderig_score.timeouts import TimeoutPolicy
 
+pytestmark = pytest.mark.sandbox
+
 Score = Callable[..., ScoreResult]
 CORRECT = "def f(x):\n    return x\n"
 
