@@ -147,3 +147,17 @@ def scored_run(
             results.append(make_result(s, v, difficulties.get(p.problem_id)))
     gen = publish_generate(store_root, problems, samples, model=model, dataset=dataset, seed=seed, config=config)
     return publish_score(store_root, gen, results)
+
+
+def results_without_durations(output_dir: Path) -> list[dict[str, Any]]:
+    """A score output's records without wall-clock fields (the only thing that may differ between two runs)."""
+    import json
+
+    out = []
+    for line in (output_dir / RESULTS).read_text().splitlines():
+        rec = json.loads(line)
+        rec.pop("duration_s")
+        for t in rec["tests"]:
+            t.pop("duration_s")
+        out.append(rec)
+    return out

@@ -18,7 +18,7 @@ from coderig_schemas import PublishedOutput, ReferenceTiming, RunStore, ScoreRes
 from coderig_schemas.layout import REFERENCE_TIMINGS, RESULTS
 from coderig_score.cli import main
 from coderig_score.sandbox import NetworkCheck
-from tests.factories import make_problem, make_sample, publish_generate
+from tests.factories import make_problem, make_sample, publish_generate, results_without_durations
 
 pytestmark = pytest.mark.sandbox
 
@@ -47,18 +47,6 @@ def publish_mixed(runs: Path, problems: int = 3, sleep: float = 0.0, dataset: st
 def invoke(*args: str, runs: Path) -> Any:
     return CliRunner().invoke(main, [*args, "--runs", str(runs), "--quiet", "--timeout-default", "0.5",
                                      "--timeout-floor", "0.5"] if args[0] == "run" else [*args, "--runs", str(runs)])
-
-
-def results_of(path: Path) -> list[dict[str, Any]]:
-    """Records without wall-clock fields (the only thing that may differ between two runs)."""
-    out = []
-    for line in (path / RESULTS).read_text().splitlines():
-        rec = json.loads(line)
-        rec.pop("duration_s")
-        for t in rec["tests"]:
-            t.pop("duration_s")
-        out.append(rec)
-    return out
 
 
 def test_run_publishes_one_result_per_sample_and_rerun_is_a_no_op(run_store: Path) -> None:
@@ -95,7 +83,7 @@ def test_one_and_two_workers_give_identical_verdicts(tmp_path: Path) -> None:
         gen = publish_mixed(runs)
         res = invoke("run", "--generate", gen.ref, "--workers", workers, runs=runs)
         assert res.exit_code == 0, res.stderr
-        outs.append(results_of(Path(res.stdout.strip())))
+        outs.append(results_without_durations(Path(res.stdout.strip())))
     assert outs[0] == outs[1]
 
 
@@ -128,7 +116,7 @@ def test_shards_merge_into_the_union(tmp_path: Path) -> None:
         res = invoke("run", "--generate", gen.ref, "--shard", f"{i}/3", runs=runs)
         assert res.exit_code == 0, res.stderr
         shard_paths.append(res.stdout.strip())
-    sizes = [len(results_of(Path(p))) for p in shard_paths]
+    sizes = [len(results_without_durations(Path(p))) for p in shard_paths]
     assert sizes == [5, 5, 4]
     incomplete = invoke("merge", *shard_paths[:2], runs=runs)
     assert incomplete.exit_code == 3 and "missing" in incomplete.stderr
@@ -139,7 +127,7 @@ def test_shards_merge_into_the_union(tmp_path: Path) -> None:
         f"shard{i}of3__{gen.manifest.name}" for i in range(3)]
     gen2 = publish_mixed(tmp_path / "runs-whole", problems=2)
     whole = invoke("run", "--generate", gen2.ref, runs=tmp_path / "runs-whole")
-    assert results_of(out.path) == results_of(Path(whole.stdout.strip()))
+    assert results_without_durations(out.path) == results_without_durations(Path(whole.stdout.strip()))
 
 
 def test_bad_input_and_usage_exit_codes(run_store: Path) -> None:
@@ -195,8 +183,8 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     uninterrupted = invoke("run", "--generate", gen_b.ref, "--workers", "2", "--unit-size", "4", runs=runs_b)
     assert uninterrupted.exit_code == 0
     a, b = Path(resumed.stdout.strip()), Path(uninterrupted.stdout.strip())
-    assert results_of(a) == results_of(b)
-    ids = [r["sample_id"] for r in results_of(a)]
+    assert results_without_durations(a) == results_without_durations(b)
+    ids = [r["sample_id"] for r in results_without_durations(a)]
     assert len(ids) == len(set(ids)) == 28
 
 

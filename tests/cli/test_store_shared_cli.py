@@ -4,22 +4,19 @@ globs over several versions, a killed `export xlsx`."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from coderig_schemas import PublishedOutput, RunStore
 from coderig_schemas.errors import ExitCode
-from coderig_schemas.layout import RESULTS
-from tests.factories import make_problem, make_sample, publish_generate, scored_run
+from tests.factories import make_problem, make_sample, publish_generate, results_without_durations, scored_run
 
 ANSWERS = ["def f(x):\n    return x\n", "def f(x):\n    return 5 if x == 1 else x\n", "def f(x):\n    return {}[x]\n"]
 SCORE_OPTS = ["--workers", "1", "--timeout-default", "0.5", "--timeout-floor", "0.5"]
@@ -45,18 +42,6 @@ def _score_cmd(runs: Path, ref: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "coderig_score.cli", "run", "--generate", ref, *SCORE_OPTS, "--runs", str(runs), *extra]
 
 
-def _results(path: Path) -> list[dict[str, Any]]:
-    """Records without wall-clock fields (the only thing that may differ between two runs)."""
-    out = []
-    for line in (path / RESULTS).read_text().splitlines():
-        rec = json.loads(line)
-        rec.pop("duration_s")
-        for t in rec["tests"]:
-            t.pop("duration_s")
-        out.append(rec)
-    return out
-
-
 def test_four_shards_started_together_all_succeed_then_merge_publishes_the_union(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     gen = _publish(runs)
@@ -67,7 +52,7 @@ def test_four_shards_started_together_all_succeed_then_merge_publishes_the_union
     for i, (p, (_, err)) in enumerate(zip(procs, outs, strict=True)):
         assert p.returncode == 0, f"shard {i}/4 exited {p.returncode}: {err}"
     shard_paths = [out.strip() for out, _ in outs]
-    assert [len(_results(Path(p))) for p in shard_paths] == [3, 3, 3, 3]
+    assert [len(results_without_durations(Path(p))) for p in shard_paths] == [3, 3, 3, 3]
     store = RunStore(runs)
     assert len(store.versions("score", "reftimes__toy")) == 1  # measured once, by one of them
     merged = subprocess.run([sys.executable, "-m", "coderig_score.cli", "merge", *shard_paths, "--runs", str(runs), "--quiet"],
@@ -82,7 +67,7 @@ def test_four_shards_started_together_all_succeed_then_merge_publishes_the_union
     whole = subprocess.run(_score_cmd(whole_runs, whole_gen.ref, "--quiet"), capture_output=True, text=True, timeout=600,
                            env=_env())
     assert whole.returncode == 0, whole.stderr
-    assert _results(out.path) == _results(Path(whole.stdout.strip()))
+    assert results_without_durations(out.path) == results_without_durations(Path(whole.stdout.strip()))
 
 
 def test_a_run_waits_for_reference_timings_another_process_is_measuring(tmp_path: Path) -> None:
