@@ -119,13 +119,6 @@ def dump_jsonl(records: Iterable[BaseModel]) -> bytes:
     return b"".join(r.model_dump_json().encode() + b"\n" for r in records)
 
 
-def write_jsonl(path: Path, records: Iterable[BaseModel]) -> int:
-    """Atomically write models as JSONL; return the number of records."""
-    items = list(records)
-    atomic_write_bytes(path, dump_jsonl(items))
-    return len(items)
-
-
 _JSON_AT_LINE = re.compile(r"at line (\d+) column \d+")
 
 
