@@ -35,7 +35,20 @@ def changes(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]
     diff = [f"changed {k}" for k in before if k in after and after[k] != before[k]]
     diff += [f"removed {k}" for k in before if k not in after]
     for k in after:
-        if k not in before and not (published and (k == published or k.startswith(published + "/")
-                                                    or published.startswith(k + "/"))):
+        if k not in before and not (published and (_within(k, published) or _its_publication_number(k, published))):
             diff.append(f"added {k}")
     return diff
+
+
+def _within(k: str, published: str) -> bool:
+    return k == published or k.startswith(published + "/") or published.startswith(k + "/")
+
+
+def _its_publication_number(k: str, published: str) -> bool:
+    """The store's record of the publication (``.versions/<stage>/<name>/<seq>-<key>``, and that name's lock):
+    written by the store as it publishes, so anything else added under ``.versions`` is a change."""
+    stage, name, key = published.split("/")
+    parts = k.split("/")
+    if parts[0] != ".versions" or len(parts) > 4 or parts[1:3] != [stage, name][: len(parts) - 1]:
+        return False
+    return len(parts) < 4 or parts[3] == ".lock" or parts[3].endswith("-" + key)

@@ -169,3 +169,14 @@ def test_charts_and_seed_groups_never_pool_two_temperatures_of_one_model(run_sto
     assert [len(runs) for _, runs in groups] == [2, 1]
     assert sorted((g.config.label, g.runs) for g in analysis.seed_analysis) == [
         ("T=0.2 top_p=1 max=64 tpl=?", 2), ("T=0.8 top_p=1 max=64 tpl=?", 1)]
+
+
+def test_a_local_model_path_is_not_part_of_the_configuration() -> None:
+    # The same tiny model natively (/work/x/.cache/...) and in the generate container (/cache/...): one config.
+    base = {"model": "tiny-random", "dataset": "humaneval", "split": "test", "seed": 0, "temperature": 0.8, "top_p": 0.95,
+            "max_tokens": 64, "chat_template": True, "engine": "vllm"}
+    native = RunIdentity(**base, model_id="/work/main/.cache/models/tiny-random")
+    boxed = RunIdentity(**base, model_id="/cache/models/tiny-random")
+    assert native.config_id == boxed.config_id and native.name() == boxed.name()
+    # a hub id (or revision) is the model itself: it stays in the hash
+    assert RunIdentity(**base, model_id="Qwen/Qwen2.5-0.5B").config_id != RunIdentity(**base, model_id="Qwen/Qwen2.5-1.5B").config_id

@@ -60,8 +60,16 @@ class RunIdentity(Record):
 
     @property
     def config_id(self) -> str:
-        """8 hex characters hashing every field but the seed: the runs sharing it are seeds of one configuration."""
-        return hash_json(self.model_dump(mode="json", exclude=set(_NOT_CONFIG)))[:8]
+        """8 hex characters hashing every field but the seed: the runs sharing it are seeds of one configuration.
+
+        A ``model_id`` that is a local path is left out too: where a checkout or a container mounts the
+        model says nothing about the configuration, and the same run on two machines (or natively and in
+        the generate container) must get the same id and name.
+        """
+        exclude = set(_NOT_CONFIG)
+        if self.model_id is not None and self.model_id.startswith("/"):
+            exclude.add("model_id")
+        return hash_json(self.model_dump(mode="json", exclude=exclude))[:8]
 
     def label(self) -> str:
         """The sampling and prompt settings for a person: ``T=0.8 top_p=0.95 max=1024 tpl=chat``.
