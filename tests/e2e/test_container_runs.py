@@ -198,12 +198,13 @@ def _is_timing(key: str) -> bool:
 
 
 _REF_KEY = re.compile(r"^((?:generate|score|analyze|export)/[^/]+)/[0-9a-f]{16}$")
+_ID_KEY = re.compile(r"@[0-9a-f]{16}$")  # a fine-tuning example's id: '<sample_id>@<key of the score output>'
 
 
 def _strip(value: object) -> object:
     if isinstance(value, str):
         # An output's key hashes its config, which names the local model's path: keep stage/name only.
-        return _REF_KEY.sub(r"\1", value)
+        return _ID_KEY.sub("@<key>", _REF_KEY.sub(r"\1", value))
     if isinstance(value, dict):
         out = {k: _strip(v) for k, v in value.items() if not _is_timing(k)}
         if isinstance(out.get("model_id"), str) and out["model_id"].startswith("/"):
