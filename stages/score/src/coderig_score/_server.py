@@ -433,27 +433,12 @@ class Server:
         return total
 
     def kill_others(self, child_pid):
-        """Kill every process the sample left behind (daemons and grandchildren included)."""
-        if self.own_pidns:
-            # Inside our own PID namespace every process but us and the namespace's init is the sample's.
-            for _round in range(200):
-                victims = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, self.me)]
-                victims = [p for p in victims if not _is_ancestor(p, self.me)]
-                if not victims:
-                    break
-                for p in victims:
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except OSError:
-                        pass
-                self.reap()
-                time.sleep(0.001 if _round < 10 else 0.01)
-            return
-        # Without a PID namespace of our own: we are a child subreaper, so every process the sample
-        # left behind (daemons included) is re-parented to us as its parent dies; kill our children
-        # until none is left.
-        # Bounded by time, not by rounds: on a loaded machine killed processes take a while to exit, and
-        # one left behind (a fork bomb's survivor) would go on eating the next samples' processes and CPU.
+        """Kill every process the sample left behind (daemons and grandchildren included).
+
+        Bounded by time, not by rounds, in both layouts: on a loaded machine killed processes take a
+        while to exit, and one left behind (a fork bomb's survivor) would go on eating the next samples'
+        processes and CPU.
+        """
         try:
             os.killpg(child_pid, signal.SIGKILL)
         except OSError:
@@ -462,10 +447,10 @@ class Server:
         pause = 0.0002
         while True:
             self.reap()
-            kids = _children(self.me)
-            if not kids or time.monotonic() > give_up:
+            victims = self.leftovers()
+            if not victims or time.monotonic() > give_up:
                 return
-            for p in kids:
+            for p in victims:
                 try:
                     os.killpg(p, signal.SIGKILL)  # a survivor's own group (it may have called setsid)
                 except OSError:
@@ -476,6 +461,16 @@ class Server:
                     pass
             time.sleep(pause)
             pause = min(pause * 2, 0.01)
+
+    def leftovers(self):
+        """The sample's processes still alive (or not yet reaped)."""
+        if self.own_pidns:
+            # Inside our own PID namespace every process but us, the namespace's init and our ancestors is the sample's.
+            pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, self.me)]
+            return [p for p in pids if not _is_ancestor(p, self.me)]
+        # Without one we are a child subreaper: what the sample left behind (daemons included) is
+        # re-parented to us as its parent dies.
+        return _children(self.me)
 
     def nproc_limit(self, job):
         """RLIMIT_NPROC for the sample, where it counts the sample's processes only (else None).
