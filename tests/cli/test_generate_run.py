@@ -217,7 +217,8 @@ def test_dry_run_names_every_split_of_a_mixed_custom_file(run_store: Path, tmp_p
     r = invoke("--model", "reference", "--dataset", "custom", "--data-file", str(data), "--dry-run")
     assert r.exit_code == 0, r.stderr
     [run] = json.loads(r.stdout)["runs"]
-    assert (run["split"], run["prompts"]) == ("train,test", 2)
+    assert (run["split"], run["prompts"]) == ("test,train", 2)  # as the run's identity (and name) spell it: sorted
+    assert "__test+train__" in run["outputs"][0]["name"]
 
 
 def test_a_model_only_the_server_knows_is_planned_for_openai_and_refused_for_vllm(run_store: Path) -> None:

@@ -258,6 +258,11 @@ class RunStore:
         """Key -> publication number of the numbered versions of a name (see :func:`read_versions`)."""
         return read_versions(self.versions_dir(stage, name))
 
+    def published(self, stage: Stage, name: str, key: str) -> PublishedOutput | None:
+        """The output '<stage>/<name>/<key>' if it is published in this store, else None."""
+        path = self.root / stage / name / key
+        return open_output(path) if _NAME_RE.match(name) and (path / MANIFEST).is_file() else None
+
     def versions(self, stage: Stage, name: str) -> list[PublishedOutput]:
         """Every published version of one name, oldest first (by publication number, see :func:`read_versions`)."""
         name_dir = self.root / stage / name

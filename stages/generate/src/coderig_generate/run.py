@@ -38,7 +38,7 @@ from coderig_schemas.identity import RunIdentity, run_name, system_prompt_sha256
 from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
 from coderig_schemas.layout import PROBLEMS, SAMPLES, default_name
 from coderig_schemas.problem import stable_json
-from coderig_schemas.store import Builder, open_output, output_key
+from coderig_schemas.store import Builder, output_key
 
 from . import __version__, engines
 from .config import GenerateConfig
@@ -85,12 +85,18 @@ class Resolved:
         }
         return cfg
 
+    @property
+    def split(self) -> str | None:
+        """The requested split, else every split the problems come from, sorted and joined by ','
+        (a custom file may mix them)."""
+        return self.config.split or ",".join(sorted({p.split for p in self.problems if p.split})) or None
+
     def identity(self, seed: int) -> RunIdentity:
         """The typed identity of one seed's output (published in its manifest; names it)."""
         c = self.config
         return RunIdentity(
             model=c.model, model_id=self.model_id, dataset=c.dataset,
-            split=c.split or ",".join(sorted({p.split for p in self.problems})) or None, seed=seed,
+            split=self.split, seed=seed,
             temperature=self.sampling.temperature, top_p=self.sampling.top_p, top_k=self.sampling.top_k,
             max_tokens=self.sampling.max_tokens, n=self.sampling.n, template_id=self.template.id,
             system_prompt_sha256=system_prompt_sha256(c.system_prompt), chat_template=self.chat,
@@ -111,8 +117,7 @@ class Resolved:
         A re-run of an unchanged configuration stays a no-op on a store made by an earlier version: it
         prints that output instead of generating everything again under the new name.
         """
-        path = store.root / "generate" / default_name(self.config.model, self.config.dataset, seed) / self.key(seed)
-        return open_output(path) if (path / "manifest.json").is_file() else None
+        return store.published("generate", default_name(self.config.model, self.config.dataset, seed), self.key(seed))
 
 
 ProblemCache = dict[tuple[str, str | None, str | None, str | None], list[Problem]]
@@ -199,14 +204,13 @@ def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
         outputs = []
         for seed in config.seeds:
             key = r.key(seed)
-            final = store.root / "generate" / r.name(seed) / key
-            legacy = r.legacy(store, seed)
-            published = str(final) if (final / "manifest.json").is_file() else str(legacy.path) if legacy else None
+            found = store.published("generate", r.name(seed), key) or r.legacy(store, seed)
+            published = str(found.path) if found else None
             outputs.append({"seed": seed, "name": r.name(seed), "ref": f"generate/{r.name(seed)}/{key}", "published": published})
         runs.append({
             # the requested split, else every split the problems come from (a custom file may mix them)
             "model": config.model, "dataset": config.dataset,
-            "split": config.split or ",".join(dict.fromkeys(p.split for p in r.problems)) or None,
+            "split": r.split,
             "engine": config.engine.name, "seeds": list(config.seeds), "n": config.n, "prompts": len(r.problems),
             "samples_per_seed": len(r.problems) * config.n, "samples": len(r.problems) * config.n * len(config.seeds),
             "template_id": r.template.id, "template_sha256": r.template.sha256, "system_prompt": r.template.system,
