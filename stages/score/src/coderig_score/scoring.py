@@ -139,8 +139,7 @@ def ensure_reference_timings(store: RunStore, problems: list[Problem], cfg: Scor
         "reference_test_timeout_s": cfg.reference_test_timeout_s, "limits": cfg.limits.model_dump(mode="json"),
     }
     name = f"reftimes__{dataset}"
-    exact = store.root / "score" / name / output_key("score", hash_json(config), []) / "manifest.json"
-    if not exact.is_file():
+    if store.published("score", name, output_key("score", hash_json(config), [])) is None:
         covering = _covering_timings(store, name, config, with_ref)
         if covering is not None:
             return covering
