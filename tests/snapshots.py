@@ -6,6 +6,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from coderig_schemas import RunStore
+
 # The scorer's own bookkeeping (build locks, a staging copy kept after a refusal or a crash).
 SCORER_OWN = (".staging",)
 
@@ -45,10 +47,12 @@ def _within(k: str, published: str) -> bool:
 
 
 def _its_publication_number(k: str, published: str) -> bool:
-    """The store's record of the publication (``.versions/<stage>/<name>/<seq>-<key>``, and that name's lock):
-    written by the store as it publishes, so anything else added under ``.versions`` is a change."""
+    """The store's record of the publication (its publication number under ``RunStore.versions_dir``, and that
+    directory's lock): written by the store as it publishes, so anything else added there is a change."""
     stage, name, key = published.split("/")
-    parts = k.split("/")
-    if parts[0] != ".versions" or len(parts) > 4 or parts[1:3] != [stage, name][: len(parts) - 1]:
-        return False
-    return len(parts) < 4 or parts[3] == ".lock" or parts[3].endswith("-" + key)
+    anywhere = RunStore(Path())
+    versions = str(anywhere.versions_dir(stage, name).relative_to(anywhere.root))
+    if versions == k or versions.startswith(k + "/"):
+        return True  # the directories leading to it
+    leaf = k.removeprefix(versions + "/")
+    return leaf != k and "/" not in leaf and (leaf == ".lock" or leaf.endswith("-" + key))
