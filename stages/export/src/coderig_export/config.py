@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .decontam import DEFAULT_EVAL_SPLITS, SplitRule
-from .formats import FORMATS
+from .files import FORMATS
 from .mix import MIXES
 from .selection import InstructionSource, PassCriterion
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +28,23 @@ from coderig_schemas import FinishReason, InvalidInputError, Problem, Sample, Sa
 from coderig_schemas.io import format_validation_error
 
 from ..config import GenerateConfig
-from .base import GenOutput, GenRequest, ProgressFn
+from .base import GenOutput, GenRequest, ProgressFn, ReplayedAnswer
 
 log = logging.getLogger("coderig.generate")
 
 _ID_KEYS = ("problem_id", "task_id", "mbpp_id")
-_TEXT_KEYS = (("raw_response", None), ("response", None), ("completion", "completion"), ("code", "verbatim"))
+_TEXT_KEYS: tuple[tuple[str, ReplayedAnswer | None], ...] = (
+    ("raw_response", None), ("response", None), ("completion", ReplayedAnswer("completion")), ("code", ReplayedAnswer("verbatim")),
+)
 
 
+@dataclass(frozen=True, slots=True)
 class _Answer:
-    __slots__ = ("extraction", "index", "line", "prefix", "seed", "text")
-
-    def __init__(self, text: str, extraction: str | None, index: int | None, seed: int | None, line: str,
-                 prefix: str | None = None) -> None:
-        self.text, self.extraction, self.index, self.seed, self.line = text, extraction, index, seed, line
-        self.prefix = prefix  # the plain prompt a completion-mode answer continues
+    text: str
+    replayed: ReplayedAnswer | None  # None: extracted as a live engine's answer
+    index: int | None
+    seed: int | None
+    line: str  # file:line, or 'reference'
 
 
 def _aliases(problems: list[Problem]) -> dict[str, str]:
@@ -81,7 +84,8 @@ def read_answers(path: Path, problems: list[Problem]) -> dict[str, list[_Answer]
                 if s.prompt_messages is None and s.prompt_text is not None:
                     # a completion-mode (chat template off) answer continues its plain prompt: extract it
                     # against that prompt, whatever this run's own chat setting is
-                    found[s.problem_id].append(_Answer(s.raw_response, "prefix", s.sample_index, s.seed, where, s.prompt_text))
+                    found[s.problem_id].append(_Answer(s.raw_response, ReplayedAnswer("prefix", s.prompt_text), s.sample_index,
+                                                               s.seed, where))
                 else:
                     found[s.problem_id].append(_Answer(s.raw_response, None, s.sample_index, s.seed, where))
                 continue
@@ -130,7 +134,7 @@ class ReplayEngine:
     def _pick(self, problem_id: str, seed: int | None, n: int) -> list[_Answer]:
         if self.reference:
             ref = self.problems[problem_id].reference_solution
-            return [_Answer(ref or "", "verbatim", i, seed, "reference") for i in range(n)]
+            return [_Answer(ref or "", ReplayedAnswer("verbatim"), i, seed, "reference") for i in range(n)]
         pool = self.answers.get(problem_id, [])
         seeded = [a for a in pool if a.seed == seed]
         if seeded:
@@ -154,7 +158,7 @@ class ReplayEngine:
             answers = self._pick(req.request_id, seed, sampling.n)
             results.append([
                 GenOutput(text=a.text, finish_reason=FinishReason.REPLAY, prompt_text=None,
-                          extra={"extraction": a.extraction, "prefix": a.prefix} if a.extraction else {})
+                          replayed=a.replayed)
                 for a in answers
             ])
             if progress is not None:

@@ -335,7 +335,7 @@ class VLLMEngine:
                     completion_tokens=len(c.token_ids),
                     # the batch's wall time, shared in proportion to each answer's tokens
                     latency_s=wall * len(c.token_ids) / total_tokens,
-                    extra={"stop_reason": c.stop_reason} if c.stop_reason is not None else {},
+                    stop_reason=c.stop_reason,
                 )
                 for c in answers
             ])
