@@ -15,7 +15,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +191,7 @@ def parse_json_object(raw: bytes | str, where: str, *, hint: str = "each line mu
 
 
 def iter_jsonl_objects(path: Path, *, missing_hint: str = "check the path", hint: str = "each line must be one JSON object",
-                       ) -> Iterator[JsonlObject]:
+                       ) -> Generator[JsonlObject, None, None]:
     """Each non-blank line of a JSONL file as a JSON object, with its place; a line that is not one is an
     InvalidInputError naming 'file:line'."""
     for lineno, raw in jsonl_lines(path, missing_hint=missing_hint):
