@@ -10,7 +10,27 @@ from pathlib import Path
 from typing import Any
 
 from coderig_schemas import Problem, PublishedOutput, RunStore, Sample, ScoreResult, Verdict
+from coderig_schemas.analysis import (
+    Analysis,
+    AnalysisSummary,
+    BucketStats,
+    ComparisonMatrix,
+    ConfigEffect,
+    DifficultyBreakdown,
+    Distribution,
+    InputIssue,
+    Interval,
+    MatrixCell,
+    PairedComparison,
+    ProblemSummary,
+    RunAnalysis,
+    RunConfig,
+    RunMetrics,
+    SeedGroup,
+)
+from coderig_schemas.finetune import DatasetSummaryRow
 from coderig_schemas.layout import PROBLEMS, RESULTS, SAMPLES, default_name
+from coderig_schemas.tasks import TaskType
 
 
 def make_problem(problem_id: str, **over: Any) -> Problem:
@@ -161,3 +181,70 @@ def results_without_durations(output_dir: Path) -> list[dict[str, Any]]:
             t.pop("duration_s")
         out.append(rec)
     return out
+
+
+# ---------------------------------------------------------------- examples of the contract's documents
+def example_dataset_summary_row() -> DatasetSummaryRow:
+    """A valid datasets_summary.csv row."""
+    return DatasetSummaryRow(
+        dataset="mbpp", examples=3, easy=1, medium=1, hard=1, unknown_difficulty=0, problems=3, avg_problem_chars=80.5,
+        avg_solution_chars=120.0, scored_samples=10, passing_samples=6, success_rate=0.6, success_rate_easy=0.75,
+        success_rate_medium=0.5, success_rate_hard=None, contaminated_removed=2, duplicates_removed=1, not_selected=0,
+    )
+
+
+def example_comparison_matrix() -> ComparisonMatrix:
+    """A valid comparison matrix of two models on one dataset."""
+    cells = [
+        MatrixCell(model_name=m, dataset="mbpp", config_id="0a1b2c3d", runs=1, rank=r,
+                   pass_rate=Interval(estimate=e, low=e - 0.1, high=e + 0.1, method="wilson"))
+        for m, r, e in (("a", 1, 0.7), ("b", 2, 0.3))
+    ]
+    return ComparisonMatrix(category="demo", presets=["balanced"], task_types={"mbpp": TaskType.CODE}, metrics={"mbpp": "pass@1"},
+                            models=["a", "b"], datasets=["mbpp"], cells=cells, mean_rank={"a": 1.0, "b": 2.0},
+                            missing=["b on humaneval"])
+
+
+def example_paired_comparison() -> PairedComparison:
+    """A valid paired comparison of two runs."""
+    return PairedComparison(
+        dataset="mbpp", a_ref="score/a__mbpp__s0/0123456789abcdef", b_ref="score/b__mbpp__s0/0123456789abcdef",
+        a_model="a", b_model="b", problems=10, a_rate=0.7, b_rate=0.3,
+        difference=Interval(estimate=0.4, low=0.1, high=0.7, method="paired bootstrap"),
+        both_passed=2, a_only=5, b_only=1, both_failed=2, mcnemar_p=0.21875,
+    )
+
+
+def example_analysis() -> Analysis:
+    """A valid analysis document with one of every part."""
+    bucket = BucketStats(total=2, passed=1, pass_rate=0.5)
+    ci = Interval(estimate=0.5, low=0.1, high=0.9, method="wilson")
+    config = RunConfig(model_name="a", dataset="mbpp", seed=0, temperature=0.2, top_p=0.95, max_tokens=512,
+                       template="default", preset=None, config_id="0a1b2c3d")
+    summary = AnalysisSummary(
+        run_ref="score/a__mbpp__s0/0123456789abcdef", model_name="a", dataset="mbpp", seed=0, total_problems=2,
+        passed_problems=1, pass_rate=0.5, pass_rate_ci=ci, pass_at_k={"1": 0.5},
+        difficulty_breakdown=DifficultyBreakdown(easy=bucket, medium=bucket, hard=BucketStats(total=0, passed=0, pass_rate=0.0)),
+        verdict_counts={"passed": 1, "wrong_answer": 1}, total_samples=2,
+    )
+    spread = Distribution(count=2, total=3.0, mean=1.5, median=1.5, p95=1.95, max=2.0)
+    run = RunAnalysis(
+        summary=summary, generate_ref="generate/a__mbpp__s0/0123456789abcdef", config=config, samples_expected=2,
+        complete=True, samples_per_problem=1, pass_at_k_ci={"1": ci}, split_breakdown={"test": bucket},
+        tag_breakdown={"math": bucket}, verdict_shares={"passed": 0.5, "wrong_answer": 0.5},
+        exception_types={"TypeError": 1}, extraction_methods={"fenced": 2}, finish_reasons={"stop": 2},
+        prompt_tokens=spread, completion_tokens=spread, latency_s=spread, tokens_per_s=1.0, samples_per_s=0.6,
+    )
+    return Analysis(
+        name="demo", category="demo", level=0.95, bootstrap=1000, seed=0, runs=[run],
+        metrics=[RunMetrics(run_ref=summary.run_ref, model_name="a", dataset="mbpp", seed=0, task_type=TaskType.CODE,
+                            metric="pass@1", values={"pass@1": ci})],
+        seed_analysis=[SeedGroup(config=config.model_copy(update={"seed": None}), seeds=[0, 1], runs=2, mean=0.5,
+                                 std=0.1, min=0.4, max=0.6, ci=Interval(estimate=0.5, low=0.0, high=1.0, method="t"))],
+        config_analysis=[ConfigEffect(factor="temperature", value="0.2", model_name="a", dataset="mbpp", runs=2,
+                                      mean=0.5, std=0.1, min=0.4, max=0.6)],
+        matrix=example_comparison_matrix(), paired=[example_paired_comparison()],
+        problems=[ProblemSummary(dataset="mbpp", problems=2, models=2, empirical={"easy": 1, "hard": 1},
+                                 never_solved=["mbpp/2"], always_solved=[])],
+        issues=[InputIssue(kind="unscored", ref="generate/c__mbpp__s0/0123456789abcdef", message="not scored yet")],
+    )

@@ -23,7 +23,15 @@ from coderig_schemas.analysis import Analysis, ComparisonMatrix
 from coderig_schemas.tasks import PRIMARY_METRIC, TaskType
 from coderig_score.bfcl.result import score_sample as grade_bfcl
 from coderig_score.ifeval.result import score_sample as grade_ifeval
-from tests.factories import make_bfcl_problem, make_ifeval_problem, make_sample, publish_generate, publish_score, scored_run
+from tests.factories import (
+    example_analysis,
+    make_bfcl_problem,
+    make_ifeval_problem,
+    make_sample,
+    publish_generate,
+    publish_score,
+    scored_run,
+)
 
 FAST = ["--bootstrap", "200", "--no-charts", "--quiet"]
 POEM = "roses are red and violets are blue and the sky is wide tonight"  # 13 words, no comma
@@ -176,7 +184,7 @@ def test_workbook_rows_of_ifeval_and_bfcl_samples(mixed: dict[str, PublishedOutp
 
 def test_version_1_documents_read_as_version_2() -> None:
     """analysis.v1 / comparison_matrix.v1 files stay readable; a v1 document with a v2-only field is refused."""
-    v2 = json.loads(Analysis.example().model_dump_json())
+    v2 = json.loads(example_analysis().model_dump_json())
     v1 = {**v2, "schema_version": 1, "matrix": {**v2["matrix"], "schema_version": 1}}
     for key in ("presets", "task_types", "metrics"):
         del v1["matrix"][key]

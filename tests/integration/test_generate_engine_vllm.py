@@ -97,7 +97,7 @@ def test_stop_sequence_finishes_with_stop(vllm_engine: Any) -> None:
     [[stopped]] = vllm_engine.generate(_requests(1), sampling.model_copy(update={"stop": [stop]}), 0)
     assert stopped.finish_reason is FinishReason.STOP
     assert stopped.text == free.text[: free.text.index(stop)]
-    assert stopped.extra == {"stop_reason": stop}
+    assert stopped.stop_reason == stop
 
 
 def test_progress_reports_requests_and_tokens(vllm_engine: Any) -> None:

@@ -33,7 +33,8 @@ import json, sys
 from coderig_generate.config import GenerateConfig
 from coderig_generate.engines.base import GenRequest
 from coderig_generate.engines.vllm_engine import VLLMEngine
-from coderig_generate.run import function_calling_tools, resolve
+from coderig_generate.resolution import resolve
+from coderig_generate.run import function_calling_tools
 from coderig_generate.prompts import render
 r = resolve(GenerateConfig(model=sys.argv[1], dataset="bfcl_parallel", limit=1))
 engine = VLLMEngine(r.config)

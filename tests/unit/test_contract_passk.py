@@ -74,3 +74,23 @@ def test_the_toy_run_by_hand() -> None:
     counts = {"a": (2, 2), "b": (2, 1), "c": (2, 1), "d": (2, 0)}
     assert passk.overall(counts) == {1: 0.5, 2: 0.75}
     assert passk.overall(counts, [3]) == {}  # no k above the smallest n
+
+
+def test_pass_rate_is_none_for_nothing_counted_and_refuses_impossible_counts() -> None:
+    from coderig_schemas.passk import pass_rate
+
+    assert pass_rate(3, 4) == 0.75
+    assert pass_rate(0, 0) is None
+    with pytest.raises(ValueError):
+        pass_rate(5, 4)
+
+
+def test_pass_tally_counts_samples_and_solved_problems() -> None:
+    from coderig_schemas.passk import PassTally
+
+    t = PassTally()
+    assert t.pass_rate() is None and t.solve_rate() is None
+    for pid, ok in [("a", False), ("a", True), ("b", False), ("b", False)]:
+        t.add(pid, ok)
+    assert (t.samples, t.passed, t.solved) == (4, 1, 1)
+    assert t.pass_rate() == 0.25 and t.solve_rate() == 0.5

@@ -122,3 +122,15 @@ def test_spread_order_is_a_permutation() -> None:
     out = spread_order(pool, lambda s: s.split("-")[0], random.Random(0))
     assert sorted(out) == sorted(pool)
     assert len({s.split("-")[0] for s in out[:3]}) == 3
+
+
+def test_mix_names_have_one_home() -> None:
+    # the typed option (FinetuneConfig.mix) takes its names from the table of ratios
+    from typing import get_args
+
+    from coderig_export.config import FinetuneConfig
+    from coderig_export.mix import MIXES, RATIO_MIXES, MixName, describe_mixes
+
+    assert FinetuneConfig.model_fields["mix"].annotation is MixName
+    assert tuple(MIXES) == get_args(MixName) and "all" not in RATIO_MIXES
+    assert "easy_heavy .6/.25/.15" in describe_mixes()

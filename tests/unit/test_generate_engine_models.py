@@ -158,3 +158,16 @@ def test_registry_files_ship_as_package_data() -> None:
     assert (registry / "models.yaml").is_file() and (registry / "categories.yaml").is_file()
     pyproject = Path(models.__file__).parents[2] / "pyproject.toml"
     assert 'coderig_generate = ["registry/*.yaml"]' in pyproject.read_text()
+
+
+def test_presets_have_one_home(tmp_path: Path) -> None:
+    # --preset's names are config.Preset; their shares live only in the registry, and the config reads them there
+    from coderig_generate.config import PRESET_NAMES, EngineConfig
+
+    assert sorted(load_presets()) == sorted(PRESET_NAMES)
+    for name, preset in load_presets().items():
+        assert EngineConfig(preset=name).effective_gpu_memory_utilization() == preset.gpu_memory_utilization
+    assert EngineConfig(preset="performance", gpu_memory_utilization=0.5).effective_gpu_memory_utilization() == 0.5
+    path = _registry(tmp_path, GOOD.replace("  balanced:", "  turbo:"))
+    with fails(rf"{path}:\d+: presets: .*unknown preset\(s\) turbo"):
+        load_presets(path)

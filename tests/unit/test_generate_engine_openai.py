@@ -59,6 +59,17 @@ def test_parse_answer_of_a_plain_openai_server() -> None:
     assert (out.text, out.completion_tokens, out.prompt_text) == ("x", 1, "Answer in Python.\n\ndef g0(x):")
 
 
+def test_parse_answer_keeps_a_servers_separate_reasoning() -> None:
+    # servers that split thinking out of the content (reasoning_content): kept on the answer, not in its text
+    answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "42", "reasoning_content": "think"},
+                           "finish_reason": "stop"}]}
+    [out] = parse_answer(answer, _request(), 1, 0.1, chat=True)
+    assert (out.text, out.reasoning, out.replayed, out.stop_reason) == ("42", "think", None, None)
+    [plain] = parse_answer({"choices": [{"index": 0, "message": {"content": "42"}, "finish_reason": "stop"}]}, _request(), 1, 0.1,
+                           chat=True)
+    assert plain.reasoning is None
+
+
 def test_base_url_is_required() -> None:
     with pytest.raises(UsageError, match="needs --base-url"):
         OpenAIEngine(GenerateConfig(model="m", dataset="humaneval", engine=EngineConfig(name="openai")))

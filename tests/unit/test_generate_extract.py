@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from coderig_generate.extract import extract_code, fenced_blocks, keep_reachable, strip_think
+from coderig_generate.extract import extract_code, fenced_blocks, keep_reachable
 from coderig_schemas import ExtractionMethod as M
 
 F = "`" * 3  # a fence, kept out of this file's own text
@@ -118,10 +118,11 @@ def test_completion_mode_whole_function_keeps_the_prompts_imports_and_helpers() 
     assert extract_code(own, "make", completion_prefix="Write make().\n").code == own
 
 
-def test_strip_think_variants() -> None:
-    assert strip_think("<think>a</think>b<THINK>c</THINK>d") == "bd"
-    assert strip_think("reasoning</think>answer") == "answer"
-    assert strip_think("answer<think>never closed") == "answer"
+def test_reasoning_is_not_extracted() -> None:
+    # generate applies the contract's reasoning rule (coderig_schemas.reasoning) before it looks for code
+    assert extract_code("<think>```python\ndef f():\n    return 1\n```</think>```python\ndef f():\n    return 2\n```", "f").code \
+        == "def f():\n    return 2\n"
+    assert extract_code("```python\ndef f():\n    return 1\n```\n</think>no code after the reasoning", "f").code == ""
 
 
 def test_fenced_blocks_reports_unclosed_last_block() -> None:

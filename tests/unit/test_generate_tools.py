@@ -13,7 +13,8 @@ from coderig_generate.config import GenerateConfig
 from coderig_generate.datasets import load_problems
 from coderig_generate.engines.replay import ReplayEngine
 from coderig_generate.prompts import load_prompts, render, with_system_prompt
-from coderig_generate.run import function_calling_tools, resolve
+from coderig_generate.resolution import resolve
+from coderig_generate.run import function_calling_tools
 from coderig_generate.tools import as_tools, template_takes_tools
 from coderig_schemas import FunctionCallingGrading
 

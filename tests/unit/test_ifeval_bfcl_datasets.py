@@ -128,13 +128,13 @@ def test_ifeval_unknown_instruction_is_invalid_input() -> None:
     ("Qwen/Qwen3-8B", "bfloat16", 16.0), ("Qwen/Qwen2.5-Coder-14B-Instruct", "auto", 28.0),
     ("Qwen/Qwen2.5-Coder-0.5B-Instruct", "float32", 2.0), ("/cache/models/tiny-random", "float32", None), (None, None, None)])
 def test_weights_estimate_from_the_model_name(model_id: str | None, dtype: str | None, gb: float | None) -> None:
-    from coderig_generate.run import weights_gb
+    from coderig_generate.plan import weights_gb
 
     assert weights_gb(model_id, dtype) == gb
 
 
 def test_plan_summary_counts_tasks_models_datasets() -> None:
-    from coderig_generate.run import plan_summary
+    from coderig_generate.plan import plan_summary
 
     def row(model: str, dataset: str, engine: str = "vllm") -> dict[str, object]:
         return {"model": model, "dataset": dataset, "engine": engine, "seeds": [0, 1], "preset": None,

@@ -26,8 +26,9 @@ class Record(BaseModel):
         return data
 
 
-def upgrade_record(data: Any, *, model: str, current: int, added: dict[int, frozenset[str]]) -> Any:
-    """Read an older version of a record as the current one (for ``mode="before"`` validators).
+def upgrade_record(data: Any, cls: type[BaseModel], *, added: dict[int, frozenset[str]]) -> Any:
+    """Read an older version of a record as the current one (for ``mode="before"`` validators of ``cls``,
+    whose ``schema_version`` default is the current version: the one place a model states it).
 
     ``added`` maps each older version to the fields introduced after it. A record of such a version
     must not carry them (it would be neither shape); every one of them has a default that describes
@@ -37,6 +38,7 @@ def upgrade_record(data: Any, *, model: str, current: int, added: dict[int, froz
     """
     if not isinstance(data, dict):
         return data
+    model, current = cls.__name__, cls.model_fields["schema_version"].default
     version = data.get("schema_version")
     if isinstance(version, bool) or not isinstance(version, int) or version == current or version not in added:
         return data  # the current version, or not one we upgrade: let normal validation judge it

@@ -13,8 +13,6 @@ from .tasks import TaskType
 #: Version 2 of ``Analysis`` added ``metrics`` (every run's task-type metrics with CIs); version 2 of
 #: ``ComparisonMatrix`` added ``presets``, ``task_types`` and ``metrics`` (the metric each dataset's cells
 #: hold). A version 1 document reads as version 2 with those empty.
-ANALYSIS_SCHEMA_VERSION = 2
-COMPARISON_MATRIX_SCHEMA_VERSION = 2
 
 
 class Interval(Record):
@@ -193,22 +191,10 @@ class ComparisonMatrix(Record):
     mean_rank: dict[str, float] = Field(description="Model -> mean rank over the datasets it was run on.")
     missing: list[str] = Field(description="'model on dataset' pairs the category expects but no score output covers.")
 
-    @classmethod
-    def example(cls) -> ComparisonMatrix:
-        """A valid instance (for docs and the contract tests)."""
-        cells = [
-            MatrixCell(model_name=m, dataset="mbpp", config_id="0a1b2c3d", runs=1, rank=r,
-                       pass_rate=Interval(estimate=e, low=e - 0.1, high=e + 0.1, method="wilson"))
-            for m, r, e in (("a", 1, 0.7), ("b", 2, 0.3))
-        ]
-        return cls(category="demo", presets=["balanced"], task_types={"mbpp": TaskType.CODE}, metrics={"mbpp": "pass@1"},
-                   models=["a", "b"], datasets=["mbpp"], cells=cells, mean_rank={"a": 1.0, "b": 2.0}, missing=["b on humaneval"])
-
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="ComparisonMatrix", current=COMPARISON_MATRIX_SCHEMA_VERSION,
-                              added={1: frozenset({"presets", "task_types", "metrics"})})
+        return upgrade_record(data, cls, added={1: frozenset({"presets", "task_types", "metrics"})})
 
 
 class PairedComparison(Record):
@@ -229,17 +215,6 @@ class PairedComparison(Record):
     b_only: int = Field(ge=0, description="Problems only B passed (discordant).")
     both_failed: int = Field(ge=0, description="Problems both failed.")
     mcnemar_p: float = Field(ge=0, le=1, description="Two-sided exact McNemar p-value (binomial test on the discordant pairs).")
-
-    @classmethod
-    def example(cls) -> PairedComparison:
-        """A valid instance (for docs and the contract tests)."""
-        return cls(
-            dataset="mbpp", a_ref="score/a__mbpp__s0/0123456789abcdef", b_ref="score/b__mbpp__s0/0123456789abcdef",
-            a_model="a", b_model="b", problems=10, a_rate=0.7, b_rate=0.3,
-            difference=Interval(estimate=0.4, low=0.1, high=0.7, method="paired bootstrap"),
-            both_passed=2, a_only=5, b_only=1, both_failed=2, mcnemar_p=0.21875,
-        )
-
 
 class RunMetrics(Record):
     """A run's metrics as its task type defines them, each with a confidence interval.
@@ -304,42 +279,7 @@ class Analysis(Record):
     problems: list[ProblemSummary] = Field(description="Empirical difficulty per dataset.")
     issues: list[InputIssue] = Field(description="Missing or partial inputs found.")
 
-    @classmethod
-    def example(cls) -> Analysis:
-        """A valid instance with one of every part (for docs and the contract tests)."""
-        bucket = BucketStats(total=2, passed=1, pass_rate=0.5)
-        ci = Interval(estimate=0.5, low=0.1, high=0.9, method="wilson")
-        config = RunConfig(model_name="a", dataset="mbpp", seed=0, temperature=0.2, top_p=0.95, max_tokens=512,
-                           template="default", preset=None, config_id="0a1b2c3d")
-        summary = AnalysisSummary(
-            run_ref="score/a__mbpp__s0/0123456789abcdef", model_name="a", dataset="mbpp", seed=0, total_problems=2,
-            passed_problems=1, pass_rate=0.5, pass_rate_ci=ci, pass_at_k={"1": 0.5},
-            difficulty_breakdown=DifficultyBreakdown(easy=bucket, medium=bucket, hard=BucketStats(total=0, passed=0, pass_rate=0.0)),
-            verdict_counts={"passed": 1, "wrong_answer": 1}, total_samples=2,
-        )
-        spread = Distribution(count=2, total=3.0, mean=1.5, median=1.5, p95=1.95, max=2.0)
-        run = RunAnalysis(
-            summary=summary, generate_ref="generate/a__mbpp__s0/0123456789abcdef", config=config, samples_expected=2,
-            complete=True, samples_per_problem=1, pass_at_k_ci={"1": ci}, split_breakdown={"test": bucket},
-            tag_breakdown={"math": bucket}, verdict_shares={"passed": 0.5, "wrong_answer": 0.5},
-            exception_types={"TypeError": 1}, extraction_methods={"fenced": 2}, finish_reasons={"stop": 2},
-            prompt_tokens=spread, completion_tokens=spread, latency_s=spread, tokens_per_s=1.0, samples_per_s=0.6,
-        )
-        return cls(
-            name="demo", category="demo", level=0.95, bootstrap=1000, seed=0, runs=[run],
-            metrics=[RunMetrics(run_ref=summary.run_ref, model_name="a", dataset="mbpp", seed=0, task_type=TaskType.CODE,
-                                metric="pass@1", values={"pass@1": ci})],
-            seed_analysis=[SeedGroup(config=config.model_copy(update={"seed": None}), seeds=[0, 1], runs=2, mean=0.5,
-                                     std=0.1, min=0.4, max=0.6, ci=Interval(estimate=0.5, low=0.0, high=1.0, method="t"))],
-            config_analysis=[ConfigEffect(factor="temperature", value="0.2", model_name="a", dataset="mbpp", runs=2,
-                                          mean=0.5, std=0.1, min=0.4, max=0.6)],
-            matrix=ComparisonMatrix.example(), paired=[PairedComparison.example()],
-            problems=[ProblemSummary(dataset="mbpp", problems=2, models=2, empirical={"easy": 1, "hard": 1},
-                                     never_solved=["mbpp/2"], always_solved=[])],
-            issues=[InputIssue(kind="unscored", ref="generate/c__mbpp__s0/0123456789abcdef", message="not scored yet")],
-        )
-
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="Analysis", current=ANALYSIS_SCHEMA_VERSION, added={1: frozenset({"metrics"})})
+        return upgrade_record(data, cls, added={1: frozenset({"metrics"})})

@@ -10,8 +10,6 @@ from ._base import Record, upgrade_record
 from .problem import Difficulty
 from .sample import ChatMessage
 
-FINETUNE_SCHEMA_VERSION = 2
-
 #: Fields added in version 2 (the source problem's identity), absent from version 1 records.
 _ADDED_IN_2 = frozenset({"dataset", "problem_id", "task_id"})
 _SOURCE_FIELDS_DOC = {
@@ -39,7 +37,7 @@ class FineTuneExample(Record):
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="FineTuneExample", current=FINETUNE_SCHEMA_VERSION, added={1: _ADDED_IN_2})
+        return upgrade_record(data, cls, added={1: _ADDED_IN_2})
 
 
 class ChatExample(Record):
@@ -57,7 +55,7 @@ class ChatExample(Record):
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="ChatExample", current=FINETUNE_SCHEMA_VERSION, added={1: _ADDED_IN_2})
+        return upgrade_record(data, cls, added={1: _ADDED_IN_2})
 
 
 class DatasetSummaryRow(Record):
@@ -86,11 +84,3 @@ class DatasetSummaryRow(Record):
     duplicates_removed: int = Field(ge=0, description="Passing samples left out as duplicates (same problem, same normalized code).")
     not_selected: int = Field(ge=0, description="Clean, unique samples the mix did not take (ratio, size or unknown difficulty).")
 
-    @classmethod
-    def example(cls) -> DatasetSummaryRow:
-        """A valid row, for the contract's schema tests."""
-        return cls(
-            dataset="mbpp", examples=3, easy=1, medium=1, hard=1, unknown_difficulty=0, problems=3, avg_problem_chars=80.5,
-            avg_solution_chars=120.0, scored_samples=10, passing_samples=6, success_rate=0.6, success_rate_easy=0.75,
-            success_rate_medium=0.5, success_rate_hard=None, contaminated_removed=2, duplicates_removed=1, not_selected=0,
-        )

@@ -25,8 +25,6 @@ from pydantic import Field
 from ._base import Record
 from .io import hash_json
 
-IDENTITY_SCHEMA_VERSION = 1
-
 #: Fields that are not part of a configuration (the seed varies within one; the others are bookkeeping).
 _NOT_CONFIG = frozenset({"schema_version", "seed", "derived"})
 

@@ -1,14 +1,23 @@
-"""Atomic writes, hashing and validated JSONL I/O."""
+"""Atomic writes, hashing and validated JSON and JSONL reading (the one JSON-lines reader of every stage).
+
+Every JSONL file coderig reads goes through :func:`jsonl_lines`: blank lines skipped, lines split on
+``\n`` only (``str.splitlines`` would also break at U+2028, U+2029 and U+0085, which JSON strings may
+hold unescaped), ``.gz`` read transparently, and every problem reported as ``file:line: problem`` with
+a hint. :func:`iter_jsonl` validates each line as a contract model; :func:`iter_jsonl_objects` gives
+plain JSON objects to readers of other tools' files (datasets, replay files, conversions).
+"""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -136,25 +145,81 @@ def format_validation_error(path: Path | str, line: int, err: ValidationError) -
     return f"{path}:{line}: {loc}: {first['msg']}{more}"
 
 
+def jsonl_lines(path: Path, *, missing_hint: str = "check the path or run the upstream stage") -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each non-blank line of a JSONL file (``.gz``: decompressed), numbered from 1.
+
+    A missing file, or one that cannot be read (a damaged ``.gz``), is an InvalidInputError.
+    """
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: file not found", hint=missing_hint)
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            for lineno, raw in enumerate(f, start=1):
+                if raw.strip():
+                    yield lineno, raw
+    except (OSError, EOFError) as e:
+        raise InvalidInputError(f"{path}: cannot read: {e}", hint="pass a readable .jsonl or .jsonl.gz file") from None
+
+
+@dataclass(frozen=True)
+class JsonlObject:
+    """One line of a JSONL file holding a JSON object: where it is, its bytes and the object."""
+
+    path: Path
+    line: int
+    raw: bytes
+    obj: dict[str, Any]
+
+    @property
+    def where(self) -> str:
+        """'file:line', the start of every error message about this record."""
+        return f"{self.path}:{self.line}"
+
+
+def parse_json_object(raw: bytes | str, where: str, *, hint: str = "each line must be one JSON object") -> dict[str, Any]:
+    """One JSON object; anything else is an InvalidInputError starting with ``where`` ('file:line')."""
+    try:
+        obj = json.loads(raw)
+    except ValueError as e:  # JSONDecodeError, or UnicodeDecodeError for bytes that are not UTF-8
+        msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+        raise InvalidInputError(f"{where}: not JSON: {msg}", hint=hint) from None
+    if not isinstance(obj, dict):
+        name = {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(obj), "number")
+        raise InvalidInputError(f"{where}: a JSON {name}, not an object", hint=hint)
+    return obj
+
+
+def iter_jsonl_objects(path: Path, *, missing_hint: str = "check the path", hint: str = "each line must be one JSON object",
+                       ) -> Generator[JsonlObject, None, None]:
+    """Each non-blank line of a JSONL file as a JSON object, with its place; a line that is not one is an
+    InvalidInputError naming 'file:line'."""
+    for lineno, raw in jsonl_lines(path, missing_hint=missing_hint):
+        yield JsonlObject(path, lineno, raw, parse_json_object(raw, f"{path}:{lineno}", hint=hint))
+
+
+def parse_json_document(text: str | bytes, path: Path | str, *, hint: str = "fix the file") -> Any:
+    """A whole JSON document (a .json file's text); a syntax error is an InvalidInputError at its 'file:line'."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidInputError(f"{path}:{e.lineno}: not JSON: {e.msg}", hint=hint) from None
+
+
 def iter_jsonl(path: Path, model: type[M]) -> Iterator[M]:
     """Yield each line of a JSONL file validated as model.
 
     Raises InvalidInputError naming 'file:line: field: problem' on the first bad line.
     Blank lines are skipped.
     """
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: file not found", hint="check the path or run the upstream stage")
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield model.model_validate_json(raw)
-            except ValidationError as e:
-                raise InvalidInputError(
-                    format_validation_error(path, lineno, e),
-                    hint=f"fix or regenerate the file; each line must be a {model.__name__} record",
-                ) from None
+    for lineno, raw in jsonl_lines(path):
+        try:
+            yield model.model_validate_json(raw)
+        except ValidationError as e:
+            raise InvalidInputError(
+                format_validation_error(path, lineno, e),
+                hint=f"fix or regenerate the file; each line must be a {model.__name__} record",
+            ) from None
 
 
 def read_jsonl(path: Path, model: type[M]) -> list[M]:

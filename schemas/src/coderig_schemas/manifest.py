@@ -11,8 +11,6 @@ from pydantic import BeforeValidator, Field, model_validator
 from ._base import Record, upgrade_record
 from .identity import RunIdentity
 
-MANIFEST_SCHEMA_VERSION = 2
-
 Stage = Literal["generate", "score", "analyze", "export"]
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -88,4 +86,4 @@ class Manifest(Record):
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="Manifest", current=MANIFEST_SCHEMA_VERSION, added={1: frozenset({"identity"})})
+        return upgrade_record(data, cls, added={1: frozenset({"identity"})})

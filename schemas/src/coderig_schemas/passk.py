@@ -1,4 +1,7 @@
-"""The unbiased pass@k estimator (Chen et al., 2021): the one definition score and analyze both use.
+"""Pass rates and the unbiased pass@k estimator (Chen et al., 2021): the one definition every stage uses.
+
+A pass rate is passed / counted (:func:`pass_rate`); :class:`PassTally` counts samples and problems as
+they stream by and gives the sample pass rate and the problem solve rate.
 
 For a problem with n samples of which c passed, pass@k = 1 - C(n-c, k) / C(n, k): the chance that k
 samples drawn without replacement contain at least one that passed. The ratio of binomials is computed
@@ -9,6 +12,43 @@ float), and the running product gives every k <= n in one pass.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+def pass_rate(passed: int, total: int) -> float | None:
+    """The share of ``total`` counted items that passed; None when nothing was counted (a rate of nothing
+    is unknown, not 0: callers that show 0 for an empty bucket say so with ``or 0.0``)."""
+    if not 0 <= passed <= total:
+        raise ValueError(f"need 0 <= passed <= total, got passed={passed}, total={total}")
+    return passed / total if total else None
+
+
+@dataclass
+class PassTally:
+    """Samples counted one at a time: how many passed, and which problems at least one sample solved."""
+
+    samples: int = 0
+    passed: int = 0
+    problems: dict[str, bool] = field(default_factory=dict)  # problem id -> any of its samples passed
+
+    def add(self, problem_id: str, passed: bool) -> None:
+        """Count one sample of a problem."""
+        self.samples += 1
+        self.passed += passed
+        self.problems[problem_id] = self.problems.get(problem_id, False) or passed
+
+    @property
+    def solved(self) -> int:
+        """Problems with at least one passing sample."""
+        return sum(self.problems.values())
+
+    def pass_rate(self) -> float | None:
+        """Passing samples over samples (None: no sample)."""
+        return pass_rate(self.passed, self.samples)
+
+    def solve_rate(self) -> float | None:
+        """Solved problems over problems (None: no problem)."""
+        return pass_rate(self.solved, len(self.problems))
 
 
 def _check(n: int, c: int) -> None:

@@ -11,7 +11,6 @@ from ._base import Record, upgrade_record
 from .tasks import Grading, TaskType, expected_checks, task_type_rules
 
 #: Version 2 added ``task_type`` and ``grading``; a version 1 record reads as a code problem.
-PROBLEM_SCHEMA_VERSION = 2
 
 
 class Difficulty(StrEnum):
@@ -127,8 +126,7 @@ class Problem(Record):
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="Problem", current=PROBLEM_SCHEMA_VERSION,
-                              added={1: frozenset({"task_type", "grading"})})
+        return upgrade_record(data, cls, added={1: frozenset({"task_type", "grading"})})
 
     @model_validator(mode="after")
     def _grading_matches_task_type(self) -> Problem:

@@ -10,7 +10,6 @@ from pydantic import Field, model_validator
 from ._base import Record, upgrade_record
 
 #: Version 2 added the extraction method 'not_applicable' (answers to non-code problems).
-SAMPLE_SCHEMA_VERSION = 2
 
 
 class ExtractionMethod(StrEnum):
@@ -92,7 +91,7 @@ class Sample(Record):
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="Sample", current=SAMPLE_SCHEMA_VERSION, added={1: frozenset()})
+        return upgrade_record(data, cls, added={1: frozenset()})
 
     def to_legacy_record(self, source_task_id: Any = None) -> dict[str, Any]:
         """Return the flat record format of users' older run directories.

@@ -13,7 +13,6 @@ from .tasks import TaskType, task_type_rules
 
 #: Version 2 added task_type, answer, loose_passed, loose_tests_passed, TestOutcome.loose_status and the
 #: verdict 'no_answer'; a version 1 record reads as the result of a code sample.
-SCORE_SCHEMA_VERSION = 2
 
 
 class Verdict(StrEnum):
@@ -145,8 +144,7 @@ class ScoreResult(Record):
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="ScoreResult", current=SCORE_SCHEMA_VERSION,
-                              added={1: frozenset({"task_type", "answer", "loose_passed", "loose_tests_passed"})})
+        return upgrade_record(data, cls, added={1: frozenset({"task_type", "answer", "loose_passed", "loose_tests_passed"})})
 
     @model_validator(mode="after")
     def _counts_agree(self) -> ScoreResult:
@@ -207,4 +205,4 @@ class ReferenceTiming(Record):
     @model_validator(mode="before")
     @classmethod
     def _read_older_versions(cls, data: Any) -> Any:
-        return upgrade_record(data, model="ReferenceTiming", current=2, added={1: frozenset({"clock", "case_durations_s"})})
+        return upgrade_record(data, cls, added={1: frozenset({"clock", "case_durations_s"})})

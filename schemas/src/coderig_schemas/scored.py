@@ -16,14 +16,15 @@ the identity from here; export streams :meth:`ScoredRun.rows`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from .errors import InvalidInputError
 from .identity import RunIdentity, derive_identity
+from .io import iter_jsonl_objects
 from .layout import PROBLEMS, RESULTS, SAMPLES
 from .problem import Problem
 from .sample import Sample
@@ -50,13 +51,12 @@ def _first_line(out: PublishedOutput, rel: str) -> dict[str, Any] | None:
     """The first record of a JSONL file as plain JSON (only to derive an old output's identity; not hash-checked)."""
     if not out.has(rel):
         return None
-    try:
-        with (out.path / rel).open(encoding="utf-8") as f:
-            line = f.readline()
-        value = json.loads(line) if line.strip() else None
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+    with closing(iter_jsonl_objects(out.path / rel)) as records:
+        try:
+            first = next(records, None)
+        except InvalidInputError:
+            return None
+    return first.obj if first is not None else None
 
 
 def run_identity(score: PublishedOutput, generate: PublishedOutput | None) -> RunIdentity:

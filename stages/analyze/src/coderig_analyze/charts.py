@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from coderig_schemas.analysis import Analysis, RunAnalysis
+from coderig_schemas.passk import pass_rate
 from coderig_schemas.verdict_colors import verdict_color
 
 from .verdicts import VERDICTS
@@ -89,8 +90,8 @@ def difficulty_breakdown(a: Analysis) -> bytes:
         rates = []
         for _, runs in groups:
             buckets = [getattr(r.summary.difficulty_breakdown, level) for r in runs]
-            total = sum(b.total for b in buckets)
-            rates.append(sum(b.passed for b in buckets) / total if total else np.nan)
+            rate = pass_rate(sum(b.passed for b in buckets), sum(b.total for b in buckets))
+            rates.append(np.nan if rate is None else rate)
         ax.bar(x + (i - 1) * 0.27, rates, 0.27, label=level)
     ax.set_xticks(x, [label for label, _ in groups], fontsize="x-small", rotation=30, ha="right")
     ax.set_ylim(0, 1)

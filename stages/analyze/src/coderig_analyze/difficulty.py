@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from coderig_schemas.analysis import BucketStats
+from coderig_schemas.passk import pass_rate
 
 LEVELS = ("easy", "medium", "hard")
 #: Empirical buckets by pass fraction across runs: easy >= 2/3 > medium >= 1/3 > hard.
@@ -14,7 +15,7 @@ EASY_AT, MEDIUM_AT = 2 / 3, 1 / 3
 
 def bucket(total: int, passed: int) -> BucketStats:
     """Counts and rate of a bucket (rate 0 when empty)."""
-    return BucketStats(total=total, passed=passed, pass_rate=passed / total if total else 0.0)
+    return BucketStats(total=total, passed=passed, pass_rate=pass_rate(passed, total) or 0.0)
 
 
 def breakdowns_by_run(outcomes: pd.DataFrame, column: str) -> dict[int, dict[str, BucketStats]]:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from coderig_schemas.analysis import Interval
+from coderig_schemas.passk import pass_rate
 from coderig_schemas.tasks import PRIMARY_METRIC, TaskType
 
 from .intervals import bootstrap_counts, percentile_interval, wilson
@@ -57,7 +58,7 @@ def _ratio_interval(num: npt.NDArray[np.float64], den: npt.NDArray[np.float64], 
 
 def _wilson_interval(passed: int, total: int, level: float) -> Interval:
     low, high = wilson(passed, total, level)
-    return Interval(estimate=passed / total if total else 0.0, low=low, high=high, level=level, method="wilson")
+    return Interval(estimate=pass_rate(passed, total) or 0.0, low=low, high=high, level=level, method="wilson")
 
 
 def run_metric_values(outcomes: pd.DataFrame, task_type: object, *, replicates: int, seed: int,

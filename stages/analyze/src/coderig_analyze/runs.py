@@ -129,13 +129,14 @@ def analyze_runs(data: list[RunData], *, replicates: int, seed: int, level: floa
         res = result_groups.get(i, results.iloc[0:0])
         total = len(out)
         passed = int(out["first_passed"].sum())
+        rate = passk.pass_rate(passed, total) or 0.0
         low, high = wilson(passed, total, level)
         intervals = pass_at_k_intervals(out["n"].to_numpy(), out["c"].to_numpy(), replicates=replicates, seed=seed, level=level)
         verdict_counts = {v: verdict_by_run.get(i, {}).get(v, 0) for v in VERDICTS}
         summary = AnalysisSummary(
             run_ref=d.score.ref, model_name=d.config.model_name, dataset=d.config.dataset, seed=d.config.seed,
-            total_problems=total, passed_problems=passed, pass_rate=passed / total if total else 0.0,
-            pass_rate_ci=Interval(estimate=passed / total if total else 0.0, low=low, high=high, level=level, method="wilson"),
+            total_problems=total, passed_problems=passed, pass_rate=rate,
+            pass_rate_ci=Interval(estimate=rate, low=low, high=high, level=level, method="wilson"),
             pass_at_k={str(k + 1): iv.estimate for k, iv in enumerate(intervals)},
             difficulty_breakdown=DifficultyBreakdown(**{lv: difficulties.get(i, {}).get(lv, bucket(0, 0)) for lv in LEVELS}),
             verdict_counts=verdict_counts, total_samples=len(res),

@@ -12,7 +12,7 @@ from coderig_schemas import InvalidInputError, PublishedOutput, RunStore
 from coderig_schemas.cli_support import build_config, emit, quiet_option, run_main, runs_option, setup_logging
 
 from .decontam import DEFAULT_EVAL_SPLITS
-from .formats import DEFAULT_FORMATS, FORMATS
+from .files import DEFAULT_FORMATS, FORMATS
 from .mix import MIXES, parse_ratios
 
 log = logging.getLogger("coderig.export")

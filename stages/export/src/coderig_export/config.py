@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .decontam import DEFAULT_EVAL_SPLITS, SplitRule
-from .formats import FORMATS
-from .mix import MIXES
+from .files import FORMATS
+from .mix import MIXES, MixName
 from .selection import InstructionSource, PassCriterion
-
-MixName = Literal["balanced", "easy_heavy", "medium_heavy", "hard_heavy", "all"]
 
 
 class _Config(BaseModel):

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from coderig_schemas import CoderigError, ConflictError, InvalidInputError
-from coderig_schemas.io import format_validation_error
+from coderig_schemas.io import iter_jsonl, iter_jsonl_objects
 from coderig_schemas.registry import SCHEMAS
 from coderig_schemas.store import MANIFEST, open_output
 
@@ -57,24 +57,10 @@ def _schema_by_filename(rel: str) -> str | None:
 
 def iter_jsonl_dicts(path: Path, model: type[BaseModel] | None) -> Iterator[dict[str, Any]]:
     """Each line of a JSONL file as a dict, validated against model when one is known; errors say file:line."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                if model is not None:
-                    yield model.model_validate_json(raw).model_dump(mode="json")
-                    continue
-                obj = json.loads(raw)
-            except ValidationError as e:
-                hint = f"each line must be a {model.__name__} record" if model else "fix the line"
-                raise InvalidInputError(format_validation_error(path, lineno, e), hint=hint) from None
-            except ValueError as e:
-                raise InvalidInputError(f"{path}:{lineno}: not JSON: {e}", hint="each line must be one JSON object") from None
-            if not isinstance(obj, dict):
-                raise InvalidInputError(f"{path}:{lineno}: a JSON {type(obj).__name__}, not an object",
-                                        hint="each line must be one JSON object")
-            yield obj
+    if model is None:
+        yield from (record.obj for record in iter_jsonl_objects(path))
+    else:
+        yield from (record.model_dump(mode="json") for record in iter_jsonl(path, model))
 
 
 def iter_parquet_dicts(path: Path) -> Iterator[dict[str, Any]]:

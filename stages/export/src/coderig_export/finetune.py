@@ -11,31 +11,27 @@ from coderig_schemas.cli_support import attach_log_file, progress
 from coderig_schemas.layout import CHAT_JSONL, FINETUNE_JSONL, PROBLEMS, RESULTS
 
 from . import __version__
+from .card import CardFacts, dataset_card
 from .config import FinetuneConfig
 from .decontam import Decontaminator, SplitRule, unmatched_rules
 from .dedup import Deduplicator
-from .formats import (
+from .files import (
     CARD,
     CHAT_PARQUET,
     FINETUNE_CSV,
     FINETUNE_PARQUET,
     LLAMA_FACTORY_INFO,
     SUMMARY_CSV,
-    CardFacts,
-    DatasetTally,
-    chat_example,
-    dataset_card,
     finetune_csv,
-    finetune_example,
     llama_factory_info,
     parquet_bytes,
     pretty_json,
-    summary_csv,
-    summary_rows,
 )
 from .load import ScoredRun, open_runs
 from .mix import MixReport, select_mix
+from .records import chat_example, finetune_example
 from .selection import Candidate, candidate, meets
+from .summary import DatasetTally, summary_csv, summary_rows
 
 log = logging.getLogger("coderig.export")
 

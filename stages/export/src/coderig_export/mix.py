@@ -7,13 +7,16 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar, get_args
 
 from coderig_schemas import Difficulty
 
 T = TypeVar("T")
 
 BUCKETS: tuple[Difficulty, ...] = (Difficulty.EASY, Difficulty.MEDIUM, Difficulty.HARD)
+
+#: The named mixes (FinetuneConfig.mix, --mix).
+MixName = Literal["balanced", "easy_heavy", "medium_heavy", "hard_heavy", "all"]
 
 #: Default easy / medium / hard ratios of each named mix. 'all' keeps every example, unknown difficulty included.
 MIXES: dict[str, tuple[float, float, float] | None] = {
@@ -23,6 +26,20 @@ MIXES: dict[str, tuple[float, float, float] | None] = {
     "hard_heavy": (0.15, 0.25, 0.6),
     "all": None,
 }
+if tuple(MIXES) != get_args(MixName):  # one list of names: the typed one and the table must not drift
+    raise RuntimeError(f"MIXES names {tuple(MIXES)} differ from MixName {get_args(MixName)}")
+#: The mixes that have ratios (the ones --ratios may replace).
+RATIO_MIXES: tuple[str, ...] = tuple(name for name, r in MIXES.items() if r is not None)
+
+
+def describe_mixes() -> str:
+    """One line naming each mix with its easy/medium/hard ratios (for help texts)."""
+    def share(x: float) -> str:
+        return f"{x:.2f}".rstrip("0").lstrip("0") or "0"
+
+    parts = [f"{name} {'/'.join(share(x) for x in r)}" if r is not None else f"{name} keeps everything (unknown difficulty included)"
+             for name, r in MIXES.items()]
+    return "; ".join(parts) + "."
 
 
 def parse_ratios(text: str) -> tuple[float, float, float]:

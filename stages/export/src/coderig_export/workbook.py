@@ -15,7 +15,8 @@ from coderig_schemas.store import Builder
 from . import __version__
 from .config import XlsxConfig
 from .load import ScoredRun, open_runs
-from .xlsx import RunLabel, WorkbookWriter
+from .workbook_rates import RunLabel, WorkbookRates, difficulty_of
+from .xlsx import WorkbookWriter
 
 log = logging.getLogger("coderig.export")
 
@@ -34,6 +35,7 @@ def run_label(run: ScoredRun, unique_name: bool = True) -> RunLabel:
 def write_workbook(runs: list[ScoredRun], config: XlsxConfig, path: Path, quiet: bool = True) -> WorkbookWriter:
     """Stream every scored sample of the runs into a workbook at path; return the writer (row and truncation counts)."""
     writer = WorkbookWriter(max_cell_chars=config.max_cell_chars, code_column=config.code_column, text_chars=config.text_chars)
+    rates = WorkbookRates()
     total = sum(r.score.entry(RESULTS).records or 0 for r in runs)
     names = Counter(r.name for r in runs)  # two versions of one output (e.g. scored with other options) side by side
     n_rows = n_passed = 0
@@ -42,10 +44,11 @@ def write_workbook(runs: list[ScoredRun], config: XlsxConfig, path: Path, quiet:
             label = run_label(run, names[run.name] == 1)
             for row in run.rows():
                 writer.add(row, label)
+                rates.add(label, row.result.dataset, row.result.problem_id, difficulty_of(row), row.result.passed)
                 n_rows += 1
                 n_passed += row.result.passed
                 advance(1, pass_rate=f"{n_passed / n_rows:.1%}")
-    writer.save(path)
+    writer.save(path, rates)
     return writer
 
 

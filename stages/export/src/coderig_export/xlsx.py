@@ -1,5 +1,8 @@
 """The evaluation workbook: Summary, Runs, Compare (runs side by side) and Results sheets, streamed with openpyxl's write-only mode.
 
+The summary sheets show the rates of ``workbook_rates.WorkbookRates``: this module lays out cells and
+computes no rate.
+
 Write-only mode keeps memory flat whatever the number of rows (each sheet streams to its own
 temporary file until save), so the same code path serves 100 rows and 100k rows.
 """
@@ -7,9 +10,7 @@ temporary file until save), so the same code path serves 100 rows and 100k rows.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from copy import copy
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -25,6 +26,7 @@ from coderig_schemas.verdict_colors import VERDICT_COLORS, VERDICT_TEXT_COLORS
 
 from .load import ScoredRow
 from .selection import InstructionSource, instruction_of
+from .workbook_rates import Rates, RunLabel, WorkbookRates, difficulty_of
 
 #: Excel refuses cells longer than this many characters.
 EXCEL_CELL_LIMIT = 32767
@@ -80,7 +82,6 @@ MAX_ROW_LINES = 8
 #: Room a header needs beyond its text: the autofilter's drop-down button covers about two characters.
 _FILTER_BUTTON_CHARS = 3
 _PERCENT = "0.0%"
-_BUCKET_ORDER = {"all": 0, "easy": 1, "medium": 2, "hard": 3, "unknown": 4}
 _FILLS = {v: PatternFill("solid", fgColor=c) for v, c in VERDICT_COLORS.items()}
 _VERDICT_FONTS = {v: Font(color=c) for v, c in VERDICT_TEXT_COLORS.items()}
 
@@ -142,37 +143,6 @@ def row_height(lines: int) -> float | None:
     return None if lines <= 1 else LINE_POINTS * min(lines, MAX_ROW_LINES)
 
 
-@dataclass
-class _Tally:
-    samples: int = 0
-    passed: int = 0
-    problems: dict[str, bool] = field(default_factory=dict)  # problem_id -> any sample passed
-
-    def add(self, problem_id: str, passed: bool) -> None:
-        self.samples += 1
-        self.passed += passed
-        self.problems[problem_id] = self.problems.get(problem_id, False) or passed
-
-
-@dataclass(frozen=True)
-class RunLabel:
-    """How one run is named in the workbook, with its identity's configuration (coderig_schemas.identity)."""
-
-    ref: str
-    name: str
-    model: str
-    dataset: str
-    seed: int | None
-    split: str | None = None
-    config: str = ""  # RunIdentity.label(), e.g. 'T=0.8 top_p=0.95 max=1024 tpl=chat'
-    config_id: str = ""  # RunIdentity.config_id: runs sharing it differ only by seed
-
-    @property
-    def config_key(self) -> tuple[str, str, str, str, str]:
-        """What the Summary sheet groups by: one configuration (its seeds together, never two configurations)."""
-        return (self.model, self.dataset, self.split or "", self.config_id, self.config)
-
-
 class WorkbookWriter:
     """Streams result rows into a workbook and adds the summary sheets at the end.
 
@@ -200,13 +170,6 @@ class WorkbookWriter:
         self._sheet_rows = 0  # data rows in the current Results sheet
         self.rows = 0
         self.truncated = 0
-        self._labels: dict[str, RunLabel] = {}
-        self._tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)  # (run ref, difficulty or 'all')
-        # (model, dataset, split, config_id, config label, difficulty or 'all'): per configuration, never pooled across them
-        self._model_tallies: dict[tuple[str, str, str, str, str, str], _Tally] = defaultdict(_Tally)
-        self._model_runs: dict[tuple[str, str, str, str, str], set[str]] = defaultdict(set)  # configuration -> run refs
-        self._per_problem: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)  # (dataset, problem) -> run -> [passed, n]
-        self._difficulty: dict[tuple[str, str], str] = {}
 
     def _sheet(self, title: str, headers: tuple[tuple[str, float], ...]) -> WriteOnlyWorksheet:
         ws = self.wb.create_sheet(title)
@@ -302,15 +265,14 @@ class WorkbookWriter:
         self.results.auto_filter.ref = f"A1:{get_column_letter(len(self._result_headers))}{self._sheet_rows + 1}"
 
     def add(self, row: ScoredRow, label: RunLabel) -> None:
-        """Append one scored sample to the Results sheet and count it for the summaries.
+        """Append one scored sample to the Results sheet (the summaries' counts are WorkbookRates').
 
         Past Excel's row limit the rows continue on 'Results 2', 'Results 3'...
         """
         if self._sheet_rows >= self.max_sheet_rows - 1:
             self._next_results_sheet()
         r = row.result
-        self._labels.setdefault(label.ref, label)
-        difficulty = str(r.difficulty or row.problem.difficulty or "") or None
+        difficulty = difficulty_of(row)
         values: list[object] = [
             label.name, r.model_name, r.dataset, r.split, r.problem_id, r.sample_id, r.sample_index, r.seed, difficulty, None,
             r.passed, r.tests_passed, r.tests_total, r.visible_passed, r.visible_total, r.hidden_passed, r.hidden_total,
@@ -344,59 +306,44 @@ class WorkbookWriter:
         ws.row_dimensions.pop(index, None)  # written: keep memory flat over 100k rows
         self._sheet_rows += 1
         self.rows += 1
-        for bucket in ("all", difficulty or "unknown"):
-            self._tallies[(label.ref, bucket)].add(r.problem_id, r.passed)
-            self._model_tallies[(*label.config_key, bucket)].add(r.problem_id, r.passed)
-        self._model_runs[label.config_key].add(label.ref)
-        counts = self._per_problem[(r.dataset, r.problem_id)].setdefault(label.ref, [0, 0])
-        counts[0] += r.passed
-        counts[1] += 1
-        self._difficulty.setdefault((r.dataset, r.problem_id), difficulty or "")
 
-    def _rates(self, ws: WriteOnlyWorksheet, t: _Tally) -> list[object]:
-        solved = sum(t.problems.values())
-        return [
-            t.samples, t.passed, self._styled(ws, t.passed / t.samples if t.samples else 0.0, number_format=_PERCENT),
-            len(t.problems), solved, self._styled(ws, solved / len(t.problems) if t.problems else 0.0, number_format=_PERCENT),
-        ]
+    def _rates(self, ws: WriteOnlyWorksheet, r: Rates) -> list[object]:
+        return [r.samples, r.passed, self._styled(ws, r.pass_rate, number_format=_PERCENT),
+                r.problems, r.solved, self._styled(ws, r.solve_rate, number_format=_PERCENT)]
 
-    def _write_summaries(self) -> None:
+    def _write_summaries(self, rates: WorkbookRates) -> None:
         # Summary: pass rates per configuration (model, dataset, split, settings) and difficulty over its runs (seeds);
         # Runs: the same per run.
-        for (*key, bucket), t in sorted(self._model_tallies.items(), key=lambda kv: (*kv[0][:5], _BUCKET_ORDER.get(kv[0][5], 9))):
-            ws = self.summary
-            model, dataset, split, config_id, config = key
-            runs = len(self._model_runs[(model, dataset, split, config_id, config)])
-            ws.append([self._value(ws, model), self._value(ws, dataset), split or None, self._value(ws, config), config_id,
-                       bucket, runs, *self._rates(ws, t)])
-        self.summary.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_HEADERS))}{len(self._model_tallies) + 1}"
-        for (ref, bucket), t in sorted(self._tallies.items(), key=lambda kv: (kv[0][0], _BUCKET_ORDER.get(kv[0][1], 9))):
-            lab = self._labels[ref]
-            ws = self.runs
+        ws = self.summary
+        for c in rates.configs():
+            ws.append([self._value(ws, c.model), self._value(ws, c.dataset), c.split or None, self._value(ws, c.config),
+                       c.config_id, c.bucket, c.runs, *self._rates(ws, c.rates)])
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_HEADERS))}{rates.config_count() + 1}"
+        ws = self.runs
+        for run in rates.runs():
+            lab = run.label
             ws.append([lab.name, self._value(ws, lab.model), self._value(ws, lab.dataset), lab.split, self._value(ws, lab.config),
-                       lab.config_id, lab.seed, bucket, *self._rates(ws, t)])
-        self.runs.auto_filter.ref = f"A1:{get_column_letter(len(RUN_HEADERS))}{len(self._tallies) + 1}"
+                       lab.config_id, lab.seed, run.bucket, *self._rates(ws, run.rates)])
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(RUN_HEADERS))}{rates.run_count() + 1}"
 
-    def _write_compare(self) -> None:
-        refs = sorted(self._labels)
+    def _write_compare(self, rates: WorkbookRates) -> None:
+        labels = rates.labels()
         ws = self.wb.create_sheet("Compare", self._compare_index)
-        headers = ["dataset", "problem_id", "difficulty", *(self._labels[r].name for r in refs)]
+        headers = ["dataset", "problem_id", "difficulty", *(lab.name for lab in labels)]
         # A run column holds rates: as wide as its name up to 24 characters; a longer name wraps in a taller header.
         widths = [header_width(h, w) for h, w in zip(headers, (14.0, 22.0, 10.0), strict=False)]
-        widths += [max(12.0, min(24.0, len(self._labels[r].name) + float(_FILTER_BUTTON_CHARS))) for r in refs]
+        widths += [max(12.0, min(24.0, len(lab.name) + float(_FILTER_BUTTON_CHARS))) for lab in labels]
         self._frame(ws, headers, widths, fit_headers=False, numeric=frozenset(headers[3:]))
-        for (dataset, problem), per_run in sorted(self._per_problem.items()):
-            rates: list[object] = []
-            for ref in refs:
-                c = per_run.get(ref)
-                rates.append(None if c is None else self._styled(ws, c[0] / c[1], number_format=_PERCENT))
-            ws.append([self._value(ws, dataset), self._value(ws, problem), self._difficulty[(dataset, problem)] or None, *rates])
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(self._per_problem) + 1}"
+        for p in rates.problems():
+            cells = [None if rate is None else self._styled(ws, rate, number_format=_PERCENT) for rate in p.rates]
+            ws.append([self._value(ws, p.dataset), self._value(ws, p.problem_id), p.difficulty or None, *cells])
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{rates.problem_count() + 1}"
         self.compare = ws
 
-    def save(self, path: Path) -> None:
-        """Write the summary sheets and save the workbook to path (the caller makes it atomic)."""
+    def save(self, path: Path, rates: WorkbookRates) -> None:
+        """Write the summary sheets with the rates of the rows added and save the workbook to path (the caller
+        makes it atomic)."""
         self._close_results_sheet()
-        self._write_summaries()
-        self._write_compare()
+        self._write_summaries(rates)
+        self._write_compare(rates)
         self.wb.save(path)

@@ -8,15 +8,15 @@ and read their knobs from ``config.engine``. Fields left ``None`` take the model
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 EngineName = Literal["vllm", "openai", "replay"]
+#: The GPU-memory presets' names; their shares of GPU memory are data, in the model registry
+#: (registry/models.yaml, ``models.get_preset``), which must define exactly these names.
 Preset = Literal["balanced", "performance", "memory_optimized"]
-
-#: gpu_memory_utilization of each preset (an explicit --gpu-memory-utilization wins).
-PRESET_GPU_MEMORY_UTILIZATION: dict[str, float] = {"balanced": 0.85, "performance": 0.95, "memory_optimized": 0.75}
+PRESET_NAMES: tuple[str, ...] = get_args(Preset)
 
 
 class _Frozen(BaseModel):
@@ -33,7 +33,8 @@ class EngineConfig(_Frozen):
     max_num_seqs: int | None = Field(default=None, gt=0, description="Maximum sequences per scheduler step.")
     max_num_batched_tokens: int | None = Field(default=None, gt=0, description="Maximum tokens per scheduler step.")
     gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1, description="Fraction of GPU memory vLLM may use.")
-    preset: Preset | None = Field(default=None, description="balanced (0.85), performance (0.95) or memory_optimized (0.75).")
+    preset: Preset | None = Field(default=None, description="GPU-memory preset of the model registry: balanced, performance or "
+                                  "memory_optimized (its share: coderig-generate models).")
     tensor_parallel_size: int | None = Field(default=None, ge=1, description="GPUs per model replica (tensor parallel).")
     pipeline_parallel_size: int = Field(default=1, ge=1, description="Pipeline stages.")
     data_parallel_size: int = Field(default=1, ge=1, description="Model replicas (data parallel).")
@@ -53,10 +54,14 @@ class EngineConfig(_Frozen):
     replay_file: str | None = Field(default=None, description="JSONL of earlier answers (replay engine; not needed for MODEL=reference).")
 
     def effective_gpu_memory_utilization(self) -> float | None:
-        """The explicit value, else the preset's, else None (engine default)."""
+        """The explicit value, else the preset's (from the model registry), else None (engine default)."""
         if self.gpu_memory_utilization is not None:
             return self.gpu_memory_utilization
-        return PRESET_GPU_MEMORY_UTILIZATION[self.preset] if self.preset else None
+        if self.preset is None:
+            return None
+        from .models import get_preset  # the registry YAML; imports no ML stack
+
+        return get_preset(self.preset).gpu_memory_utilization
 
 
 class GenerateConfig(_Frozen):

@@ -25,7 +25,7 @@ import textwrap
 from dataclasses import dataclass
 
 from coderig_schemas import ExtractionMethod
-from coderig_schemas.reasoning import strip_think as split_reasoning
+from coderig_schemas.reasoning import strip_think
 
 _FENCE_OPEN = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([A-Za-z0-9_+.#-]*)[^\n]*$", re.MULTILINE)
 _PYTHON_TAGS = {"", "python", "py", "python3", "py3", "python2", "ipython", "pycon", "sage"}
@@ -47,11 +47,6 @@ class Block:
     lang: str
     code: str
     closed: bool
-
-
-def strip_think(text: str) -> str:
-    """The response without its reasoning, by the contract's rule (``coderig_schemas.reasoning``)."""
-    return split_reasoning(text).text
 
 
 def fenced_blocks(text: str) -> list[Block]:
@@ -146,7 +141,8 @@ def extract_code(response: str, entry_point: str | None = None, *, completion_pr
     """Find the code of a response (see the module docstring for the order of the rules)."""
     # CRLF (or lone CR) line ends, as some servers and Windows-trained models emit: the fence and
     # line rules below work on "\n" only (a closing "```\r" would otherwise never close the block)
-    text = strip_think(response.replace("\r\n", "\n").replace("\r", "\n"))
+    # the reasoning rule is the contract's, shared with the score stage's graders
+    text = strip_think(response.replace("\r\n", "\n").replace("\r", "\n")).text
     names = entry_names(entry_point)
     blocks = fenced_blocks(text)
     closed = [b for b in blocks if b.closed and b.code.strip()]

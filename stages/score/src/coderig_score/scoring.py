@@ -29,6 +29,7 @@ from coderig_schemas import (
 from coderig_schemas.environment import cpu_fingerprint
 from coderig_schemas.io import hash_json
 from coderig_schemas.layout import PASS_AT_K, PROBLEMS, REFERENCE_TIMINGS, RESULTS, SAMPLES
+from coderig_schemas.passk import pass_rate
 from coderig_schemas.store import check_name, output_key
 
 from . import __version__
@@ -116,9 +117,7 @@ class ReferenceInfo:
 
     def pass_rate(self) -> float | None:
         """Share of reference solutions that pass on this machine (None without references)."""
-        if not self.timings:
-            return None
-        return sum(t.verdict == Verdict.PASSED for t in self.timings.values()) / len(self.timings)
+        return pass_rate(sum(t.verdict == Verdict.PASSED for t in self.timings.values()), len(self.timings))
 
     def failures(self) -> list[ReferenceTiming]:
         """Reference solutions that did not pass."""

@@ -32,7 +32,7 @@ def result_stats(results: list[ScoreResult]) -> dict[str, Any]:
     counts = passk.counts_from((r.problem_id, r.passed) for r in scored)
     stats: dict[str, Any] = {
         "samples": len(results), "passed": sum(r.passed for r in results),
-        "pass_rate": (sum(r.passed for r in scored) / len(scored)) if scored else None,
+        "pass_rate": passk.pass_rate(sum(r.passed for r in scored), len(scored)),
         "verdicts": dict(sorted(verdicts.items())), "sandbox_errors": verdicts.get(Verdict.SANDBOX_ERROR.value, 0),
         "pass_at_k": {str(k): v for k, v in passk.overall(counts).items()},
     }

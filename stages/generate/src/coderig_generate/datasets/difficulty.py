@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from coderig_schemas import Difficulty, DifficultySource, InvalidInputError, Problem
+from coderig_schemas.io import parse_json_document
 
 #: Name recorded in Problem.difficulty_rule for the derived rule.
 DERIVED_RULE = "ast_node_tercile_v1"
@@ -66,10 +67,7 @@ def read_mapping(path: Path) -> dict[str, Difficulty]:
     except (OSError, UnicodeDecodeError) as e:
         raise InvalidInputError(f"{path}: cannot read difficulty mapping: {e}", hint="check --difficulty-map") from None
     if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InvalidInputError(f"{path}:{e.lineno}: not JSON: {e.msg}", hint="fix the mapping file") from None
+        obj = parse_json_document(text, path, hint="fix the mapping file")
         if not isinstance(obj, dict):
             raise InvalidInputError(f"{path}:1: expected a JSON object problem_id -> difficulty", hint="fix the mapping file")
         lines = text.splitlines()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import socket
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from coderig_schemas import InvalidInputError
+from coderig_schemas.io import iter_jsonl_objects, parse_json_document
 
 
 @dataclass(frozen=True)
@@ -60,38 +60,21 @@ def resolve_local(dataset: str, source: Path | None, standard_file: str | None, 
 
 def read_file(path: Path) -> list[RawRecord]:
     """Rows of a .jsonl, .jsonl.gz or .json (a list of objects) file, each with its 'file:line'."""
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: file not found", hint="check --data-file or the CODERIG_DATA_* variable")
-    opener: Any = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidInputError(f"{path}: cannot read: {e}", hint="pass a UTF-8 .jsonl, .jsonl.gz or .json file") from None
-    stem = path.name.removesuffix(".gz")
-    if stem.endswith(".json") and text.lstrip().startswith("["):
-        return _read_json_array(path, text)
-    out: list[RawRecord] = []
-    # split on "\n" only: str.splitlines also breaks at U+2028, U+2029 and U+0085, which JSON strings
-    # may hold unescaped (json.dumps(..., ensure_ascii=False) writes them as they are)
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
+    hint = "check --data-file or the CODERIG_DATA_* variable"
+    if path.name.removesuffix(".gz").endswith(".json") and path.is_file():
+        opener: Any = gzip.open if path.suffix == ".gz" else open
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InvalidInputError(f"{path}:{lineno}: not JSON: {e.msg}", hint="each line must be one JSON object") from None
-        if not isinstance(row, dict):
-            raise InvalidInputError(f"{path}:{lineno}: not a JSON object", hint="each line must be one JSON object")
-        out.append(RawRecord(f"{path}:{lineno}", row))
-    return out
+            with opener(path, "rt", encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, EOFError, UnicodeDecodeError) as e:
+            raise InvalidInputError(f"{path}: cannot read: {e}", hint="pass a UTF-8 .jsonl, .jsonl.gz or .json file") from None
+        if text.lstrip().startswith("["):
+            return _read_json_array(path, text)
+    return [RawRecord(r.where, r.obj) for r in iter_jsonl_objects(path, missing_hint=hint)]
 
 
 def _read_json_array(path: Path, text: str) -> list[RawRecord]:
-    try:
-        rows = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InvalidInputError(f"{path}:{e.lineno}: not JSON: {e.msg}", hint="fix the file") from None
+    rows = parse_json_document(text, path)
     out = []
     for i, row in enumerate(rows):
         if not isinstance(row, dict):

