@@ -17,6 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ["generate", "score", "analyze", "export"]
+BASE_DOCKERFILE = "images/base/Dockerfile"
 
 
 def _compose_binary() -> Path:
@@ -71,9 +72,19 @@ def test_score_service_is_locked_down() -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_dockerfile_passes_hadolint(stage: str) -> None:
-    dockerfile = ROOT / "stages" / stage / "Dockerfile"
-    r = subprocess.run([_hadolint(), "--failure-threshold", "warning", str(dockerfile)], capture_output=True, text=True, timeout=60)
+def test_compose_builds_the_base_each_stage_dockerfile_names(stage: str) -> None:
+    """`docker compose build <base service>` makes the image the stage's FROM names by default; never run."""
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    base = _arg_default((ROOT / "stages" / stage / "Dockerfile").read_text(), "BASE_IMAGE")
+    builders = [svc for svc in services.values() if svc.get("image") == base]
+    assert len(builders) == 1, base
+    build = builders[0]["build"]
+    assert (build["context"], build["dockerfile"], builders[0]["scale"]) == (".", BASE_DOCKERFILE, 0)
+
+
+@pytest.mark.parametrize("dockerfile", [*(f"stages/{stage}/Dockerfile" for stage in STAGES), BASE_DOCKERFILE])
+def test_dockerfile_passes_hadolint(dockerfile: str) -> None:
+    r = subprocess.run([_hadolint(), "--failure-threshold", "warning", str(ROOT / dockerfile)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -85,10 +96,25 @@ def test_broken_dockerfile_is_rejected(tmp_path: Path) -> None:
     assert "DL3" in r.stdout
 
 
+def _arg_default(text: str, name: str) -> str:
+    return next(ln.split("=", 1)[1] for ln in text.splitlines() if ln.startswith(f"ARG {name}="))
+
+
+def test_base_dockerfile_holds_what_the_stages_share() -> None:
+    """The user 10001, /runs and the contract package, once; the base stays root so a stage can install."""
+    text = (ROOT / BASE_DOCKERFILE).read_text()
+    assert "--uid 10001" in text and "--gid 10001" in text and "CODERIG_RUNS=/runs" in text
+    assert "COPY schemas/src" in text and "coderig-install-stage /src/schemas" in text
+    assert not [ln for ln in text.splitlines() if ln.startswith("USER ")]
+    assert "stages/" not in text.replace("stages/<stage>", "")
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_dockerfile_installs_its_stage_and_runs_its_entry_point(stage: str) -> None:
     text = (ROOT / "stages" / stage / "Dockerfile").read_text()
-    assert "schemas" in text and f"stages/{stage}" in text
+    assert f"COPY stages/{stage} " in text and f"coderig-install-stage /src/stages/{stage}" in text
+    assert "FROM ${BASE_IMAGE}" in text and _arg_default(text, "BASE_IMAGE").startswith("coderig/base")
+    assert "useradd" not in text and "COPY schemas" not in text  # the base's, not repeated per stage
     assert f"coderig-{stage}" in text.split("ENTRYPOINT")[-1]
     users = [ln.split()[1] for ln in text.splitlines() if ln.startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), "the image must run as non-root"
