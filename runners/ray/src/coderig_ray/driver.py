@@ -170,7 +170,7 @@ class Sweep:
         self.env = forwarded_env()
         self.runs = str(cfg.runs)
         self.progress = Progress()
-        self.pending: dict[Any, tuple[str, Any]] = {}
+        self.pending: dict[Any, tuple[str, Any, int]] = {}
         self.result = SweepResult()
         self.failures: list[StageFailed] = []
         self.errors: list[str] = []
@@ -180,7 +180,7 @@ class Sweep:
 
         ref = stage_task.options(num_cpus=1, num_gpus=gpus, max_retries=self.cfg.max_retries, retry_exceptions=False).remote(
             stage, args, self.runs, self.env, self.cfg.conflict_wait_s)
-        self.pending[ref] = (kind, what)
+        self.pending[ref] = (kind, what, gpus)
         self.progress.in_flight += 1
 
     def _score_args(self) -> list[str]:
@@ -223,9 +223,9 @@ class Sweep:
         while self.pending:
             ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=self.cfg.progress_interval)
             for ref in ready:
-                kind, what = self.pending.pop(ref)
+                kind, what, gpus_asked = self.pending.pop(ref)
                 self.progress.in_flight -= 1
-                self._finish(ref, kind, what)
+                self._finish(ref, kind, what, gpus_asked)
             if not self.pending and not followups_started and not self.failures and not self.errors:
                 followups_started = True
                 self._start_followups(state)
@@ -247,7 +247,7 @@ class Sweep:
     def _base_args(self, spec: GenerateUnit) -> list[str]:
         return self.extra_args.get(spec, self.cfg.generate_args)
 
-    def _finish(self, ref: Any, kind: str, what: Any) -> None:
+    def _finish(self, ref: Any, kind: str, what: Any, gpus: int) -> None:
         import ray
 
         label = self._label(kind, what)
@@ -259,7 +259,7 @@ class Sweep:
             self.errors.append(f"{label}: task lost: {type(e).__name__}: {first}")
             self.log(f"ray: {label}: task lost ({type(e).__name__}), not retried further")
             return
-        self.result.tasks.append({"kind": kind, "what": label, **{k: out[k] for k in ("rc", "node_id", "host", "seconds")}})
+        self.result.tasks.append({"kind": kind, "what": label, "gpus": gpus, **{k: out[k] for k in ("rc", "node_id", "host", "seconds")}})
         if out["rc"] != 0 or (kind != "followup" and not out["stdout"]):
             self.progress.failed += 1
             stage = "generate" if kind == "generate" else "score" if kind in ("shard", "score", "merge") else what[1][0]
