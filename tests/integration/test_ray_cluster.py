@@ -44,6 +44,7 @@ TIMING_SUFFIX = "_s"
 # The key of a score output: a hash of its inputs, which for a merged output are its shards (the native chain
 # scores unsharded), so references to score outputs are compared by name. Generate keys are compared.
 SCORE_KEY = re.compile(r"(score/[A-Za-z0-9._+=-]+)/[0-9a-f]{16}")
+SCORED_ID = re.compile(r"(#\d+)@[0-9a-f]{16}$")  # a fine-tuning record's id: sample id @ the score output's key
 
 
 # ------------------------------------------------------------------------------------------------ the cluster
@@ -150,7 +151,7 @@ def _strip(value: Any) -> Any:
 
 
 def _text(s: str) -> str:
-    return SCORE_KEY.sub(r"\1/<key>", s)
+    return SCORED_ID.sub(r"\1@<key>", SCORE_KEY.sub(r"\1/<key>", s))
 
 
 def _records(path: Path) -> list[Any]:
@@ -228,9 +229,10 @@ def test_resubmitting_the_sweep_publishes_nothing(cluster: dict[str, Any], sweep
 
 
 def test_a_generate_that_needs_a_gpu_lands_on_the_gpu_node(cluster: dict[str, Any], sweep_inputs: dict[str, Any],
-                                                           tmp_path: Path) -> None:
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from coderig_ray.tasks import stage_task
 
+    monkeypatch.setenv("CODERIG_DATA_DIR", sweep_inputs["env"]["CODERIG_DATA_DIR"])
     cfg = SweepConfig(runs=tmp_path / "runs", generate_args=["--model", "qwen2_5_coder_7b", "--dataset", "mbpp",
                                                              "--preset", "balanced", "--limit", "1"])
     [unit] = units_from_plan(local_plan(cfg, cfg.generate_args))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -52,6 +53,11 @@ def run(generate_args: tuple[str, ...], score_args: tuple[str, ...], extra_gener
         runs=runs.absolute(), generate_args=list(generate_args), extra_generate=[shlex.split(a) for a in extra_generate],
         score_args=list(score_args), then=[shlex.split(t) for t in then], shards=shards, address=address or None,
         num_cpus=num_cpus, max_retries=max_retries, progress_interval=progress_interval)
+    # stdout carries only our paths (or JSON): Ray prints what its nodes report (a raylet's death, a worker's
+    # output) on the driver's stdout, so for the run fd 1 is stderr and the paths go to the saved real stdout.
+    sys.stdout.flush()
+    real_stdout = os.dup(1)
+    os.dup2(2, 1)
     try:
         result = run_sweep(cfg)
     except CoderigError as e:
@@ -60,6 +66,10 @@ def run(generate_args: tuple[str, ...], score_args: tuple[str, ...], extra_gener
     except KeyboardInterrupt:
         click.echo("coderig-ray: interrupted; the stages keep their completed units: run the same command again to resume", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
+    finally:
+        sys.stdout.flush()
+        os.dup2(real_stdout, 1)
+        os.close(real_stdout)
     if as_json:
         click.echo(json.dumps({"generated": result.generated, "scored": result.scored, "extra_scored": result.extra_scored,
                                "followups": result.followups, "tasks": result.tasks}, indent=2))
