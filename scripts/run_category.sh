@@ -3,7 +3,7 @@
 # loaded once (coderig-generate runs all model x dataset x seed combinations in one invocation), then
 # score, one comparison analysis for the whole category, and the exports.
 # Inputs (environment): CATEGORY PRESET SEEDS N TEMPERATURE TOP_P MAX_TOKENS MAX_MODEL_LEN LIMIT SYSTEM_PROMPT
-# CHAT_TEMPLATE DRY_RUN CATEGORIES_FILE RUNNER (native or ray) RAY_ADDRESS RAY_SHARDS, and MODEL (comma-separated) to run the category's datasets with
+# CHAT_TEMPLATE DRY_RUN CATEGORIES_FILE RUNNER (ray: as Ray tasks; anything else: native) RAY_ADDRESS RAY_SHARDS, and MODEL (comma-separated) to run the category's datasets with
 # other models than its own (e.g. MODEL=reference or MODEL=tiny-random LIMIT=2 on a machine without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,8 +60,6 @@ if [ "${RUNNER:-native}" = ray ]; then
   } >&2
   printf '%s\n' "${outputs[@]}"
   exit 0
-elif [ "${RUNNER:-native}" != native ]; then
-  echo "RUNNER=$RUNNER: make category runs with RUNNER=native (the default) or RUNNER=ray" >&2; exit 2  # usage error
 fi
 
 echo ">> generate: category $CATEGORY (preset $PRESET, seeds $SEEDS)" >&2
