@@ -43,10 +43,10 @@ schemas-check: $(STAMP) ## fail if a JSON Schema file drifted from its model
 	$(PY) -m coderig_schemas.jsonschema_gen schemas/json --check
 
 lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check schemas stages tests bench scripts examples
+	$(VENV)/bin/ruff check schemas stages runners tests bench scripts examples
 
-typecheck: $(STAMP) ## mypy: the contract package strict, the four stages with the defaults
-	$(VENV)/bin/mypy schemas/src/coderig_schemas $(patsubst %/__init__.py,%,$(wildcard stages/*/src/coderig_*/__init__.py))
+typecheck: $(STAMP) ## mypy: the contract package strict, the four stages and the runners with the defaults
+	$(VENV)/bin/mypy schemas/src/coderig_schemas $(patsubst %/__init__.py,%,$(wildcard stages/*/src/coderig_*/__init__.py runners/*/src/coderig_*/__init__.py))
 
 pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

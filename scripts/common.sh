@@ -95,3 +95,9 @@ prepare_runner() {
   COMPOSE+=(-f compose.yaml)
   if ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then COMPOSE+=(-f compose.cpu.yaml); fi
 }
+
+# Shell-quotes its arguments into one string (nothing for none), for coderig-ray's --then and --extra-generate,
+# which split their value as a shell would.
+q() {
+  if [ $# -gt 0 ]; then printf '%q ' "$@"; fi
+}

