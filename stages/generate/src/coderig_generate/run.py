@@ -16,7 +16,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from coderig_schemas import (
     TaskType,
     UsageError,
 )
-from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.cli_support import progress
 from coderig_schemas.identity import RunIdentity, run_name, system_prompt_sha256
 from coderig_schemas.io import hash_json, sha256_bytes, sha256_file
 from coderig_schemas.layout import PROBLEMS, SAMPLES, default_name
@@ -351,16 +351,6 @@ class _Counters:
     seconds: float = 0.0
 
 
-@contextmanager
-def _log_to(builder: Builder) -> Iterator[None]:
-    handler = attach_log_file(builder.log_path)
-    try:
-        yield
-    finally:
-        logging.getLogger("coderig").removeHandler(handler)
-        handler.close()
-
-
 class EngineCache:
     """The engine of one invocation: the seeds (and datasets) of a model share one loaded engine.
 
@@ -447,7 +437,7 @@ def function_calling_tools(r: Resolved, engine: Engine, messages: dict[str, list
 def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], messages: dict[str, list[ChatMessage]],
               engine: Engine, quiet: bool, tools: dict[str, list[dict[str, Any]]] | None = None) -> PublishedOutput:
     config = r.config
-    with _log_to(b):
+    with b.log_to_file():
         b.mark("setup")
         pending = [i for i in range(len(chunks)) if not b.has_unit(unit_name(i))]
         resumed = len(chunks) - len(pending)

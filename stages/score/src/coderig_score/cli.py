@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from coderig_schemas import CoderigError, RunStore, UsageError
-from coderig_schemas.cli_support import build_config, emit, progress, quiet_option, run_main, runs_option, setup_logging
+from coderig_schemas.cli_support import build_config, progress, quiet_option, runs_option
+from coderig_schemas.lifecycle import report_output, stage_command
 
 from .isolation import StoreReachableError
 from .sandbox import NetworkOpenError, SandboxError
@@ -28,6 +30,7 @@ def main() -> None:
 
 
 @main.command()
+@stage_command
 @click.option("--generate", "generate_ref", required=True, help="Generate output to score: 'generate/<name>[/<key>]' or its path.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Warm sandboxed workers.  [default: number of cores]")
 @click.option("--shard", default=None, metavar="I/N", help="Score only slice I of N (0-based), e.g. 0/4; merge the slices later.")
@@ -60,19 +63,18 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
 @runs_option
 @quiet_option
-def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor: float, timeout_factor: float,
-        timeout_default: float, timeout_cap: float, wall_floor: float, wall_factor: float, max_timeouts: int, memory_mb: int,
-        output_kb: int, sandbox: str, python: str | None, calibrate: bool, check_references: bool, network_open: bool,
-        unit_size: int, grader_cpu: float, grader_memory_mb: int, as_json: bool, runs: Path, quiet: bool) -> None:
+def run(store: RunStore, quiet: bool, generate_ref: str, workers: int | None, shard: str | None, timeout_floor: float,
+        timeout_factor: float, timeout_default: float, timeout_cap: float, wall_floor: float, wall_factor: float, max_timeouts: int,
+        memory_mb: int, output_kb: int, sandbox: str, python: str | None, calibrate: bool, check_references: bool,
+        network_open: bool, unit_size: int, grader_cpu: float, grader_memory_mb: int, as_json: bool) -> str | None:
     """Score every sample of a generate output: code in the sandbox, one test case at a time; math answers
     with math-verify in a pool of limited grader processes.
 
     Prints the published score output's path (or JSON with --json). Re-running the same command
     is a no-op; an interrupted run resumes where it stopped.
     """
-    from .scoring import Runtime, ScoreConfig
+    from .scoring import Runtime, ScoreConfig, run_score
 
-    setup_logging(quiet)
     cfg = build_config(
         ScoreConfig,
         timeouts={"floor_s": timeout_floor, "factor": timeout_factor, "default_s": timeout_default,
@@ -82,34 +84,34 @@ def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor
         math={"cpu_s": grader_cpu, "memory_mb": grader_memory_mb},
     )
     rt = Runtime(workers=workers or os.cpu_count() or 1, python=python, quiet=quiet, progress=progress)
-
-    def body() -> None:
-        store = RunStore(runs)
-        try:
-            if check_references:
-                _check_references(store, generate_ref, cfg, rt, as_json)
-                return
-            from .scoring import run_score
-
-            summary = run_score(store, generate_ref, cfg, rt)
-        except NetworkOpenError as e:
-            raise UsageError(str(e), hint="fix the sandbox, or pass --i-know-the-network-is-open to score anyway") from None
-        except StoreReachableError as e:
-            # never overridable (a program could rewrite published results): exit 1, one line
-            raise CoderigError(f"refusing to score: {e}",
-                               hint="run with bubblewrap, or on a kernel with Landlock (Linux 5.13+) whose seccomp profile "
-                                    "allows it (Docker's and Podman's defaults do)") from None
-        except SandboxError as e:
-            # the sandbox could not be started at all (nothing was scored): exit 1, one line
-            raise CoderigError(f"the sandbox cannot start: {e}",
-                               hint="install bubblewrap (apt-get install bubblewrap) and allow user namespaces; inside a "
-                                    "locked-down container, --sandbox none") from None
-        _report(summary.output.path, summary.stats, as_json)
-
-    run_main(body)
+    with _sandbox_errors():
+        if check_references:
+            return _check_references(store, generate_ref, cfg, rt, as_json)
+        summary = run_score(store, generate_ref, cfg, rt)
+    return report_output(summary.output.path, as_json, {"output": str(summary.output.path), **summary.stats})
 
 
-def _check_references(store: RunStore, generate_ref: str, cfg: Any, rt: Any, as_json: bool) -> None:
+@contextmanager
+def _sandbox_errors() -> Iterator[None]:
+    """The sandbox's refusals as one-line errors of the exit-code table."""
+    try:
+        yield
+    except NetworkOpenError as e:
+        raise UsageError(str(e), hint="fix the sandbox, or pass --i-know-the-network-is-open to score anyway") from None
+    except StoreReachableError as e:
+        # never overridable (a program could rewrite published results): exit 1, one line
+        raise CoderigError(f"refusing to score: {e}",
+                           hint="run with bubblewrap, or on a kernel with Landlock (Linux 5.13+) whose seccomp profile "
+                                "allows it (Docker's and Podman's defaults do)") from None
+    except SandboxError as e:
+        # the sandbox could not be started at all (nothing was scored): exit 1, one line
+        raise CoderigError(f"the sandbox cannot start: {e}",
+                           hint="install bubblewrap (apt-get install bubblewrap) and allow user namespaces; inside a "
+                                "locked-down container, --sandbox none") from None
+
+
+def _check_references(store: RunStore, generate_ref: str, cfg: Any, rt: Any, as_json: bool) -> str | None:
+    """Score the reference solutions only; the timings output's path (or the JSON summary) to print."""
     from .sandbox import SandboxSettings
     from .scoring import LazyPool, ensure_reference_timings, load_generate
 
@@ -131,35 +133,23 @@ def _check_references(store: RunStore, generate_ref: str, cfg: Any, rt: Any, as_
     for f in failures:
         log.warning("reference of %s: %s at %s: %s", f["problem_id"], f["verdict"], f["failing_test_id"], f["error"])
     if as_json:
-        emit(json.dumps({"output": str(info.output.path) if info.output else None, "problems": len(info.timings),
-                         "pass_rate": rate, "failures": failures}, sort_keys=True))
-    elif info.output is not None:
-        emit(str(info.output.path))
-
-
-def _report(path: Path, stats: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        emit(json.dumps({"output": str(path), **stats}, sort_keys=True, default=str))
-    else:
-        emit(str(path))
+        return json.dumps({"output": str(info.output.path) if info.output else None, "problems": len(info.timings),
+                           "pass_rate": rate, "failures": failures}, sort_keys=True)
+    return None if info.output is None else str(info.output.path)
 
 
 @main.command()
+@stage_command
 @click.argument("shards", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
 @runs_option
 @quiet_option
-def merge(shards: tuple[str, ...], as_json: bool, runs: Path, quiet: bool) -> None:
+def merge(store: RunStore, quiet: bool, shards: tuple[str, ...], as_json: bool) -> str:
     """Publish the union of the shard outputs SHARDS (all N of one split) as one score output."""
-    setup_logging(quiet)
+    from .scoring import merge_shards
 
-    def body() -> None:
-        from .scoring import merge_shards
-
-        summary = merge_shards(RunStore(runs), list(shards))
-        _report(summary.output.path, summary.stats, as_json)
-
-    run_main(body)
+    summary = merge_shards(store, list(shards))
+    return report_output(summary.output.path, as_json, {"output": str(summary.output.path), **summary.stats})
 
 
 if __name__ == "__main__":
