@@ -143,15 +143,15 @@ def test_a_builds_log_file_is_attached_only_while_its_block_runs(tmp_path: Path)
         assert "before the block" not in text and "after the block" not in text
         Manifest.model_validate_json((out.path / "manifest.json").read_text())  # the log is kept, not hashed
 
-        # Also on an error: the handler is gone and its file closed.
-        with pytest.raises(InvalidInputError):
-            with store.begin(stage="export", name="bad", config={"n": 1}, inputs=[], tool="test", tool_version="0") as b:
-                with b.log_to_file():
-                    log.info("inside the failing block")
-                    raise InvalidInputError("x.jsonl:1: broken")
+        # Also on an error: the handler is gone and its file closed (a crash keeps its staging dir and log).
+        bad = store.begin(stage="export", name="bad", config={"n": 1}, inputs=[], tool="test", tool_version="0")
+        with pytest.raises(RuntimeError), bad, bad.log_to_file() as bad_log:
+            log.info("inside the failing block")
+            raise RuntimeError("an engine crashed")
         assert root.handlers == handlers
         log.info("after the failure")
-        assert "after the failure" not in "".join(p.read_text() for p in (tmp_path / "runs").rglob("export.log"))
+        text = bad_log.read_text()
+        assert "inside the failing block" in text and "after the failure" not in text
     finally:
         root.setLevel(level)
         root.handlers = handlers
