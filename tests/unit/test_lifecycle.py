@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from coderig_schemas import ConflictError, InvalidInputError, RunStore
-from coderig_schemas.cli_support import build_config, quiet_option, runs_option
+from coderig_schemas.cli_support import bounded, build_config, quiet_option, runs_option
 from coderig_schemas.errors import ExitCode
 from coderig_schemas.lifecycle import report_output, stage_command
 from coderig_schemas.manifest import Manifest
@@ -183,3 +183,20 @@ def test_build_config_names_the_option_or_says_the_models_sentence() -> None:
         build_config(Config, model="m", size=1, inner={"floor_s": 0})
     with pytest.raises(click.UsageError, match=r"^model 'all' takes every size; drop --size$"):
         build_config(Config, model="all", size=2, inner={"floor_s": 1})
+
+
+def test_bounded_options_take_the_models_bounds() -> None:
+    from pydantic import BaseModel, Field
+
+    class Config(BaseModel):
+        share: float | None = Field(default=None, gt=0, le=1)
+        size: int = Field(default=1, gt=0, lt=10)
+        seed: int = 0
+
+    share, size, seed = bounded(Config, "share"), bounded(Config, "size"), bounded(Config, "seed")
+    assert isinstance(share, click.FloatRange) and (share.min, share.max, share.min_open, share.max_open) == (0, 1, True, False)
+    assert isinstance(size, click.IntRange) and (size.min, size.max) == (1, 9)  # whole numbers: 0 < x < 10 is 1..9
+    assert isinstance(seed, click.IntRange) and (seed.min, seed.max) == (None, None)
+    with pytest.raises(click.BadParameter, match="0<x<=1"):
+        share.convert("0", None, None)
+    assert size.convert("9", None, None) == 9

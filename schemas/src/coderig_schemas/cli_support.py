@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, get_args
 
+import annotated_types
 import click
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
@@ -75,6 +76,32 @@ def build_config(model: type[C], /, **values: Any) -> C:
         fields = [p for p in first["loc"] if isinstance(p, str)]
         option = f"--{fields[-1].replace('_', '-')}: " if fields else ""
         raise click.UsageError(f"{option}{first['msg'].removeprefix('Value error, ')}") from None
+
+
+def bounded(model: type[BaseModel], field: str) -> click.IntRange | click.FloatRange:
+    """The click type of an option that fills ``model.<field>``: the field's number type, with its bounds.
+
+    The model stays the one home of a bound: ``--help`` shows it (``[x>=1]``), and a value outside is
+    refused while the options are parsed, with Click's message and exit code 2.
+    """
+    info = model.model_fields[field]
+    number = int if int in (info.annotation, *get_args(info.annotation)) else float
+    low: float | None = None
+    high: float | None = None
+    low_open = high_open = False
+    for bound in info.metadata:  # the bounds of a number field are numbers (annotated_types types them as protocols)
+        if isinstance(bound, annotated_types.Ge):
+            low = bound.ge  # type: ignore[assignment]
+        elif isinstance(bound, annotated_types.Gt):
+            low, low_open = bound.gt, True  # type: ignore[assignment]
+        elif isinstance(bound, annotated_types.Le):
+            high = bound.le  # type: ignore[assignment]
+        elif isinstance(bound, annotated_types.Lt):
+            high, high_open = bound.lt, True  # type: ignore[assignment]
+    if number is int:
+        # Whole numbers: x > 0 is x >= 1, shown as such.
+        return click.IntRange(None if low is None else int(low) + low_open, None if high is None else int(high) - high_open)
+    return click.FloatRange(low, high, min_open=low_open, max_open=high_open)
 
 
 def name_problem(value: str) -> str | None:

@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 
 from coderig_schemas import PublishedOutput, RunStore
-from coderig_schemas.cli_support import build_config, output_name, quiet_option, runs_option
+from coderig_schemas.cli_support import bounded, build_config, output_name, quiet_option, runs_option
 from coderig_schemas.lifecycle import report_output, stage_command
 
+from .config import FinetuneConfig, XlsxConfig, finetune_config
 from .decontam import DEFAULT_EVAL_SPLITS
 from .formats import DEFAULT_FORMATS, FORMATS
 from .mix import MIXES, parse_ratios
@@ -54,7 +55,7 @@ def main() -> None:
               help="Difficulty mix: balanced 1/3 each; easy_heavy .6/.25/.15; medium_heavy .2/.6/.2; hard_heavy .15/.25/.6; "
                    "all keeps everything (unknown difficulty included).")
 @click.option("--ratios", callback=_ratios, metavar="E,M,H", help="Easy,medium,hard weights replacing the mix's defaults (normalized).")
-@click.option("--size", type=click.IntRange(min=1), help="Target number of examples (default: the largest set the ratios allow).")
+@click.option("--size", type=bounded(FinetuneConfig, "size"), help="Target number of examples (default: the largest set the ratios allow).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the selection and output order.")
 @click.option("--require-hidden/--visible-only", default=True, show_default=True,
               help="Keep samples that passed every test, hidden ones included (default), or only their visible tests.")
@@ -82,7 +83,6 @@ def finetune(store: RunStore, quiet: bool, refs: tuple[str, ...], mix: str, rati
     Passing samples are deduplicated (same problem, same normalized code), decontaminated and
     mixed by difficulty; a short bucket is reported on stderr and in the dataset card.
     """
-    from .config import FinetuneConfig, finetune_config
     from .finetune import export_finetune
 
     if include_eval_splits and eval_splits:
@@ -98,9 +98,9 @@ def finetune(store: RunStore, quiet: bool, refs: tuple[str, ...], mix: str, rati
 @stage_command
 @click.argument("refs", nargs=-1)
 @click.option("--no-code", is_flag=True, help="Leave out the code, prompt and response columns (smaller workbook).")
-@click.option("--max-cell-chars", type=click.IntRange(100, 32767), default=32767, show_default=True,
+@click.option("--max-cell-chars", type=bounded(XlsxConfig, "max_cell_chars"), default=32767, show_default=True,
               help="Cut longer texts with a marker (Excel's own limit is 32,767).")
-@click.option("--max-text-chars", type=click.IntRange(100, 32767), default=4000, show_default=True,
+@click.option("--max-text-chars", type=bounded(XlsxConfig, "text_chars"), default=4000, show_default=True,
               help="Cut prompts and raw responses longer than this with a marker (the run's JSONL keeps them whole).")
 @click.option("--name", default="workbook", show_default=True, callback=output_name, help="Output name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (path, ref, stats) instead of the path.")
@@ -114,7 +114,6 @@ def xlsx(store: RunStore, quiet: bool, refs: tuple[str, ...], no_code: bool, max
     per run), Compare (per-problem pass rate, one column per run) and Results (one row per sample;
     Results 2, 3... past Excel's row limit). Written in streaming mode.
     """
-    from .config import XlsxConfig
     from .workbook import export_xlsx
 
     config = build_config(XlsxConfig, code_column=not no_code, max_cell_chars=max_cell_chars, text_chars=max_text_chars)

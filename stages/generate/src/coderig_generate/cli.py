@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
 from coderig_schemas import RunStore
-from coderig_schemas.cli_support import build_config, quiet_option, runs_option
+from coderig_schemas.cli_support import bounded, build_config, quiet_option, runs_option
 from coderig_schemas.lifecycle import stage_command
 
-from .config import EngineConfig, GenerateConfig
+from .config import EngineConfig, EngineName, GenerateConfig, Preset
 
-_ENGINES = ["vllm", "openai", "replay"]
-_PRESETS = ["balanced", "performance", "memory_optimized"]
+_ENGINES = list(get_args(EngineName))
+_PRESETS = list(get_args(Preset))
 
 
 def _split_list(values: tuple[str, ...]) -> list[str]:
@@ -80,12 +80,12 @@ def main() -> None:
               help="JSON or CSV problem_id -> easy/medium/hard overriding the difficulty.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Only the first N problems (0: all).")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds; one output per seed.")
-@click.option("--n", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per prompt.")
+@click.option("--n", type=bounded(GenerateConfig, "n"), default=1, show_default=True, help="Samples per prompt.")
 @click.option("--temperature", type=float, default=None, help="Default: the model registry's.")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None,
+@click.option("--top-p", type=bounded(GenerateConfig, "top_p"), default=None,
               help="Nucleus sampling mass. Default: the model registry's.")
 @click.option("--top-k", type=int, default=None, help="-1 disables. Default: the model registry's.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Default: the model registry's.")
+@click.option("--max-tokens", type=bounded(GenerateConfig, "max_tokens"), default=None, help="Default: the model registry's.")
 @click.option("--stop", multiple=True, help="Stop sequence (repeatable).")
 @click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Prompts YAML (default: the packaged registry/prompts.yaml).")
@@ -97,23 +97,28 @@ def main() -> None:
                    "template's plain 'completion' text.")
 @click.option("--thinking/--no-thinking", "enable_thinking", default=None, help="Thinking mode of models that have one.")
 @click.option("--keep-reachable", is_flag=True, help="Keep only code reachable from the entry point in extracted code.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=64, show_default=True, help="Problems per resumable unit.")
-@click.option("--batch-prompts", type=click.IntRange(min=1), default=1024, show_default=True,
+@click.option("--chunk-size", type=bounded(GenerateConfig, "chunk_size"), default=64, show_default=True,
+              help="Problems per resumable unit.")
+@click.option("--batch-prompts", type=bounded(GenerateConfig, "batch_prompts"), default=1024, show_default=True,
               help="Prompts per engine call (whole units).")
 @click.option("--engine", "engine_name", type=click.Choice(_ENGINES), default=None,
               help="Backend (default: replay for --model reference or --replay-file, else vllm).")
 @click.option("--replay-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="JSONL of earlier answers for the replay engine.")
 @click.option("--dtype", default=None, help="auto, float16, bfloat16, float32 (default: registry).")
-@click.option("--max-model-len", type=click.IntRange(min=1), default=None,
+@click.option("--max-model-len", type=bounded(EngineConfig, "max_model_len"), default=None,
               help="Context length, prompt + answer (vLLM's max_model_len; default: registry).")
-@click.option("--max-num-seqs", type=click.IntRange(min=1), default=None, help="vLLM max sequences per step.")
-@click.option("--max-num-batched-tokens", type=click.IntRange(min=1), default=None, help="vLLM max tokens per step.")
-@click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=None, help="Share of GPU memory.")
+@click.option("--max-num-seqs", type=bounded(EngineConfig, "max_num_seqs"), default=None, help="vLLM max sequences per step.")
+@click.option("--max-num-batched-tokens", type=bounded(EngineConfig, "max_num_batched_tokens"), default=None,
+              help="vLLM max tokens per step.")
+@click.option("--gpu-memory-utilization", type=bounded(EngineConfig, "gpu_memory_utilization"), default=None, help="Share of GPU memory.")
 @click.option("--preset", type=click.Choice(_PRESETS), default=None, help="GPU memory preset (0.85 / 0.95 / 0.75).")
-@click.option("--tensor-parallel-size", type=click.IntRange(min=1), default=None, help="GPUs per replica (default: registry).")
-@click.option("--pipeline-parallel-size", type=click.IntRange(min=1), default=1, show_default=True, help="Pipeline stages.")
-@click.option("--data-parallel-size", type=click.IntRange(min=1), default=1, show_default=True, help="Model replicas.")
+@click.option("--tensor-parallel-size", type=bounded(EngineConfig, "tensor_parallel_size"), default=None,
+              help="GPUs per replica (default: registry).")
+@click.option("--pipeline-parallel-size", type=bounded(EngineConfig, "pipeline_parallel_size"), default=1, show_default=True,
+              help="Pipeline stages.")
+@click.option("--data-parallel-size", type=bounded(EngineConfig, "data_parallel_size"), default=1, show_default=True,
+              help="Model replicas.")
 @click.option("--enforce-eager/--no-enforce-eager", default=None, help="Disable CUDA graphs / compilation.")
 @click.option("--enable-prefix-caching/--no-enable-prefix-caching", default=None, help="vLLM prefix caching.")
 @click.option("--quantization", default=None, help="awq, gptq, fp8, ...")
@@ -122,8 +127,8 @@ def main() -> None:
 @click.option("--download-dir", type=click.Path(file_okay=False), default=None, help="Where weights are downloaded.")
 @click.option("--base-url", default=None, help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1.")
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Env var holding the API key.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="Concurrent server requests.")
-@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True, help="Retries per request.")
+@click.option("--concurrency", type=bounded(EngineConfig, "concurrency"), default=16, show_default=True, help="Concurrent server requests.")
+@click.option("--retries", type=bounded(EngineConfig, "retries"), default=3, show_default=True, help="Retries per request.")
 @click.option("--request-timeout", type=float, default=600.0, show_default=True, help="Seconds per server request.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (models x datasets x seeds, prompts, samples) as JSON; load nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of one output path per line.")

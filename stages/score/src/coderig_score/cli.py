@@ -12,15 +12,17 @@ from typing import Any
 import click
 
 from coderig_schemas import CoderigError, RunStore, UsageError
-from coderig_schemas.cli_support import build_config, progress, quiet_option, runs_option
+from coderig_schemas.cli_support import bounded, build_config, progress, quiet_option, runs_option
 from coderig_schemas.lifecycle import report_output, stage_command
 
 from .isolation import StoreReachableError
+from .math.pool import GraderLimits
 from .sandbox import NetworkOpenError, SandboxError
+from .scoring import ScoreConfig
+from .settings import Limits
+from .timeouts import TimeoutPolicy
 
 log = logging.getLogger("coderig.score")
-POSITIVE = click.FloatRange(min=0, min_open=True)
-AT_LEAST_1 = click.FloatRange(min=1)
 
 
 @click.group()
@@ -34,19 +36,24 @@ def main() -> None:
 @click.option("--generate", "generate_ref", required=True, help="Generate output to score: 'generate/<name>[/<key>]' or its path.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Warm sandboxed workers.  [default: number of cores]")
 @click.option("--shard", default=None, metavar="I/N", help="Score only slice I of N (0-based), e.g. 0/4; merge the slices later.")
-@click.option("--timeout-floor", type=POSITIVE, default=0.1, show_default=True, help="Smallest per-test CPU limit, seconds.")
-@click.option("--timeout-factor", type=AT_LEAST_1, default=5.0, show_default=True,
+@click.option("--timeout-floor", type=bounded(TimeoutPolicy, "floor_s"), default=0.1, show_default=True,
+              help="Smallest per-test CPU limit, seconds.")
+@click.option("--timeout-factor", type=bounded(TimeoutPolicy, "factor"), default=5.0, show_default=True,
               help="CPU limit = max(floor, factor x reference CPU time).")
-@click.option("--timeout-default", type=POSITIVE, default=5.0, show_default=True,
+@click.option("--timeout-default", type=bounded(TimeoutPolicy, "default_s"), default=5.0, show_default=True,
               help="Per-test CPU limit when the reference was not timed.")
-@click.option("--timeout-cap", type=POSITIVE, default=120.0, show_default=True, help="CPU budget per sample, seconds.")
-@click.option("--wall-floor", type=POSITIVE, default=30.0, show_default=True,
+@click.option("--timeout-cap", type=bounded(TimeoutPolicy, "sample_cap_s"), default=120.0, show_default=True,
+              help="CPU budget per sample, seconds.")
+@click.option("--wall-floor", type=bounded(TimeoutPolicy, "wall_floor_s"), default=30.0, show_default=True,
               help="Smallest wall-clock bound of a test (stops programs that sleep or block), seconds.")
-@click.option("--wall-factor", type=AT_LEAST_1, default=30.0, show_default=True,
+@click.option("--wall-factor", type=bounded(TimeoutPolicy, "wall_factor"), default=30.0, show_default=True,
               help="Wall-clock bound = max(wall floor, factor x CPU limit).")
-@click.option("--max-timeouts", type=click.IntRange(1), default=1, show_default=True, help="Timed-out tests after which a sample stops.")
-@click.option("--memory-mb", type=click.IntRange(64), default=2048, show_default=True, help="Address-space limit per process, MiB.")
-@click.option("--output-kb", type=click.IntRange(1), default=64, show_default=True, help="Captured stdout/stderr kept per sample, KiB.")
+@click.option("--max-timeouts", type=bounded(TimeoutPolicy, "max_timeouts"), default=1, show_default=True,
+              help="Timed-out tests after which a sample stops.")
+@click.option("--memory-mb", type=bounded(Limits, "memory_mb"), default=2048, show_default=True,
+              help="Address-space limit per process, MiB.")
+@click.option("--output-kb", type=bounded(Limits, "output_kb"), default=64, show_default=True,
+              help="Captured stdout/stderr kept per sample, KiB.")
 @click.option("--sandbox", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
               help="bwrap: require bubblewrap; none: fork server only (e.g. inside a locked-down container); auto: bwrap if it starts.")
 @click.option("--python", "python", default=None, help="Interpreter of the sandbox workers.  [default: /usr/bin/python3]")
@@ -54,11 +61,11 @@ def main() -> None:
 @click.option("--check-references", is_flag=True, help="Score the reference solutions only; report pass rate and failures.")
 @click.option("--i-know-the-network-is-open", "network_open", is_flag=True,
               help="DANGEROUS: score even when the start-up check reaches the network from inside the sandbox.")
-@click.option("--unit-size", type=click.IntRange(1, 10_000), default=25, show_default=True,
+@click.option("--unit-size", type=bounded(ScoreConfig, "unit_size"), default=25, show_default=True,
               help="Samples per resumable unit (saved atomically as they complete).")
-@click.option("--grader-cpu", type=POSITIVE, default=5.0, show_default=True,
+@click.option("--grader-cpu", type=bounded(GraderLimits, "cpu_s"), default=5.0, show_default=True,
               help="Math: CPU seconds one answer's parse and comparison may use (then retried once, then excluded).")
-@click.option("--grader-memory-mb", type=click.IntRange(256), default=2048, show_default=True,
+@click.option("--grader-memory-mb", type=bounded(GraderLimits, "memory_mb"), default=2048, show_default=True,
               help="Math: address-space limit of a grader process, MiB.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
 @runs_option
@@ -73,7 +80,7 @@ def run(store: RunStore, quiet: bool, generate_ref: str, workers: int | None, sh
     Prints the published score output's path (or JSON with --json). Re-running the same command
     is a no-op; an interrupted run resumes where it stopped.
     """
-    from .scoring import Runtime, ScoreConfig, run_score
+    from .scoring import Runtime, run_score
 
     cfg = build_config(
         ScoreConfig,
