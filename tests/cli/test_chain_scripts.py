@@ -198,7 +198,9 @@ def test_run_chain_compose_runner_is_the_same_chain(tree: Path, tmp_path: Path) 
     assert docker[0] == "docker compose version"
     builds = [i for i, c in enumerate(docker) if c.startswith("docker build ")]
     runs = [i for i, c in enumerate(docker) if c.startswith("docker compose -f compose.yaml ")]
-    assert len(builds) == 4 and max(builds) < min(runs)  # `make images` first (cached layers), then the stages
+    # `make images` first (cached layers): the shared base, then the four stages on it; then the stages run
+    assert len(builds) == 5 and max(builds) < min(runs)
+    assert "images/base/Dockerfile" in docker[builds[0]] and all("images/base/" not in docker[i] for i in builds[1:])
     stages = [c for c in calls if not c.startswith("docker ")]
     assert stages == native
     assert [docker[i].split(" -T ")[1].split()[0] for i in runs] == ["generate", "score", "score", "analyze", "export", "export"]

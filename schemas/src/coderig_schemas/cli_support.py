@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, get_args
 
+import annotated_types
 import click
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
@@ -29,8 +30,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from .errors import CoderigError, ExitCode
+from .errors import CoderigError, ExitCode, InvalidInputError
 from .progress import PROGRESS_INTERVAL_ENV, LineProgress, parse_interval
+from .store import check_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=BaseModel)
@@ -60,14 +62,64 @@ def quiet_option(f: F) -> F:
     return click.option("--quiet", "-q", is_flag=True, help="Silence progress and logs on stderr.")(f)
 
 
-def build_config(model: type[C], **values: Any) -> C:
-    """Parse options into a frozen config model; a bad combination is a usage error."""
+def build_config(model: type[C], /, **values: Any) -> C:
+    """Parse options into a frozen config model; a value or combination it refuses is a usage error (exit 2).
+
+    The config model is the one home of these checks: the message names the option of the field
+    (its last name, as nested models are flattened into options) or, for a rule between fields,
+    is the model's own sentence.
+    """
     try:
         return model.model_validate(values)
     except ValidationError as e:
         first = e.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise click.UsageError(f"--{loc.replace('_', '-')}: {first['msg']}") from None
+        fields = [p for p in first["loc"] if isinstance(p, str)]
+        option = f"--{fields[-1].replace('_', '-')}: " if fields else ""
+        raise click.UsageError(f"{option}{first['msg'].removeprefix('Value error, ')}") from None
+
+
+def bounded(model: type[BaseModel], field: str) -> click.IntRange | click.FloatRange:
+    """The click type of an option that fills ``model.<field>``: the field's number type, with its bounds.
+
+    The model stays the one home of a bound: ``--help`` shows it (``[x>=1]``), and a value outside is
+    refused while the options are parsed, with Click's message and exit code 2.
+    """
+    info = model.model_fields[field]
+    number = int if int in (info.annotation, *get_args(info.annotation)) else float
+    low: float | None = None
+    high: float | None = None
+    low_open = high_open = False
+    for bound in info.metadata:  # the bounds of a number field are numbers (annotated_types types them as protocols)
+        if isinstance(bound, annotated_types.Ge):
+            low = bound.ge  # type: ignore[assignment]
+        elif isinstance(bound, annotated_types.Gt):
+            low, low_open = bound.gt, True  # type: ignore[assignment]
+        elif isinstance(bound, annotated_types.Le):
+            high = bound.le  # type: ignore[assignment]
+        elif isinstance(bound, annotated_types.Lt):
+            high, high_open = bound.lt, True  # type: ignore[assignment]
+    if number is int:
+        # Whole numbers: x > 0 is x >= 1, shown as such.
+        return click.IntRange(None if low is None else int(low) + low_open, None if high is None else int(high) - high_open)
+    return click.FloatRange(low, high, min_open=low_open, max_open=high_open)
+
+
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot name an output (one line), or None when it can."""
+    try:
+        check_name(value)
+    except InvalidInputError as e:
+        return e.one_line()
+    return None
+
+
+def output_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Callback of every ``--name`` option that names an output: a bad name is a bad option value (exit 2),
+    found before any input is read."""
+    problem = None if value is None else name_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem, ctx=ctx, param=param)
+    return value
 
 
 def _sigterm(signum: int, frame: FrameType | None) -> None:
@@ -106,16 +158,6 @@ def setup_logging(quiet: bool) -> None:
     handler.setLevel(logging.WARNING if quiet else logging.INFO)
     root.addHandler(handler)
     root.propagate = False
-
-
-def attach_log_file(path: Path) -> logging.Handler:
-    """Also write the log to a run's logs/ file; returns the handler to remove later."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.INFO)
-    logging.getLogger("coderig").addHandler(handler)
-    return handler
 
 
 def run_main(fn: Callable[[], Any]) -> None:

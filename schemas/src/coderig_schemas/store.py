@@ -607,6 +607,26 @@ class Builder:
         """The stage's log file (kept with the output, not hashed)."""
         return self.path / LOGS_DIR / f"{self.stage}.log"
 
+    @contextmanager
+    def log_to_file(self) -> Iterator[Path]:
+        """Copy the ``coderig`` log into :attr:`log_path` while the block runs; yields that path.
+
+        The handler is removed and closed when the block ends, also on an error, so a later build in
+        the same process does not write into this one's log. Its file follows the staging directory
+        when :meth:`publish` renames it, so lines logged after the publish land in the published log.
+        """
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.INFO)
+        root = logging.getLogger("coderig")
+        root.addHandler(handler)
+        try:
+            yield self.log_path
+        finally:
+            root.removeHandler(handler)
+            handler.close()
+
     def mark(self, phase: str) -> None:
         """Record the wall time since the previous mark under a phase name."""
         now = time.monotonic()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -10,33 +9,15 @@ from typing import Any, TypeVar
 
 import click
 
-from coderig_schemas.cli_support import build_config, console, emit, quiet_option, run_main, runs_option, setup_logging
+from coderig_schemas import RunStore
+from coderig_schemas.cli_support import build_config, console, name_problem, output_name, quiet_option, runs_option
+from coderig_schemas.lifecycle import report_output, stage_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # The analysis multiplies many small matrices (bootstrap weights x per-problem values): BLAS
 # threads only add contention there, 3-5x slower on a busy 2-core machine. Set before numpy loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-
-def _name_problem(value: str) -> str | None:
-    """Why value cannot name an output, or None when it can."""
-    from coderig_schemas import InvalidInputError
-    from coderig_schemas.store import check_name
-
-    try:
-        check_name(value)
-    except InvalidInputError as e:
-        return e.one_line()
-    return None
-
-
-def _output_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A bad output name is a bad option value (exit 2), found before any input is read."""
-    problem = None if value is None else _name_problem(value)
-    if problem is not None:
-        raise click.BadParameter(problem)
-    return value
 
 
 @click.group()
@@ -53,6 +34,7 @@ def _stats_options(f: F) -> F:
 
 
 @main.command()
+@stage_command
 @click.argument("refs", nargs=-1)
 @click.option("--category", help="Analyze every score output of a category's models x datasets.")
 @click.option("--categories-file", type=click.Path(dir_okay=False, path_type=Path), envvar="CODERIG_CATEGORIES",
@@ -60,16 +42,16 @@ def _stats_options(f: F) -> F:
 @click.option("--category-label", metavar="NAME", help=(
     "Name the category these REFS are a run of, in comparison.json, analysis.json and the report, without "
     "selecting anything by it (what `make category` passes)."))
-@click.option("--name", callback=_output_name, help="Name of the analysis output [default: the category, else 'analysis'].")
+@click.option("--name", callback=output_name, help="Name of the analysis output [default: the category, else 'analysis'].")
 @_stats_options
 @click.option("--html", is_flag=True, help="Also write a self-contained report.html.")
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of the output path.")
 @runs_option
 @quiet_option
-def run(refs: tuple[str, ...], category: str | None, categories_file: Path | None, category_label: str | None, name: str | None,
-        bootstrap: int, seed: int,
-        level: float, html: bool, no_charts: bool, as_json: bool, runs: Path, quiet: bool) -> None:
+def run(store: RunStore, quiet: bool, refs: tuple[str, ...], category: str | None, categories_file: Path | None,
+        category_label: str | None, name: str | None, bootstrap: int, seed: int, level: float, html: bool, no_charts: bool,
+        as_json: bool) -> str:
     """Analyze score outputs and publish analysis.json, CSVs, report.md and charts.
 
     REFS are score outputs ('score/<name>[/<key>]', '<name>' or a directory) or globs over score
@@ -77,71 +59,50 @@ def run(refs: tuple[str, ...], category: str | None, categories_file: Path | Non
     """
     if not refs and not category:
         raise click.UsageError("name score outputs (REFS or globs) or a --category")
-    if category is not None and categories_file is None:
-        raise click.UsageError(f"--category {category} needs --categories-file FILE (or CODERIG_CATEGORIES), "
-                               "e.g. the generate stage's registry/categories.yaml")
-    if name is None and category is not None and _name_problem(category) is not None:
+    if name is None and category is not None and name_problem(category) is not None:
         raise click.UsageError(f"--category {category!r} cannot name the output (letters, digits and '._+=-' only); pass --name NAME")
     if category is not None and category_label is not None and category != category_label:
         raise click.UsageError(f"--category {category} and --category-label {category_label} name two categories; pass one")
-    setup_logging(quiet)
+    from .pipeline import AnalyzeConfig, resolve_category, run_analysis
 
-    def body() -> None:
-        from coderig_schemas import RunStore
-
-        from .pipeline import AnalyzeConfig, resolve_category, run_analysis
-
-        cat = resolve_category(categories_file, category)
-        cfg = build_config(
-            AnalyzeConfig, refs=refs, category=category, category_label=None if category else category_label,
-            category_models=tuple(cat.models) if cat else (), category_datasets=tuple(cat.datasets) if cat else (),
-            name=name or category or "analysis",
-            bootstrap=bootstrap, seed=seed, level=level, html=html, charts=not no_charts,
-        )
-        out = run_analysis(RunStore(runs), cfg, quiet)
-        if as_json:
-            # 'existing' as in generate and export; 'reused' kept for consumers written against older versions.
-            emit(json.dumps({"ref": out.output.ref, "path": str(out.output.path), "existing": out.reused, "reused": out.reused,
-                             "runs": out.runs, "issues": [i.model_dump(mode="json") for i in out.issues],
-                             "seconds": round(out.seconds, 3)}))
-        else:
-            emit(str(out.output.path))
-
-    run_main(body)
+    cat = resolve_category(categories_file, category)
+    cfg = build_config(
+        AnalyzeConfig, refs=refs, category=category, category_label=None if category else category_label,
+        category_models=tuple(cat.models) if cat else (), category_datasets=tuple(cat.datasets) if cat else (),
+        name=name or category or "analysis", bootstrap=bootstrap, seed=seed, level=level, html=html, charts=not no_charts,
+    )
+    out = run_analysis(store, cfg, quiet)
+    # 'existing' as in generate and export; 'reused' kept for consumers written against older versions.
+    return report_output(out.output.path, as_json, {
+        "ref": out.output.ref, "path": str(out.output.path), "existing": out.reused, "reused": out.reused, "runs": out.runs,
+        "issues": [i.model_dump(mode="json") for i in out.issues], "seconds": round(out.seconds, 3)}, sort_keys=False)
 
 
 @main.command()
+@stage_command
 @click.argument("a")
 @click.argument("b")
 @_stats_options
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (a PairedComparison record).")
 @runs_option
 @quiet_option
-def compare(a: str, b: str, bootstrap: int, seed: int, level: float, as_json: bool, runs: Path, quiet: bool) -> None:
+def compare(store: RunStore, quiet: bool, a: str, b: str, bootstrap: int, seed: int, level: float, as_json: bool) -> str:
     """Paired comparison of score outputs A and B on the problems both scored.
 
     Prints 'difference low high p_value' (A - B pass rate, its paired bootstrap CI, the exact
     McNemar p-value), or the full record with --json; a readable summary goes to stderr.
     """
-    setup_logging(quiet)
-    if not 0 < level < 1 or bootstrap < 1:
-        raise click.UsageError("--level must be in (0, 1) and --bootstrap at least 1")
+    from .pipeline import AnalyzeConfig, compare_runs
 
-    def body() -> None:
-        from coderig_schemas import RunStore
-
-        from .pipeline import compare_runs
-
-        r = compare_runs(RunStore(runs), a, b, replicates=bootstrap, seed=seed, level=level)
-        if not quiet:
-            console.print(
-                f"{r.a_model} vs {r.b_model} on {r.dataset}: {r.problems} problems, A {r.a_rate:.1%}, B {r.b_rate:.1%}, "
-                f"A−B {r.difference.estimate:+.1%} [{r.difference.low:+.1%}, {r.difference.high:+.1%}], "
-                f"only A {r.a_only}, only B {r.b_only}, McNemar p={r.mcnemar_p:.4g}", highlight=False, soft_wrap=True,
-            )
-        if as_json:
-            emit(r.model_dump_json())
-        else:
-            emit(f"{r.difference.estimate:.6g} {r.difference.low:.6g} {r.difference.high:.6g} {r.mcnemar_p:.6g}")
-
-    run_main(body)
+    # The statistics options obey the bounds of the analysis's (AnalyzeConfig is their one home).
+    stats = build_config(AnalyzeConfig, refs=(a, b), name="compare", bootstrap=bootstrap, seed=seed, level=level)
+    r = compare_runs(store, a, b, replicates=stats.bootstrap, seed=stats.seed, level=stats.level)
+    if not quiet:
+        console.print(
+            f"{r.a_model} vs {r.b_model} on {r.dataset}: {r.problems} problems, A {r.a_rate:.1%}, B {r.b_rate:.1%}, "
+            f"A−B {r.difference.estimate:+.1%} [{r.difference.low:+.1%}, {r.difference.high:+.1%}], "
+            f"only A {r.a_only}, only B {r.b_only}, McNemar p={r.mcnemar_p:.4g}", highlight=False, soft_wrap=True,
+        )
+    if as_json:
+        return r.model_dump_json()
+    return f"{r.difference.estimate:.6g} {r.difference.low:.6g} {r.difference.high:.6g} {r.mcnemar_p:.6g}"

@@ -16,7 +16,7 @@ from pydantic import Field
 from coderig_schemas import InvalidInputError, PublishedOutput, RunStore, UsageError
 from coderig_schemas._base import Record
 from coderig_schemas.analysis import Analysis, ConfigEffect, InputIssue, Interval, PairedComparison, ProblemSummary, RunConfig, SeedGroup
-from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.cli_support import progress
 from coderig_schemas.layout import ANALYSIS, REPORT, SUMMARIES
 
 from . import __version__
@@ -246,8 +246,7 @@ def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
         if builder.existing is not None:
             log.info("unchanged inputs and options: %s is already published", builder.existing.ref)
             return Outcome(builder.existing, True, len(selection.scores), issues, time.monotonic() - t0)
-        handler = attach_log_file(builder.log_path)
-        try:
+        with builder.log_to_file():
             data: list[RunData] = []
             n_records = n_passed = 0
             with progress("reading score outputs", len(selection.scores), quiet) as advance:
@@ -274,9 +273,6 @@ def run_analysis(store: RunStore, cfg: AnalyzeConfig, quiet: bool) -> Outcome:
                 schema_names={ANALYSIS: "analysis", SUMMARIES: "analysis_summary", COMPARISON_JSON: "comparison_matrix"},
             )
             log.info("analyzed %d run(s), %d records, in %.1f s: %s", len(data), records, time.monotonic() - t0, out.ref)
-        finally:
-            logging.getLogger("coderig").removeHandler(handler)
-            handler.close()
     return Outcome(out, False, len(data), issues, time.monotonic() - t0)
 
 

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from coderig_schemas import Builder, ChatExample, FineTuneExample, InvalidInputError, Problem, PublishedOutput, RunStore, UsageError
-from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.cli_support import progress
 from coderig_schemas.layout import CHAT_JSONL, FINETUNE_JSONL, PROBLEMS, RESULTS
 
 from . import __version__
@@ -156,8 +156,7 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
                      packages=["pyarrow", "coderig-export"]) as builder:
         if builder.existing is not None:
             return builder.existing, True
-        handler = attach_log_file(builder.log_path)
-        try:
+        with builder.log_to_file():
             log.info("finetune export of %d run(s) into %s", len(runs), builder.ref)
             if explicit_eval_splits:
                 check_eval_splits(config, runs)
@@ -194,9 +193,6 @@ def export_finetune(store: RunStore, refs: tuple[str, ...], config: FinetuneConf
             stats = {"examples": len(chosen), "mix": report.as_dict(), "summary": [r.model_dump(mode="json") for r in rows],
                      "contamination": dict(got.contamination)}
             return builder.publish(stats=stats, schema_names={FINETUNE_JSONL: "finetune_example", CHAT_JSONL: "chat_example"}), False
-        finally:
-            logging.getLogger("coderig").removeHandler(handler)
-            handler.close()
 
 
 def _write_files(builder: Builder, chosen: list[Candidate], config: FinetuneConfig) -> list[str]:

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from coderig_schemas import PublishedOutput, RunStore
-from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.cli_support import progress
 from coderig_schemas.io import atomic_path
 from coderig_schemas.layout import RESULTS
 from coderig_schemas.store import Builder
@@ -71,8 +71,7 @@ def export_xlsx(store: RunStore, refs: tuple[str, ...], config: XlsxConfig, name
                      packages=["openpyxl", "lxml", "coderig-export"]) as builder:
         if builder.existing is not None:
             return builder.existing, True
-        handler = attach_log_file(builder.log_path)
-        try:
+        with builder.log_to_file():
             log.info("workbook of %d run(s) into %s", len(runs), builder.ref)
             writer = write_workbook_atomically(builder, runs, config, quiet)
             if writer.truncated:
@@ -80,6 +79,3 @@ def export_xlsx(store: RunStore, refs: tuple[str, ...], config: XlsxConfig, name
                             writer.truncated, config.max_cell_chars, min(config.text_chars, config.max_cell_chars))
             builder.mark("write")
             return builder.publish(stats={"rows": writer.rows, "runs": len(runs), "truncated_cells": writer.truncated}), False
-        finally:
-            logging.getLogger("coderig").removeHandler(handler)
-            handler.close()

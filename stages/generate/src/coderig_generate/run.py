@@ -18,7 +18,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from coderig_schemas import (
     RunStore,
     Sample,
 )
-from coderig_schemas.cli_support import attach_log_file, progress
+from coderig_schemas.cli_support import progress
 from coderig_schemas.io import hash_json
 from coderig_schemas.layout import PROBLEMS, SAMPLES
 from coderig_schemas.store import Builder
@@ -92,16 +92,6 @@ class _Counters:
     tokens_in: int = 0
     tokens_out: int = 0
     seconds: float = 0.0
-
-
-@contextmanager
-def _log_to(builder: Builder) -> Iterator[None]:
-    handler = attach_log_file(builder.log_path)
-    try:
-        yield
-    finally:
-        logging.getLogger("coderig").removeHandler(handler)
-        handler.close()
 
 
 class EngineCache:
@@ -190,7 +180,7 @@ def function_calling_tools(r: Resolved, engine: Engine, messages: dict[str, list
 def _run_seed(r: Resolved, b: Builder, seed: int, chunks: list[list[Problem]], messages: dict[str, list[ChatMessage]],
               engine: Engine, quiet: bool, tools: dict[str, list[dict[str, Any]]] | None = None) -> PublishedOutput:
     config = r.config
-    with _log_to(b):
+    with b.log_to_file():
         b.mark("setup")
         pending = [i for i in range(len(chunks)) if not b.has_unit(unit_name(i))]
         resumed = len(chunks) - len(pending)

@@ -5,20 +5,24 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from coderig_schemas import CoderigError, RunStore, UsageError
-from coderig_schemas.cli_support import build_config, emit, progress, quiet_option, run_main, runs_option, setup_logging
+from coderig_schemas.cli_support import bounded, build_config, progress, quiet_option, runs_option
+from coderig_schemas.lifecycle import report_output, stage_command
 
 from .isolation import StoreReachableError
+from .math.pool import GraderLimits
 from .sandbox import NetworkOpenError, SandboxError
+from .scoring import ScoreConfig
+from .settings import Limits
+from .timeouts import TimeoutPolicy
 
 log = logging.getLogger("coderig.score")
-POSITIVE = click.FloatRange(min=0, min_open=True)
-AT_LEAST_1 = click.FloatRange(min=1)
 
 
 @click.group()
@@ -28,22 +32,28 @@ def main() -> None:
 
 
 @main.command()
+@stage_command
 @click.option("--generate", "generate_ref", required=True, help="Generate output to score: 'generate/<name>[/<key>]' or its path.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Warm sandboxed workers.  [default: number of cores]")
 @click.option("--shard", default=None, metavar="I/N", help="Score only slice I of N (0-based), e.g. 0/4; merge the slices later.")
-@click.option("--timeout-floor", type=POSITIVE, default=0.1, show_default=True, help="Smallest per-test CPU limit, seconds.")
-@click.option("--timeout-factor", type=AT_LEAST_1, default=5.0, show_default=True,
+@click.option("--timeout-floor", type=bounded(TimeoutPolicy, "floor_s"), default=0.1, show_default=True,
+              help="Smallest per-test CPU limit, seconds.")
+@click.option("--timeout-factor", type=bounded(TimeoutPolicy, "factor"), default=5.0, show_default=True,
               help="CPU limit = max(floor, factor x reference CPU time).")
-@click.option("--timeout-default", type=POSITIVE, default=5.0, show_default=True,
+@click.option("--timeout-default", type=bounded(TimeoutPolicy, "default_s"), default=5.0, show_default=True,
               help="Per-test CPU limit when the reference was not timed.")
-@click.option("--timeout-cap", type=POSITIVE, default=120.0, show_default=True, help="CPU budget per sample, seconds.")
-@click.option("--wall-floor", type=POSITIVE, default=30.0, show_default=True,
+@click.option("--timeout-cap", type=bounded(TimeoutPolicy, "sample_cap_s"), default=120.0, show_default=True,
+              help="CPU budget per sample, seconds.")
+@click.option("--wall-floor", type=bounded(TimeoutPolicy, "wall_floor_s"), default=30.0, show_default=True,
               help="Smallest wall-clock bound of a test (stops programs that sleep or block), seconds.")
-@click.option("--wall-factor", type=AT_LEAST_1, default=30.0, show_default=True,
+@click.option("--wall-factor", type=bounded(TimeoutPolicy, "wall_factor"), default=30.0, show_default=True,
               help="Wall-clock bound = max(wall floor, factor x CPU limit).")
-@click.option("--max-timeouts", type=click.IntRange(1), default=1, show_default=True, help="Timed-out tests after which a sample stops.")
-@click.option("--memory-mb", type=click.IntRange(64), default=2048, show_default=True, help="Address-space limit per process, MiB.")
-@click.option("--output-kb", type=click.IntRange(1), default=64, show_default=True, help="Captured stdout/stderr kept per sample, KiB.")
+@click.option("--max-timeouts", type=bounded(TimeoutPolicy, "max_timeouts"), default=1, show_default=True,
+              help="Timed-out tests after which a sample stops.")
+@click.option("--memory-mb", type=bounded(Limits, "memory_mb"), default=2048, show_default=True,
+              help="Address-space limit per process, MiB.")
+@click.option("--output-kb", type=bounded(Limits, "output_kb"), default=64, show_default=True,
+              help="Captured stdout/stderr kept per sample, KiB.")
 @click.option("--sandbox", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
               help="bwrap: require bubblewrap; none: fork server only (e.g. inside a locked-down container); auto: bwrap if it starts.")
 @click.option("--python", "python", default=None, help="Interpreter of the sandbox workers.  [default: /usr/bin/python3]")
@@ -51,28 +61,27 @@ def main() -> None:
 @click.option("--check-references", is_flag=True, help="Score the reference solutions only; report pass rate and failures.")
 @click.option("--i-know-the-network-is-open", "network_open", is_flag=True,
               help="DANGEROUS: score even when the start-up check reaches the network from inside the sandbox.")
-@click.option("--unit-size", type=click.IntRange(1, 10_000), default=25, show_default=True,
+@click.option("--unit-size", type=bounded(ScoreConfig, "unit_size"), default=25, show_default=True,
               help="Samples per resumable unit (saved atomically as they complete).")
-@click.option("--grader-cpu", type=POSITIVE, default=5.0, show_default=True,
+@click.option("--grader-cpu", type=bounded(GraderLimits, "cpu_s"), default=5.0, show_default=True,
               help="Math: CPU seconds one answer's parse and comparison may use (then retried once, then excluded).")
-@click.option("--grader-memory-mb", type=click.IntRange(256), default=2048, show_default=True,
+@click.option("--grader-memory-mb", type=bounded(GraderLimits, "memory_mb"), default=2048, show_default=True,
               help="Math: address-space limit of a grader process, MiB.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
 @runs_option
 @quiet_option
-def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor: float, timeout_factor: float,
-        timeout_default: float, timeout_cap: float, wall_floor: float, wall_factor: float, max_timeouts: int, memory_mb: int,
-        output_kb: int, sandbox: str, python: str | None, calibrate: bool, check_references: bool, network_open: bool,
-        unit_size: int, grader_cpu: float, grader_memory_mb: int, as_json: bool, runs: Path, quiet: bool) -> None:
+def run(store: RunStore, quiet: bool, generate_ref: str, workers: int | None, shard: str | None, timeout_floor: float,
+        timeout_factor: float, timeout_default: float, timeout_cap: float, wall_floor: float, wall_factor: float, max_timeouts: int,
+        memory_mb: int, output_kb: int, sandbox: str, python: str | None, calibrate: bool, check_references: bool,
+        network_open: bool, unit_size: int, grader_cpu: float, grader_memory_mb: int, as_json: bool) -> str | None:
     """Score every sample of a generate output: code in the sandbox, one test case at a time; math answers
     with math-verify in a pool of limited grader processes.
 
     Prints the published score output's path (or JSON with --json). Re-running the same command
     is a no-op; an interrupted run resumes where it stopped.
     """
-    from .scoring import Runtime, ScoreConfig
+    from .scoring import Runtime, run_score
 
-    setup_logging(quiet)
     cfg = build_config(
         ScoreConfig,
         timeouts={"floor_s": timeout_floor, "factor": timeout_factor, "default_s": timeout_default,
@@ -82,34 +91,34 @@ def run(generate_ref: str, workers: int | None, shard: str | None, timeout_floor
         math={"cpu_s": grader_cpu, "memory_mb": grader_memory_mb},
     )
     rt = Runtime(workers=workers or os.cpu_count() or 1, python=python, quiet=quiet, progress=progress)
-
-    def body() -> None:
-        store = RunStore(runs)
-        try:
-            if check_references:
-                _check_references(store, generate_ref, cfg, rt, as_json)
-                return
-            from .scoring import run_score
-
-            summary = run_score(store, generate_ref, cfg, rt)
-        except NetworkOpenError as e:
-            raise UsageError(str(e), hint="fix the sandbox, or pass --i-know-the-network-is-open to score anyway") from None
-        except StoreReachableError as e:
-            # never overridable (a program could rewrite published results): exit 1, one line
-            raise CoderigError(f"refusing to score: {e}",
-                               hint="run with bubblewrap, or on a kernel with Landlock (Linux 5.13+) whose seccomp profile "
-                                    "allows it (Docker's and Podman's defaults do)") from None
-        except SandboxError as e:
-            # the sandbox could not be started at all (nothing was scored): exit 1, one line
-            raise CoderigError(f"the sandbox cannot start: {e}",
-                               hint="install bubblewrap (apt-get install bubblewrap) and allow user namespaces; inside a "
-                                    "locked-down container, --sandbox none") from None
-        _report(summary.output.path, summary.stats, as_json)
-
-    run_main(body)
+    with _sandbox_errors():
+        if check_references:
+            return _check_references(store, generate_ref, cfg, rt, as_json)
+        summary = run_score(store, generate_ref, cfg, rt)
+    return report_output(summary.output.path, as_json, {"output": str(summary.output.path), **summary.stats})
 
 
-def _check_references(store: RunStore, generate_ref: str, cfg: Any, rt: Any, as_json: bool) -> None:
+@contextmanager
+def _sandbox_errors() -> Iterator[None]:
+    """The sandbox's refusals as one-line errors of the exit-code table."""
+    try:
+        yield
+    except NetworkOpenError as e:
+        raise UsageError(str(e), hint="fix the sandbox, or pass --i-know-the-network-is-open to score anyway") from None
+    except StoreReachableError as e:
+        # never overridable (a program could rewrite published results): exit 1, one line
+        raise CoderigError(f"refusing to score: {e}",
+                           hint="run with bubblewrap, or on a kernel with Landlock (Linux 5.13+) whose seccomp profile "
+                                "allows it (Docker's and Podman's defaults do)") from None
+    except SandboxError as e:
+        # the sandbox could not be started at all (nothing was scored): exit 1, one line
+        raise CoderigError(f"the sandbox cannot start: {e}",
+                           hint="install bubblewrap (apt-get install bubblewrap) and allow user namespaces; inside a "
+                                "locked-down container, --sandbox none") from None
+
+
+def _check_references(store: RunStore, generate_ref: str, cfg: Any, rt: Any, as_json: bool) -> str | None:
+    """Score the reference solutions only; the timings output's path (or the JSON summary) to print."""
     from .sandbox import SandboxSettings
     from .scoring import LazyPool, ensure_reference_timings, load_generate
 
@@ -131,35 +140,23 @@ def _check_references(store: RunStore, generate_ref: str, cfg: Any, rt: Any, as_
     for f in failures:
         log.warning("reference of %s: %s at %s: %s", f["problem_id"], f["verdict"], f["failing_test_id"], f["error"])
     if as_json:
-        emit(json.dumps({"output": str(info.output.path) if info.output else None, "problems": len(info.timings),
-                         "pass_rate": rate, "failures": failures}, sort_keys=True))
-    elif info.output is not None:
-        emit(str(info.output.path))
-
-
-def _report(path: Path, stats: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        emit(json.dumps({"output": str(path), **stats}, sort_keys=True, default=str))
-    else:
-        emit(str(path))
+        return json.dumps({"output": str(info.output.path) if info.output else None, "problems": len(info.timings),
+                           "pass_rate": rate, "failures": failures}, sort_keys=True)
+    return None if info.output is None else str(info.output.path)
 
 
 @main.command()
+@stage_command
 @click.argument("shards", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
 @runs_option
 @quiet_option
-def merge(shards: tuple[str, ...], as_json: bool, runs: Path, quiet: bool) -> None:
+def merge(store: RunStore, quiet: bool, shards: tuple[str, ...], as_json: bool) -> str:
     """Publish the union of the shard outputs SHARDS (all N of one split) as one score output."""
-    setup_logging(quiet)
+    from .scoring import merge_shards
 
-    def body() -> None:
-        from .scoring import merge_shards
-
-        summary = merge_shards(RunStore(runs), list(shards))
-        _report(summary.output.path, summary.stats, as_json)
-
-    run_main(body)
+    summary = merge_shards(store, list(shards))
+    return report_output(summary.output.path, as_json, {"output": str(summary.output.path), **summary.stats})
 
 
 if __name__ == "__main__":

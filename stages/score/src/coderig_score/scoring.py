@@ -239,14 +239,8 @@ def run_score(store: RunStore, generate_ref: str, cfg: ScoreConfig, rt: Runtime)
                          tool_version=__version__) as b:
             if b.existing is not None:
                 return Summary(b.existing, dict(b.existing.manifest.stats))
-            from coderig_schemas.cli_support import attach_log_file
-
-            handler = attach_log_file(b.log_path)
-            try:
+            with b.log_to_file():
                 return _score_into(b, lazy, gen, problems, samples, shard, cfg, rt, refs)
-            finally:
-                logging.getLogger("coderig").removeHandler(handler)
-                handler.close()
     finally:
         lazy.close()
 
