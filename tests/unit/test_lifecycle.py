@@ -200,3 +200,26 @@ def test_bounded_options_take_the_models_bounds() -> None:
     with pytest.raises(click.BadParameter, match="0<x<=1"):
         share.convert("0", None, None)
     assert size.convert("9", None, None) == 9
+
+
+def test_options_from_a_field_take_its_default_and_show_it() -> None:
+    from click.testing import CliRunner
+    from pydantic import BaseModel, Field
+
+    from coderig_schemas.cli_support import from_field
+
+    class Policy(BaseModel):
+        floor_s: float = Field(default=0.25, gt=0)
+        tries: int = Field(default=3, ge=1)
+
+    @click.command()
+    @click.option("--floor", **from_field(Policy, "floor_s"))
+    @click.option("--tries", **from_field(Policy, "tries"))
+    def cmd(floor: float, tries: int) -> None:
+        click.echo(f"{floor} {tries}")
+
+    runner = CliRunner()
+    assert runner.invoke(cmd, []).output == "0.25 3\n"  # the model's defaults, not a copy
+    help_text = runner.invoke(cmd, ["--help"]).output
+    assert "default: 0.25" in help_text and "x>=1" in help_text
+    assert runner.invoke(cmd, ["--tries", "0"]).exit_code == 2  # the model's bound

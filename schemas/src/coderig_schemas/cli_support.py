@@ -104,6 +104,13 @@ def bounded(model: type[BaseModel], field: str) -> click.IntRange | click.FloatR
     return click.FloatRange(low, high, min_open=low_open, max_open=high_open)
 
 
+def from_field(model: type[BaseModel], field: str) -> dict[str, Any]:
+    """Click keywords of an option that fills ``model.<field>``: its bounded type and its default,
+    both read from the model (their one home), the default shown in ``--help``."""
+    return {"type": bounded(model, field), "default": model.model_fields[field].get_default(call_default_factory=True),
+            "show_default": True}
+
+
 def name_problem(value: str) -> str | None:
     """Why ``value`` cannot name an output (one line), or None when it can."""
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from coderig_schemas import PublishedOutput, RunStore
-from coderig_schemas.cli_support import bounded, build_config, output_name, quiet_option, runs_option
+from coderig_schemas.cli_support import bounded, build_config, from_field, output_name, quiet_option, runs_option
 from coderig_schemas.lifecycle import report_output, stage_command
 
 from .config import FinetuneConfig, XlsxConfig, finetune_config
@@ -97,9 +97,9 @@ def finetune(store: RunStore, quiet: bool, refs: tuple[str, ...], mix: str, rati
 @stage_command
 @click.argument("refs", nargs=-1)
 @click.option("--no-code", is_flag=True, help="Leave out the code, prompt and response columns (smaller workbook).")
-@click.option("--max-cell-chars", type=bounded(XlsxConfig, "max_cell_chars"), default=32767, show_default=True,
+@click.option("--max-cell-chars", **from_field(XlsxConfig, "max_cell_chars"),
               help="Cut longer texts with a marker (Excel's own limit is 32,767).")
-@click.option("--max-text-chars", type=bounded(XlsxConfig, "text_chars"), default=4000, show_default=True,
+@click.option("--max-text-chars", **from_field(XlsxConfig, "text_chars"),
               help="Cut prompts and raw responses longer than this with a marker (the run's JSONL keeps them whole).")
 @click.option("--name", default="workbook", show_default=True, callback=output_name, help="Output name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (path, ref, stats) instead of the path.")

@@ -12,7 +12,7 @@ from typing import Any, get_args
 import click
 
 from coderig_schemas import RunStore
-from coderig_schemas.cli_support import bounded, build_config, quiet_option, runs_option
+from coderig_schemas.cli_support import bounded, build_config, from_field, quiet_option, runs_option
 from coderig_schemas.lifecycle import stage_command
 
 from .config import PRESET_NAMES, EngineConfig, EngineName, GenerateConfig
@@ -80,7 +80,7 @@ def main() -> None:
               help="JSON or CSV problem_id -> easy/medium/hard overriding the difficulty.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Only the first N problems (0: all).")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds; one output per seed.")
-@click.option("--n", type=bounded(GenerateConfig, "n"), default=1, show_default=True, help="Samples per prompt.")
+@click.option("--n", **from_field(GenerateConfig, "n"), help="Samples per prompt.")
 @click.option("--temperature", type=float, default=None, help="Default: the model registry's.")
 @click.option("--top-p", type=bounded(GenerateConfig, "top_p"), default=None,
               help="Nucleus sampling mass. Default: the model registry's.")
@@ -97,9 +97,9 @@ def main() -> None:
                    "template's plain 'completion' text.")
 @click.option("--thinking/--no-thinking", "enable_thinking", default=None, help="Thinking mode of models that have one.")
 @click.option("--keep-reachable", is_flag=True, help="Keep only code reachable from the entry point in extracted code.")
-@click.option("--chunk-size", type=bounded(GenerateConfig, "chunk_size"), default=64, show_default=True,
+@click.option("--chunk-size", **from_field(GenerateConfig, "chunk_size"),
               help="Problems per resumable unit.")
-@click.option("--batch-prompts", type=bounded(GenerateConfig, "batch_prompts"), default=1024, show_default=True,
+@click.option("--batch-prompts", **from_field(GenerateConfig, "batch_prompts"),
               help="Prompts per engine call (whole units).")
 @click.option("--engine", "engine_name", type=click.Choice(_ENGINES), default=None,
               help="Backend (default: replay for --model reference or --replay-file, else vllm).")
@@ -115,9 +115,9 @@ def main() -> None:
 @click.option("--preset", type=click.Choice(_PRESETS), default=None, help="GPU memory preset (its memory share is set in models.yaml).")
 @click.option("--tensor-parallel-size", type=bounded(EngineConfig, "tensor_parallel_size"), default=None,
               help="GPUs per replica (default: registry).")
-@click.option("--pipeline-parallel-size", type=bounded(EngineConfig, "pipeline_parallel_size"), default=1, show_default=True,
+@click.option("--pipeline-parallel-size", **from_field(EngineConfig, "pipeline_parallel_size"),
               help="Pipeline stages.")
-@click.option("--data-parallel-size", type=bounded(EngineConfig, "data_parallel_size"), default=1, show_default=True,
+@click.option("--data-parallel-size", **from_field(EngineConfig, "data_parallel_size"),
               help="Model replicas.")
 @click.option("--enforce-eager/--no-enforce-eager", default=None, help="Disable CUDA graphs / compilation.")
 @click.option("--enable-prefix-caching/--no-enable-prefix-caching", default=None, help="vLLM prefix caching.")
@@ -127,8 +127,8 @@ def main() -> None:
 @click.option("--download-dir", type=click.Path(file_okay=False), default=None, help="Where weights are downloaded.")
 @click.option("--base-url", default=None, help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1.")
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Env var holding the API key.")
-@click.option("--concurrency", type=bounded(EngineConfig, "concurrency"), default=16, show_default=True, help="Concurrent server requests.")
-@click.option("--retries", type=bounded(EngineConfig, "retries"), default=3, show_default=True, help="Retries per request.")
+@click.option("--concurrency", **from_field(EngineConfig, "concurrency"), help="Concurrent server requests.")
+@click.option("--retries", **from_field(EngineConfig, "retries"), help="Retries per request.")
 @click.option("--request-timeout", type=float, default=600.0, show_default=True, help="Seconds per server request.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (models x datasets x seeds, prompts, samples) as JSON; load nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of one output path per line.")

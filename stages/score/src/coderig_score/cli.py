@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from coderig_schemas import CoderigError, RunStore, UsageError
-from coderig_schemas.cli_support import bounded, build_config, progress, quiet_option, runs_option
+from coderig_schemas.cli_support import build_config, from_field, progress, quiet_option, runs_option
 from coderig_schemas.lifecycle import report_output, stage_command
 
 from .isolation import StoreReachableError
@@ -36,23 +36,23 @@ def main() -> None:
 @click.option("--generate", "generate_ref", required=True, help="Generate output to score: 'generate/<name>[/<key>]' or its path.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Warm sandboxed workers.  [default: number of cores]")
 @click.option("--shard", default=None, metavar="I/N", help="Score only slice I of N (0-based), e.g. 0/4; merge the slices later.")
-@click.option("--timeout-floor", type=bounded(TimeoutPolicy, "floor_s"), default=0.1, show_default=True,
+@click.option("--timeout-floor", **from_field(TimeoutPolicy, "floor_s"),
               help="Smallest per-test CPU limit, seconds.")
-@click.option("--timeout-factor", type=bounded(TimeoutPolicy, "factor"), default=5.0, show_default=True,
+@click.option("--timeout-factor", **from_field(TimeoutPolicy, "factor"),
               help="CPU limit = max(floor, factor x reference CPU time).")
-@click.option("--timeout-default", type=bounded(TimeoutPolicy, "default_s"), default=5.0, show_default=True,
+@click.option("--timeout-default", **from_field(TimeoutPolicy, "default_s"),
               help="Per-test CPU limit when the reference was not timed.")
-@click.option("--timeout-cap", type=bounded(TimeoutPolicy, "sample_cap_s"), default=120.0, show_default=True,
+@click.option("--timeout-cap", **from_field(TimeoutPolicy, "sample_cap_s"),
               help="CPU budget per sample, seconds.")
-@click.option("--wall-floor", type=bounded(TimeoutPolicy, "wall_floor_s"), default=30.0, show_default=True,
+@click.option("--wall-floor", **from_field(TimeoutPolicy, "wall_floor_s"),
               help="Smallest wall-clock bound of a test (stops programs that sleep or block), seconds.")
-@click.option("--wall-factor", type=bounded(TimeoutPolicy, "wall_factor"), default=30.0, show_default=True,
+@click.option("--wall-factor", **from_field(TimeoutPolicy, "wall_factor"),
               help="Wall-clock bound = max(wall floor, factor x CPU limit).")
-@click.option("--max-timeouts", type=bounded(TimeoutPolicy, "max_timeouts"), default=1, show_default=True,
+@click.option("--max-timeouts", **from_field(TimeoutPolicy, "max_timeouts"),
               help="Timed-out tests after which a sample stops.")
-@click.option("--memory-mb", type=bounded(Limits, "memory_mb"), default=2048, show_default=True,
+@click.option("--memory-mb", **from_field(Limits, "memory_mb"),
               help="Address-space limit per process, MiB.")
-@click.option("--output-kb", type=bounded(Limits, "output_kb"), default=64, show_default=True,
+@click.option("--output-kb", **from_field(Limits, "output_kb"),
               help="Captured stdout/stderr kept per sample, KiB.")
 @click.option("--sandbox", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
               help="bwrap: require bubblewrap; none: fork server only (e.g. inside a locked-down container); auto: bwrap if it starts.")
@@ -61,11 +61,11 @@ def main() -> None:
 @click.option("--check-references", is_flag=True, help="Score the reference solutions only; report pass rate and failures.")
 @click.option("--i-know-the-network-is-open", "network_open", is_flag=True,
               help="DANGEROUS: score even when the start-up check reaches the network from inside the sandbox.")
-@click.option("--unit-size", type=bounded(ScoreConfig, "unit_size"), default=25, show_default=True,
+@click.option("--unit-size", **from_field(ScoreConfig, "unit_size"),
               help="Samples per resumable unit (saved atomically as they complete).")
-@click.option("--grader-cpu", type=bounded(GraderLimits, "cpu_s"), default=5.0, show_default=True,
+@click.option("--grader-cpu", **from_field(GraderLimits, "cpu_s"),
               help="Math: CPU seconds one answer's parse and comparison may use (then retried once, then excluded).")
-@click.option("--grader-memory-mb", type=bounded(GraderLimits, "memory_mb"), default=2048, show_default=True,
+@click.option("--grader-memory-mb", **from_field(GraderLimits, "memory_mb"),
               help="Math: address-space limit of a grader process, MiB.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the output path.")
 @runs_option
